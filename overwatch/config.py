@@ -1,0 +1,344 @@
+"""Layered, validated settings.
+
+One table, :data:`SETTINGS`, drives validation, ``overwatch config show`` and the
+documentation. Values flow one way: package defaults < ``config.yaml`` (the
+current directory, ``--config FILE`` or ``OVERWATCH_CONFIG``) < ``OVERWATCH_*``
+environment variables < explicit overrides (tests, command-line flags). Nothing
+here runs at import time; call :func:`load_settings`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfoNotFoundError
+
+import yaml
+
+__all__ = [
+    "ENV_PREFIX",
+    "SETTINGS",
+    "ConfigError",
+    "Setting",
+    "Settings",
+    "find_config_file",
+    "load_settings",
+]
+
+ENV_PREFIX = "OVERWATCH_"
+DEFAULT_CONFIG_NAME = "config.yaml"
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message names the key, where it came from and why."""
+
+    def __init__(self, key: str, source: str, reason: str) -> None:
+        super().__init__(f"{source}: setting {key!r}: {reason}")
+        self.key = key
+        self.source = source
+        self.reason = reason
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"expected true/false, got {value!r}")
+
+
+def _to_positive_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {value!r}")
+    number = float(value)
+    if not number > 0:
+        raise ValueError(f"must be greater than 0, got {value!r}")
+    return number
+
+
+def _to_positive_int(value: Any) -> int:
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError(f"expected a whole number, got {value!r}")
+    number = int(value)
+    if number < 1:
+        raise ValueError(f"must be at least 1, got {value!r}")
+    return number
+
+
+def _to_non_negative_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {value!r}")
+    number = float(value)
+    if number < 0:
+        raise ValueError(f"must not be negative, got {value!r}")
+    return number
+
+
+def _to_str(value: Any) -> str:
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise ValueError(f"expected text, got {value!r}")
+    return str(value)
+
+
+def _to_optional_str(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return _to_str(value)
+
+
+def _to_path(value: Any) -> Path:
+    return Path(_to_str(value)).expanduser()
+
+
+def _to_optional_path(value: Any) -> Path | None:
+    return None if value is None or value == "" else _to_path(value)
+
+
+def _to_timezone(value: Any) -> str:
+    name = _to_str(value)
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r}") from exc
+    return name
+
+
+def _one_of(*choices: str) -> Callable[[Any], str]:
+    def convert(value: Any) -> str:
+        text = _to_str(value)
+        if text not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}, got {text!r}")
+        return text
+
+    return convert
+
+
+def _to_mode_map(value: Any) -> dict[str, str]:
+    if isinstance(value, str):
+        # Environment form: "EMC=reset,TPC=cumulative".
+        pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]
+        if any(len(pair) != 2 for pair in pairs):
+            raise ValueError("expected SYS=mode pairs separated by commas")
+        value = {key.strip(): mode.strip() for key, mode in pairs}
+    if not isinstance(value, Mapping):
+        raise ValueError(f"expected a mapping of subsystem to mode, got {value!r}")
+    check = _one_of("cumulative", "reset")
+    return {str(key): check(mode) for key, mode in value.items()}
+
+
+def _to_log_level(value: Any) -> str:
+    return _one_of("DEBUG", "INFO", "WARNING", "ERROR")(_to_str(value).upper())
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One row of the settings table."""
+
+    name: str
+    convert: Callable[[Any], Any]
+    default: Any
+    help: str
+    secret: bool = False
+
+    @property
+    def env_var(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("data_dir", _to_path, Path("data"), "Directory receivers write into; holds Run<N>/ folders."),
+    Setting(
+        "database_url",
+        _to_optional_str,
+        None,
+        "SQLAlchemy URL; empty means SQLite at <data_dir>/overwatch.db. "
+        "PostgreSQL: postgresql+psycopg://user@host/db",
+        secret=True,
+    ),
+    Setting("timezone", _to_timezone, "Europe/Zurich", "Time zone of the local times in receiver file names."),
+    Setting(
+        "accumulation_mode",
+        _one_of("cumulative", "reset"),
+        "cumulative",
+        "cumulative: each file holds everything since start of run; reset: files are summed.",
+    ),
+    Setting("subsystem_modes", _to_mode_map, {}, "Per-subsystem accumulation mode overrides, e.g. {EMC: reset}."),
+    Setting("scan_interval", _to_positive_float, 10.0, "Seconds between scans of the data directory by the daemon."),
+    Setting(
+        "file_settle_seconds",
+        _to_non_negative_float,
+        2.0,
+        "A file modified less than this many seconds ago is treated as still being written.",
+    ),
+    Setting("quarantine_dir", _to_optional_path, None, "Where bad files go; empty means <data_dir>/quarantine."),
+    Setting("job_max_attempts", _to_positive_int, 3, "How often a failing job is tried before it is marked failed."),
+    Setting("job_lease_seconds", _to_positive_float, 300.0, "A running job whose heartbeat is older is reclaimed."),
+    Setting("processing_workers", _to_positive_int, 2, "Processes used to read and convert histograms in parallel."),
+    Setting("json_compression_level", _to_positive_int, 4, "gzip level (1-9) for stored histogram JSON."),
+    Setting("log_level", _to_log_level, "INFO", "Logging level: DEBUG, INFO, WARNING or ERROR."),
+    Setting("web_bind", _to_str, "127.0.0.1:8850", "Address the web app listens on."),
+    Setting("web_workers", _to_positive_int, 2, "gunicorn worker processes for the web app."),
+    Setting("secret_key", _to_optional_str, None, "Flask secret key; generated and kept in <data_dir> when empty.", secret=True),
+    Setting("ongoing_minutes", _to_positive_float, 5.0, "A run with a file younger than this is shown as ongoing."),
+    Setting("live_refresh_seconds", _to_positive_float, 30.0, "How often run pages of ongoing runs refresh histograms."),
+    Setting(
+        "dqm_upload_tokens",
+        _to_optional_str,
+        None,
+        "Comma-separated tokens DQM agents send as 'Authorization: Bearer'; empty disables uploads.",
+        secret=True,
+    ),
+)
+
+_BY_NAME = {setting.name: setting for setting in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective settings, typed; ``sources`` says where each value came from."""
+
+    data_dir: Path
+    database_url: str | None
+    timezone: str
+    accumulation_mode: str
+    subsystem_modes: dict[str, str]
+    scan_interval: float
+    file_settle_seconds: float
+    quarantine_dir: Path | None
+    job_max_attempts: int
+    job_lease_seconds: float
+    processing_workers: int
+    json_compression_level: int
+    log_level: str
+    web_bind: str
+    web_workers: int
+    secret_key: str | None
+    ongoing_minutes: float
+    live_refresh_seconds: float
+    dqm_upload_tokens: str | None
+    sources: dict[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'overwatch.db').resolve()}"
+
+    @property
+    def effective_quarantine_dir(self) -> Path:
+        return self.quarantine_dir or self.data_dir / "quarantine"
+
+    def mode_for(self, subsystem: str) -> str:
+        """The accumulation mode of one subsystem."""
+        return self.subsystem_modes.get(subsystem, self.accumulation_mode)
+
+    def describe(self) -> list[tuple[str, str, str]]:
+        """(key, shown value, source) for every setting, secrets masked."""
+        rows = []
+        for setting in SETTINGS:
+            value = getattr(self, setting.name)
+            shown = _mask(value) if setting.secret and value else _show(value)
+            rows.append((setting.name, shown, self.sources.get(setting.name, "default")))
+        return rows
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items()) or "{}"
+    return str(value)
+
+
+def _mask(value: Any) -> str:
+    text = str(value)
+    if "://" in text and "@" in text:
+        # Keep the scheme and host of a URL readable; hide the credentials.
+        scheme, rest = text.split("://", 1)
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return "********"
+
+
+def find_config_file(explicit: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Path | None:
+    """The config file to read: ``--config``, else ``OVERWATCH_CONFIG``, else ./config.yaml if present."""
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError("config", "--config", f"file {path} does not exist")
+        return path
+    from_env = environ.get(ENV_PREFIX + "CONFIG")
+    if from_env:
+        path = Path(from_env)
+        if not path.is_file():
+            raise ConfigError("config", ENV_PREFIX + "CONFIG", f"file {path} does not exist")
+        return path
+    default = Path(DEFAULT_CONFIG_NAME)
+    return default if default.is_file() else None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError("(file)", str(path), f"not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError("(file)", str(path), "the top level must be a mapping of settings")
+    return data
+
+
+def load_settings(
+    config_file: str | os.PathLike[str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    use_default_file: bool = True,
+) -> Settings:
+    """Build the effective settings from all layers; raise :class:`ConfigError` on a bad value."""
+    env = os.environ if environ is None else environ
+    raw: dict[str, tuple[Any, str]] = {s.name: (s.default, "default") for s in SETTINGS}
+
+    path = find_config_file(config_file, env) if (config_file or use_default_file) else None
+    if path is not None:
+        for key, value in _read_yaml(path).items():
+            if key not in _BY_NAME:
+                raise ConfigError(str(key), str(path), f"unknown setting (known: {', '.join(sorted(_BY_NAME))})")
+            raw[key] = (value, str(path))
+        # Relative paths in a config file are relative to the file, not to the caller.
+        for key in ("data_dir", "quarantine_dir"):
+            value, source = raw[key]
+            if source == str(path) and value and not Path(str(value)).expanduser().is_absolute():
+                raw[key] = (str(path.parent / str(value)), source)
+
+    for setting in SETTINGS:
+        if setting.env_var in env:
+            raw[setting.name] = (env[setting.env_var], setting.env_var)
+
+    for key, value in (overrides or {}).items():
+        if key not in _BY_NAME:
+            raise ConfigError(key, "override", "unknown setting")
+        raw[key] = (value, "override")
+
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        value, source = raw[setting.name]
+        try:
+            values[setting.name] = setting.convert(value)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(setting.name, source, str(exc)) from exc
+    sources = {name: source for name, (_, source) in raw.items()}
+    return Settings(**values, sources=sources)

@@ -1,0 +1,389 @@
+"""SQLAlchemy 2 models: the database is the system of record for everything derived.
+
+Runs have one row per subsystem (:class:`SubsystemRun`); every received file is a
+:class:`ReceivedFile`. Processing writes a :class:`Result` (the run's state, a
+time slice or a reprocessing) holding :class:`HistogramGroup` and
+:class:`HistogramRecord` rows; a subsystem points at its current result, so a new
+result replaces the old one in a single transaction. :class:`Job` is the queue of
+record and :class:`JobAttempt` its provenance. Checks, trends, alarms and users
+have their tables here so later features only add columns.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON
+from sqlalchemy import BigInteger
+from sqlalchemy import Boolean
+from sqlalchemy import DateTime
+from sqlalchemy import Float
+from sqlalchemy import ForeignKey
+from sqlalchemy import Index
+from sqlalchemy import Integer
+from sqlalchemy import LargeBinary
+from sqlalchemy import MetaData
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy import UniqueConstraint
+from sqlalchemy import text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "Alarm",
+    "Base",
+    "CheckResult",
+    "DaemonHeartbeat",
+    "HistogramGroup",
+    "HistogramRecord",
+    "Job",
+    "JobAttempt",
+    "QuarantinedFile",
+    "ReceivedFile",
+    "Result",
+    "Run",
+    "SubsystemRun",
+    "TrendValue",
+    "User",
+    "UserToken",
+    "utcnow",
+]
+
+# Stable constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """Now, timezone-aware UTC: every time in the database is one of these."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as UTC and always read back timezone-aware.
+
+    SQLite has no time zones; without this, values would come back naive.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use timezone-aware UTC")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, bytes: LargeBinary}
+
+
+class Run(Base):
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_number: Mapped[int] = mapped_column(Integer, unique=True)
+    first_file_time: Mapped[datetime]
+    last_file_time: Mapped[datetime] = mapped_column(index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    subsystems: Mapped[list[SubsystemRun]] = relationship(
+        back_populates="run", order_by="SubsystemRun.name", cascade="all, delete-orphan"
+    )
+
+
+class SubsystemRun(Base):
+    """One subsystem's data in one run."""
+
+    __tablename__ = "subsystem_runs"
+    __table_args__ = (
+        UniqueConstraint("run_id", "name"),
+        Index("ix_subsystem_runs_name_last_file_time", "name", "last_file_time"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(32))
+    hlt_mode: Mapped[str] = mapped_column(String(8))
+    accumulation_mode: Mapped[str] = mapped_column(String(16), default="cumulative")
+    first_file_time: Mapped[datetime]
+    last_file_time: Mapped[datetime]
+    file_count: Mapped[int] = mapped_column(default=0)
+    quality: Mapped[str | None] = mapped_column(String(8))
+    # use_alter breaks the cycle subsystem -> result -> subsystem for CREATE TABLE order.
+    current_result_id: Mapped[int | None] = mapped_column(
+        ForeignKey("results.id", ondelete="SET NULL", use_alter=True)
+    )
+    processed_at: Mapped[datetime | None]
+    #: Newest file whose data the current result includes; newer files mean work to do.
+    processed_until: Mapped[datetime | None]
+
+    run: Mapped[Run] = relationship(back_populates="subsystems")
+    files: Mapped[list[ReceivedFile]] = relationship(
+        back_populates="subsystem", order_by="ReceivedFile.timestamp", cascade="all, delete-orphan"
+    )
+    current_result: Mapped[Result | None] = relationship(foreign_keys=[current_result_id], post_update=True)
+
+
+class ReceivedFile(Base):
+    __tablename__ = "received_files"
+    __table_args__ = (Index("ix_received_files_subsystem_id_timestamp", "subsystem_id", "timestamp"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subsystem_id: Mapped[int] = mapped_column(ForeignKey("subsystem_runs.id", ondelete="CASCADE"))
+    #: Relative to the data directory, with forward slashes.
+    path: Mapped[str] = mapped_column(String(512), unique=True)
+    file_name: Mapped[str] = mapped_column(String(256))
+    timestamp: Mapped[datetime]
+    size: Mapped[int] = mapped_column(BigInteger)
+    checksum: Mapped[str] = mapped_column(String(64))
+    #: registered | processed | replay
+    state: Mapped[str] = mapped_column(String(16), default="registered")
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    subsystem: Mapped[SubsystemRun] = relationship(back_populates="files")
+
+
+class QuarantinedFile(Base):
+    """A file moved aside because its name or content is bad; the reason says which."""
+
+    __tablename__ = "quarantined_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    original_name: Mapped[str] = mapped_column(String(256))
+    path: Mapped[str] = mapped_column(String(512))
+    reason: Mapped[str] = mapped_column(Text)
+    quarantined_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Result(Base):
+    """One processing outcome for a subsystem: the run's state, a time slice or a reprocessing."""
+
+    __tablename__ = "results"
+    __table_args__ = (Index("ix_results_subsystem_id_kind_key", "subsystem_id", "kind", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subsystem_id: Mapped[int] = mapped_column(ForeignKey("subsystem_runs.id", ondelete="CASCADE"))
+    #: run | time_slice | reprocess
+    kind: Mapped[str] = mapped_column(String(16))
+    #: Identifies a time slice / reprocessing request (slice range + options) for reuse.
+    key: Mapped[str] = mapped_column(String(64), default="")
+    min_time: Mapped[datetime | None]
+    max_time: Mapped[datetime | None]
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    quality: Mapped[str | None] = mapped_column(String(8))
+    file_ids: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    groups: Mapped[list[HistogramGroup]] = relationship(
+        order_by="HistogramGroup.position", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class HistogramGroup(Base):
+    __tablename__ = "histogram_groups"
+    __table_args__ = (UniqueConstraint("result_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    result_id: Mapped[int] = mapped_column(ForeignKey("results.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(128))
+    position: Mapped[int]
+    selector: Mapped[str] = mapped_column(String(256), default="")
+
+
+class HistogramRecord(Base):
+    """One histogram of a result: metadata plus its JSROOT JSON, stored gzip-compressed."""
+
+    __tablename__ = "histograms"
+    __table_args__ = (
+        UniqueConstraint("result_id", "name"),
+        Index("ix_histograms_group_id_position", "group_id", "position"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    result_id: Mapped[int] = mapped_column(ForeignKey("results.id", ondelete="CASCADE"))
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("histogram_groups.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(default=0)
+    name: Mapped[str] = mapped_column(String(512))
+    class_name: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(Text, default="")
+    entries: Mapped[float] = mapped_column(Float, default=0.0)
+    draw_options: Mapped[str] = mapped_column(String(128), default="")
+    quality: Mapped[str | None] = mapped_column(String(8))
+    #: Plugin annotations shown next to the histogram (hot channels, messages, ...).
+    info: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: gzip of the JSROOT JSON; NULL for objects that could not be converted.
+    json_gz: Mapped[bytes | None]
+    json_size: Mapped[int] = mapped_column(default=0)
+    etag: Mapped[str] = mapped_column(String(40), default="")
+    #: Why an object could not be converted (TCanvas, TEfficiency, ...).
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Job(Base):
+    """The queue of record for background work."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_state_priority_id", "state", "priority", "id"),
+        # At most one queued and one running job per dedupe key: level-triggered
+        # scans add no duplicates and one subsystem is never processed twice at once.
+        Index(
+            "uq_jobs_queued_dedupe_key",
+            "dedupe_key",
+            unique=True,
+            sqlite_where=text("state = 'queued'"),
+            postgresql_where=text("state = 'queued'"),
+        ),
+        Index(
+            "uq_jobs_running_dedupe_key",
+            "dedupe_key",
+            unique=True,
+            sqlite_where=text("state = 'running'"),
+            postgresql_where=text("state = 'running'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: process | time_slice | reprocess
+    kind: Mapped[str] = mapped_column(String(16))
+    subsystem_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subsystem_runs.id", ondelete="CASCADE"), index=True
+    )
+    run_number: Mapped[int | None]
+    subsystem: Mapped[str | None] = mapped_column(String(32))
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    dedupe_key: Mapped[str] = mapped_column(String(128))
+    #: queued | running | done | failed
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    priority: Mapped[int] = mapped_column(default=0)
+    attempts: Mapped[int] = mapped_column(default=0)
+    max_attempts: Mapped[int] = mapped_column(default=3)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    worker: Mapped[str | None] = mapped_column(String(128))
+    error: Mapped[str | None] = mapped_column(Text)
+    result_id: Mapped[int | None] = mapped_column(ForeignKey("results.id", ondelete="SET NULL"))
+    requested_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class JobAttempt(Base):
+    """Provenance: one attempt at a job, whatever its outcome."""
+
+    __tablename__ = "job_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    attempt: Mapped[int]
+    worker: Mapped[str] = mapped_column(String(128))
+    plugin: Mapped[str] = mapped_column(String(64), default="")
+    plugin_version: Mapped[str] = mapped_column(String(32), default="")
+    overwatch_version: Mapped[str] = mapped_column(String(32), default="")
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    duration_seconds: Mapped[float | None]
+    #: done | failed | retry
+    outcome: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    files: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    histogram_count: Mapped[int] = mapped_column(default=0)
+
+
+class DaemonHeartbeat(Base):
+    """Liveness of processing daemons, shown on the status page."""
+
+    __tablename__ = "daemon_heartbeats"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    started_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
+    info: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class CheckResult(Base):
+    __tablename__ = "check_results"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    histogram_id: Mapped[int] = mapped_column(ForeignKey("histograms.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    quality: Mapped[str | None] = mapped_column(String(8))
+    message: Mapped[str] = mapped_column(Text, default="")
+
+
+class TrendValue(Base):
+    __tablename__ = "trend_values"
+    __table_args__ = (Index("ix_trend_values_subsystem_name_time", "subsystem", "name", "time"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subsystem: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(256))
+    run_number: Mapped[int] = mapped_column(index=True)
+    time: Mapped[datetime]
+    value: Mapped[float]
+    error: Mapped[float | None]
+
+
+class Alarm(Base):
+    __tablename__ = "alarms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subsystem: Mapped[str] = mapped_column(String(32))
+    run_number: Mapped[int] = mapped_column(index=True)
+    rule: Mapped[str] = mapped_column(String(128))
+    target: Mapped[str] = mapped_column(String(256))
+    message: Mapped[str] = mapped_column(Text)
+    severity: Mapped[str] = mapped_column(String(16), default="warning")
+    raised_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64))
+    acknowledged_at: Mapped[datetime | None]
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    #: viewer | expert | admin
+    role: Mapped[str] = mapped_column(String(16), default="viewer")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    last_failed_login: Mapped[datetime | None]
+
+
+class UserToken(Base):
+    """An API token; only its SHA-256 is stored."""
+
+    __tablename__ = "user_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
