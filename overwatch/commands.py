@@ -1,0 +1,155 @@
+"""Click commands for processing, the database and the demo (attached in :mod:`overwatch.cli`)."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC
+from datetime import datetime
+from typing import Any
+
+import click
+from sqlalchemy import delete
+
+from overwatch.cli import AppContext
+from overwatch.cli import pass_app
+
+__all__ = ["db_group", "demo_command", "process_command"]
+
+
+def _print_scan(report: Any) -> None:
+    click.echo(f"scan: {report.summary()}")
+    for name, reason in report.quarantined:
+        click.echo(f"  quarantined {name}: {reason}", err=True)
+
+
+def _run_pass(app: AppContext, workers: int | None) -> int:
+    """Process everything queued, with a progress bar on a terminal; returns failures."""
+    from overwatch.processing.daemon import process_pending  # noqa: PLC0415
+
+    settings, db = app.settings, app.database()
+    if sys.stderr.isatty():
+        with click.progressbar(length=1, label="processing", file=sys.stderr) as bar:
+
+            def progress(done: int, total: int) -> None:
+                bar.length = max(total, 1)
+                bar.update(done - bar.pos)
+
+            summary = process_pending(settings, db, workers=workers, progress=progress)
+    else:
+        summary = process_pending(settings, db, workers=workers)
+    rate = summary.histograms / summary.seconds if summary.seconds else 0.0
+    click.echo(
+        f"processed: {summary.done} job(s) done, {summary.failed} failed, "
+        f"{summary.histograms} histogram(s) in {summary.seconds:.1f} s ({rate:.0f}/s)"
+    )
+    for job_id, reason in summary.failures:
+        click.echo(f"  job {job_id} failed: {reason}", err=True)
+    return summary.failed
+
+
+@click.command("process")
+@click.option("--once", is_flag=True, help="Process everything pending, print a summary and exit.")
+@click.option("--workers", type=click.IntRange(1, 64), help="Worker processes (default: processing_workers).")
+@pass_app
+def process_command(app: AppContext, once: bool, workers: int | None) -> None:
+    """Scan the data directory and process new files (overwatchProcessing).
+
+    Without --once, runs as a daemon: scans every scan_interval seconds and stops
+    cleanly on SIGTERM or Ctrl-C after the current job.
+    """
+    from overwatch.processing.daemon import run_daemon  # noqa: PLC0415
+    from overwatch.processing.scan import scan  # noqa: PLC0415
+
+    settings, db = app.settings, app.database()
+    if once:
+        _print_scan(scan(settings, db))
+        failed = _run_pass(app, workers)
+        sys.exit(1 if failed else 0)
+    run_daemon(settings, db, workers=workers)
+
+
+@click.group("db")
+def db_group() -> None:
+    """Database schema and contents."""
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@pass_app
+def db_upgrade(app: AppContext, revision: str) -> None:
+    """Apply schema migrations."""
+    db = app.database(migrate=False)
+    db.upgrade(revision)
+    click.echo(f"database at revision {db.current_revision()}")
+
+
+@db_group.command("current")
+@pass_app
+def db_current(app: AppContext) -> None:
+    """Show the schema revision and the newest one this version knows."""
+    db = app.database(migrate=False)
+    click.echo(f"current: {db.current_revision()}  head: {db.head_revision()}  ({db!r})")
+
+
+@db_group.command("rebuild")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--process/--no-process", default=True, show_default=True, help="Process the runs afterwards.")
+@pass_app
+def db_rebuild(app: AppContext, yes: bool, process: bool) -> None:
+    """Re-derive the whole database from the files on disk (users are kept)."""
+    from overwatch.processing.scan import register_existing  # noqa: PLC0415
+    from overwatch.storage.models import Alarm  # noqa: PLC0415
+    from overwatch.storage.models import DaemonHeartbeat  # noqa: PLC0415
+    from overwatch.storage.models import Job  # noqa: PLC0415
+    from overwatch.storage.models import QuarantinedFile  # noqa: PLC0415
+    from overwatch.storage.models import Run  # noqa: PLC0415
+    from overwatch.storage.models import TrendValue  # noqa: PLC0415
+
+    settings, db = app.settings, app.database()
+    if not yes:
+        click.confirm(f"Delete everything derived in {db!r} and rebuild it from {settings.data_dir}?", abort=True)
+    with db.session() as session:
+        for model in (Job, Alarm, TrendValue, Run, QuarantinedFile, DaemonHeartbeat):
+            session.execute(delete(model))
+    report = register_existing(settings, db)
+    click.echo(f"rebuild: {len(report.registered)} file(s) registered, {report.jobs_queued} job(s) queued")
+    if process:
+        sys.exit(1 if _run_pass(app, None) else 0)
+
+
+@click.command("demo")
+@click.option("--runs", type=click.IntRange(1, 50), default=3, show_default=True)
+@click.option("--minutes", type=click.IntRange(2, 240), default=12, show_default=True, help="Snapshots (one a minute) per run.")
+@click.option("--serve/--no-serve", default=True, show_default=True, help="Start the web app afterwards.")
+@pass_app
+def demo_command(app: AppContext, runs: int, minutes: int, serve: bool) -> None:
+    """Write a synthetic data set (EMC, HLT, TPC), process it and start the web app."""
+    from overwatch.demo import generate_demo_data  # noqa: PLC0415
+    from overwatch.processing.scan import scan  # noqa: PLC0415
+
+    settings, db = app.settings, app.database()
+    click.echo(f"writing demo data into {settings.data_dir} ...")
+    files = generate_demo_data(settings.data_dir, settings.tz, runs=runs, minutes=minutes, now=datetime.now(UTC))
+    click.echo(f"wrote {len(files)} receiver file(s)")
+    # The files were just written; they are complete (atomic rename), so no settle wait.
+    from dataclasses import replace  # noqa: PLC0415
+
+    _print_scan(scan(replace(settings, file_settle_seconds=0.0), db))
+    failed = _run_pass(app, None)
+    if failed:
+        sys.exit(1)
+    if not serve:
+        return
+    serve_demo = _find_web_demo()
+    if serve_demo is None:
+        click.echo("the web app is not built yet; processing results are in the database.")
+        return
+    serve_demo(app)
+
+
+def _find_web_demo() -> Any:
+    try:
+        from overwatch.webapp.commands import serve_demo  # noqa: PLC0415
+    except ImportError:
+        return None
+    return serve_demo

@@ -1,0 +1,216 @@
+"""The processing daemon: an APScheduler schedule plus worker processes.
+
+The schedule is data (:func:`schedule`): scan the data directory, reclaim jobs of
+dead workers, publish the daemon's heartbeat. Worker loops claim jobs from the
+database, so any number of them, in this process, in child processes or on other
+machines, share the queue safely. SIGTERM/SIGINT stop everything after the current
+job. Also here: :func:`process_pending`, the ``--once`` mode.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC
+from datetime import datetime
+from types import FrameType
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import func
+from sqlalchemy import select
+
+from overwatch import __version__
+from overwatch.config import Settings
+from overwatch.processing.scan import scan
+from overwatch.processing.worker import Worker
+from overwatch.storage import Database
+from overwatch.storage.jobs import queue_counts
+from overwatch.storage.jobs import reclaim_expired
+from overwatch.storage.jobs import worker_name
+from overwatch.storage.models import DaemonHeartbeat
+from overwatch.storage.models import Job
+from overwatch.storage.models import utcnow
+
+__all__ = ["PassSummary", "ScheduledTask", "process_pending", "publish_heartbeat", "run_daemon", "schedule"]
+
+log = logging.getLogger(__name__)
+
+#: Seconds an idle worker waits before asking the queue again.
+IDLE_POLL_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class ScheduledTask:
+    name: str
+    func: Callable[[Settings, Database], Any]
+    seconds: float
+
+
+def _reclaim(settings: Settings, db: Database) -> None:
+    with db.session() as session:
+        reclaimed = reclaim_expired(session, settings.job_lease_seconds)
+    if reclaimed:
+        log.warning("reclaimed jobs of dead workers: %s", reclaimed)
+
+
+def publish_heartbeat(settings: Settings, db: Database, *, name: str | None = None, started: datetime | None = None) -> None:
+    """Record that this daemon is alive (shown on the status page)."""
+    name = name or f"processing@{worker_name()}"
+    now = utcnow()
+    with db.session() as session:
+        row = session.scalars(select(DaemonHeartbeat).where(DaemonHeartbeat.name == name)).one_or_none()
+        if row is None:
+            row = DaemonHeartbeat(name=name, started_at=started or now, heartbeat_at=now, info={})
+            session.add(row)
+        row.heartbeat_at = now
+        row.info = {"version": __version__, "scan_interval": settings.scan_interval, "queue": queue_counts(session)}
+
+
+def _scan(settings: Settings, db: Database) -> None:
+    scan(settings, db)
+
+
+def schedule(settings: Settings) -> list[ScheduledTask]:
+    """The daemon's periodic work."""
+    return [
+        ScheduledTask("scan", _scan, settings.scan_interval),
+        ScheduledTask("reclaim", _reclaim, max(settings.job_lease_seconds / 2, 1.0)),
+        ScheduledTask("heartbeat", publish_heartbeat, 15.0),
+    ]
+
+
+def _worker_loop(settings: Settings, db: Database, stop: Any, until_idle: bool) -> None:
+    worker = Worker(settings, db)
+    while not stop.is_set():
+        outcome = worker.run_next()
+        if outcome is not None:
+            log.info(
+                "job %s %s %s run %s: %s (%d histograms, %.2f s)",
+                outcome.job_id, outcome.kind, outcome.subsystem, outcome.run_number,
+                outcome.state, outcome.histograms, outcome.seconds,
+            )
+            continue
+        if until_idle:
+            return
+        stop.wait(IDLE_POLL_SECONDS)
+
+
+def _child_main(settings: Settings, stop: Any, until_idle: bool) -> None:
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s")
+    # The parent decides when to stop; a terminal's Ctrl-C reaches the whole group.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    db = Database(settings.effective_database_url)
+    try:
+        _worker_loop(settings, db, stop, until_idle)
+    finally:
+        db.dispose()
+
+
+def _start_children(settings: Settings, count: int, stop: Any, until_idle: bool) -> list[Any]:
+    context = multiprocessing.get_context("spawn")
+    children = []
+    for index in range(count):
+        child = context.Process(
+            target=_child_main, args=(settings, stop, until_idle), name=f"overwatch-worker-{index + 1}", daemon=False
+        )
+        child.start()
+        children.append(child)
+    return children
+
+
+@dataclass
+class PassSummary:
+    done: int
+    failed: int
+    histograms: int
+    seconds: float
+    failures: list[tuple[int, str]]
+
+
+def process_pending(
+    settings: Settings,
+    db: Database,
+    *,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> PassSummary:
+    """Run every queued job to completion with ``workers`` processes and summarise."""
+    from overwatch.storage.models import JobAttempt  # noqa: PLC0415 - local to keep the import list short
+
+    started = utcnow()
+    clock = time.perf_counter()
+    workers = workers or settings.processing_workers
+    with db.session() as session:
+        total = queue_counts(session)["queued"]
+    if total == 0:
+        return PassSummary(0, 0, 0, 0.0, [])
+    workers = min(workers, total)
+    stop = multiprocessing.get_context("spawn").Event()
+    children = _start_children(settings, workers - 1, stop, until_idle=True) if workers > 1 else []
+    if progress is None:
+        _worker_loop(settings, db, stop, until_idle=True)
+    else:
+        runner = threading.Thread(target=_worker_loop, args=(settings, db, stop, True), daemon=True)
+        runner.start()
+        while runner.is_alive() or any(child.is_alive() for child in children):
+            progress(_finished_since(db, started), total)
+            runner.join(0.25)
+        progress(_finished_since(db, started), total)
+    for child in children:
+        child.join()
+    with db.session() as session:
+        rows = session.execute(
+            select(Job.id, Job.state, Job.error).where(Job.finished_at >= started, Job.state.in_(["done", "failed"]))
+        ).all()
+        histograms = session.scalar(
+            select(func.coalesce(func.sum(JobAttempt.histogram_count), 0)).where(JobAttempt.started_at >= started)
+        )
+    failures = [(job_id, (error or "").strip().splitlines()[-1:][0] if error else "") for job_id, state, error in rows if state == "failed"]
+    done = sum(1 for _, state, _ in rows if state == "done")
+    return PassSummary(done, len(failures), int(histograms or 0), time.perf_counter() - clock, failures)
+
+
+def _finished_since(db: Database, started: datetime) -> int:
+    with db.session() as session:
+        return int(session.scalar(select(func.count()).where(Job.finished_at >= started)) or 0)
+
+
+def run_daemon(settings: Settings, db: Database, *, workers: int | None = None, stop: threading.Event | None = None) -> None:
+    """Run until SIGTERM/SIGINT (or ``stop`` is set): scheduled tasks plus worker loops."""
+    stop = stop or threading.Event()
+    child_stop = multiprocessing.get_context("spawn").Event()
+    started = utcnow()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %s received: stopping after the current job", signal.Signals(signum).name)
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+    scheduler = BackgroundScheduler(timezone=UTC)
+    for task in schedule(settings):
+        scheduler.add_job(
+            task.func, "interval", seconds=task.seconds, args=(settings, db), id=task.name,
+            max_instances=1, coalesce=True, next_run_time=datetime.now(UTC),
+        )
+    publish_heartbeat(settings, db, started=started)
+    scheduler.start()
+    workers = workers or settings.processing_workers
+    children = _start_children(settings, workers - 1, child_stop, until_idle=False)
+    log.info("processing daemon started: %d worker(s), scan every %.0f s", workers, settings.scan_interval)
+    try:
+        _worker_loop(settings, db, stop, until_idle=False)
+    finally:
+        child_stop.set()
+        scheduler.shutdown(wait=True)
+        for child in children:
+            child.join()
+        log.info("processing daemon stopped")

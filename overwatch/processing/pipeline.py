@@ -1,0 +1,239 @@
+"""From received files to a storable result: load, run the plugin hooks, encode.
+
+Nothing here touches the database; :mod:`overwatch.processing.worker` does. The
+functions take file paths and return :class:`~overwatch.storage.records.ResultData`,
+so they can be called directly from tests and from other processes.
+
+- Cumulative mode: the newest file is the run's state; a time slice is the newest
+  file in the range minus the last one before it.
+- Reset mode: the run's state is the merge of its files; a time slice merges the
+  files inside the range.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import zlib
+from collections.abc import Callable
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from overwatch.detectors.api import DetectorPlugin
+from overwatch.detectors.api import ProcessingContext
+from overwatch.detectors.api import worst_quality
+from overwatch.processing.histogram import Histogram
+from overwatch.processing.jsroot import to_jsroot_json
+from overwatch.processing.merge import merge
+from overwatch.processing.merge import subtract
+from overwatch.processing.reader import ReadResult
+from overwatch.processing.reader import Unconvertible
+from overwatch.processing.reader import read_file
+from overwatch.storage.records import GroupRow
+from overwatch.storage.records import HistogramRow
+from overwatch.storage.records import ResultData
+from overwatch.storage.records import request_key
+
+__all__ = [
+    "OTHER_GROUP",
+    "FileRef",
+    "SliceError",
+    "build_result",
+    "encode_histogram",
+    "files_for_slice",
+    "load_state",
+    "request_key",
+]
+
+OTHER_GROUP = "Other"
+
+
+class SliceError(ValueError):
+    """A time slice that does not fit the run; ``field`` names the offending form field."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """A received file as the pipeline needs it."""
+
+    id: int
+    path: Path
+    timestamp: datetime
+
+
+Reader = Callable[[Path], ReadResult]
+
+
+def files_for_slice(
+    files: Sequence[FileRef], mode: str, run_start: datetime, minutes: tuple[float, float]
+) -> tuple[list[FileRef], FileRef | None]:
+    """The files a time slice needs: ``(to_add, to_subtract)``.
+
+    Cumulative: the newest file up to the end of the range, and the last one at or
+    before its start (if any). Reset: every file after the start up to the end.
+    """
+    low, high = minutes
+    if low < 0:
+        raise SliceError("min_minutes", "must not be negative")
+    if high <= low:
+        raise SliceError("max_minutes", "must be greater than the start of the slice")
+    ordered = sorted(files, key=lambda f: f.timestamp)
+    if not ordered:
+        raise SliceError("max_minutes", "the run has no files")
+    length = (ordered[-1].timestamp - run_start).total_seconds() / 60
+    if low >= max(length, 0.0) and low > 0:
+        raise SliceError("min_minutes", f"the run is only {length:.1f} minutes long")
+    start = run_start + timedelta(minutes=low)
+    end = run_start + timedelta(minutes=high)
+    if mode == "reset":
+        selected = [f for f in ordered if (f.timestamp > start or low == 0) and f.timestamp <= end]
+        if not selected:
+            raise SliceError("max_minutes", "no file was received in that range")
+        return selected, None
+    in_range = [f for f in ordered if f.timestamp <= end]
+    if not in_range:
+        raise SliceError("max_minutes", "no file was received before the end of the range")
+    newest = in_range[-1]
+    before = [f for f in ordered if f.timestamp <= start] if low > 0 else []
+    older = before[-1] if before else None
+    if older is not None and older.id == newest.id:
+        raise SliceError("max_minutes", "no new file in that range")
+    return [newest], older
+
+
+def _merged(results: Sequence[ReadResult]) -> tuple[list[Histogram], list[Unconvertible]]:
+    """Merge same-named histograms of several files in file order (hadd semantics)."""
+    by_name: dict[str, list[Histogram]] = {}
+    unconvertible: dict[str, Unconvertible] = {}
+    for result in results:
+        for hist in result.histograms:
+            by_name.setdefault(hist.name, []).append(hist)
+        for item in result.unconvertible:
+            unconvertible[item.name] = item
+    merged = [parts[0] if len(parts) == 1 else merge(parts) for parts in by_name.values()]
+    return merged, list(unconvertible.values())
+
+
+def load_state(
+    add: Sequence[FileRef],
+    subtract_file: FileRef | None = None,
+    *,
+    reader: Reader = read_file,
+) -> tuple[list[Histogram], list[Unconvertible]]:
+    """Read and combine files: merge ``add``, then subtract ``subtract_file`` name by name."""
+    histograms, unconvertible = _merged([reader(ref.path) for ref in add])
+    if subtract_file is not None:
+        older = {h.name: h for h in reader(subtract_file.path).histograms}
+        histograms = [subtract(h, older[h.name]) if h.name in older else h for h in histograms]
+    return histograms, unconvertible
+
+
+def encode_histogram(hist: Histogram, level: int) -> tuple[bytes, int, str]:
+    """JSROOT JSON, gzip-compressed for storage and serving: ``(gz, raw size, etag)``."""
+    data = to_jsroot_json(hist)
+    # wbits=31 writes a gzip member (no timestamp), served as Content-Encoding: gzip as is.
+    compressor = zlib.compressobj(level, zlib.DEFLATED, 31)
+    gz = compressor.compress(data) + compressor.flush()
+    return gz, len(data), hashlib.blake2b(data, digest_size=20).hexdigest()
+
+
+def _clean_info(value: Any) -> Any:
+    # Annotations end up in JSON columns: keep them to plain, finite values.
+    if isinstance(value, dict):
+        return {str(k): _clean_info(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean_info(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+def build_result(
+    plugin: DetectorPlugin,
+    context: ProcessingContext,
+    histograms: list[Histogram],
+    unconvertible: Sequence[Unconvertible],
+    *,
+    key: str = "",
+    compression_level: int = 4,
+    encode: Callable[[Sequence[Histogram], int], list[tuple[bytes, int, str]]] | None = None,
+) -> ResultData:
+    """Run the plugin hooks over the histograms and encode everything for storage."""
+    histograms = [*histograms, *plugin.derived(histograms, context)]
+    qualities: dict[str, tuple[str | None, str]] = {}
+    for hist in histograms:
+        plugin.prepare(hist, context)
+        outcome = plugin.check(hist, context)
+        if outcome is not None:
+            qualities[hist.name] = (outcome.quality, outcome.message)
+    specs = plugin.groups(histograms, context)
+    group_of: dict[str, str] = {}
+    for hist in histograms:
+        group_of[hist.name] = next((s.name for s in specs if s.matches(hist.name)), OTHER_GROUP)
+    for item in unconvertible:
+        group_of[item.name] = next((s.name for s in specs if s.matches(item.name)), OTHER_GROUP)
+    used = set(group_of.values())
+    groups = [GroupRow(s.name, s.pattern) for s in specs if s.name in used]
+    if OTHER_GROUP in used and all(g.name != OTHER_GROUP for g in groups):
+        groups.append(GroupRow(OTHER_GROUP, ""))
+
+    if encode is None:
+        encoded = [encode_histogram(h, compression_level) for h in histograms]
+    else:
+        encoded = encode(histograms, compression_level)
+    rows: list[HistogramRow] = []
+    for hist, (gz, size, etag) in zip(histograms, encoded, strict=True):
+        quality, message = qualities.get(hist.name, (None, ""))
+        info = _clean_info(dict(hist.metadata))
+        if message:
+            info["check"] = message
+        rows.append(
+            HistogramRow(
+                name=hist.name,
+                class_name=hist.class_name,
+                title=hist.title,
+                group=group_of[hist.name],
+                json_gz=gz,
+                json_size=size,
+                etag=etag,
+                entries=float(hist.entries) if math.isfinite(hist.entries) else 0.0,
+                draw_options=hist.draw_options,
+                quality=quality,
+                info=info,
+            )
+        )
+    for item in unconvertible:
+        rows.append(
+            HistogramRow(
+                name=item.name,
+                class_name=item.class_name,
+                title="",
+                group=group_of[item.name],
+                json_gz=None,
+                json_size=0,
+                etag="",
+                error=item.reason,
+            )
+        )
+    return ResultData(
+        kind=context.kind,
+        key=key,
+        groups=groups,
+        histograms=rows,
+        quality=worst_quality([q for q, _ in qualities.values()]),
+        min_time=context.min_time,
+        max_time=context.max_time,
+        options=context.options,
+    )

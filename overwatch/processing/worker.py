@@ -1,0 +1,289 @@
+"""Run queued jobs: claim, heartbeat, process, store in one transaction, record provenance.
+
+:class:`Worker` is used by ``overwatch process --once``, by the daemon's worker
+loops and directly by tests. A job's results, the subsystem's pointer to them, the
+job's state and its provenance row are committed together; if anything fails the
+previous result stays and the job is retried up to its attempt cap, with the
+traceback kept on the job and in its provenance.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from overwatch import __version__
+from overwatch.config import Settings
+from overwatch.detectors.api import DetectorPlugin
+from overwatch.detectors.api import ProcessingContext
+from overwatch.detectors.registry import get_plugin
+from overwatch.processing.pipeline import FileRef
+from overwatch.processing.pipeline import build_result
+from overwatch.processing.pipeline import files_for_slice
+from overwatch.processing.pipeline import load_state
+from overwatch.processing.pipeline import request_key
+from overwatch.processing.reader import CorruptFileError
+from overwatch.processing.scan import quarantine
+from overwatch.storage import Database
+from overwatch.storage.jobs import claim_job
+from overwatch.storage.jobs import fail_job
+from overwatch.storage.jobs import finish_job
+from overwatch.storage.jobs import heartbeat
+from overwatch.storage.jobs import worker_name
+from overwatch.storage.models import Job
+from overwatch.storage.models import JobAttempt
+from overwatch.storage.models import ReceivedFile
+from overwatch.storage.models import SubsystemRun
+from overwatch.storage.models import utcnow
+from overwatch.storage.records import ResultData
+from overwatch.storage.records import find_result
+from overwatch.storage.records import store_result
+
+__all__ = ["JobOutcome", "Worker"]
+
+log = logging.getLogger(__name__)
+
+#: How many corrupt files one job may set aside before giving up.
+MAX_QUARANTINED_PER_JOB = 5
+
+
+@dataclass
+class JobOutcome:
+    job_id: int
+    kind: str
+    run_number: int | None
+    subsystem: str | None
+    state: str
+    histograms: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+
+
+class _LostLease(RuntimeError):
+    """The job was reclaimed by another worker while we were processing it."""
+
+
+@dataclass
+class _Plan:
+    add: list[FileRef]
+    subtract: FileRef | None
+    context: ProcessingContext
+    key: str
+
+
+class Worker:
+    """Claims and runs jobs from the queue of record."""
+
+    def __init__(self, settings: Settings, db: Database, *, name: str | None = None) -> None:
+        self.settings = settings
+        self.db = db
+        self.name = name or worker_name()
+
+    # -- the loop -----------------------------------------------------------------
+
+    def run_next(self) -> JobOutcome | None:
+        """Claim one job and run it; ``None`` when the queue has nothing runnable."""
+        with self.db.session() as session:
+            job = claim_job(session, self.name)
+            if job is None:
+                return None
+            session.expunge(job)
+        return self._run(job)
+
+    def run_until_idle(
+        self,
+        stop: threading.Event | None = None,
+        on_outcome: Callable[[JobOutcome], None] | None = None,
+    ) -> list[JobOutcome]:
+        outcomes = []
+        while stop is None or not stop.is_set():
+            outcome = self.run_next()
+            if outcome is None:
+                break
+            outcomes.append(outcome)
+            if on_outcome is not None:
+                on_outcome(outcome)
+        return outcomes
+
+    # -- one job ------------------------------------------------------------------
+
+    def _run(self, job: Job) -> JobOutcome:
+        started = utcnow()
+        clock = time.perf_counter()
+        stop_beat = threading.Event()
+        beat = threading.Thread(target=self._heartbeat, args=(job.id, stop_beat), daemon=True)
+        beat.start()
+        plugin: DetectorPlugin | None = None
+        files: list[int] = []
+        try:
+            plugin = get_plugin(job.subsystem or "")
+            state, count, files = self._execute(job, plugin, started)
+            outcome = JobOutcome(job.id, job.kind, job.run_number, job.subsystem, state, count)
+        except _LostLease as exc:
+            log.warning("job %s: %s", job.id, exc)
+            outcome = JobOutcome(job.id, job.kind, job.run_number, job.subsystem, "lost", error=str(exc))
+        except Exception:  # noqa: BLE001 - a job boundary: record the traceback, keep the daemon alive
+            error = traceback.format_exc()
+            state = self._record_failure(job, plugin, started, error, files)
+            log.error("job %s (%s %s run %s) failed, now %s:\n%s", job.id, job.kind, job.subsystem, job.run_number, state, error)
+            outcome = JobOutcome(job.id, job.kind, job.run_number, job.subsystem, state, error=error)
+        finally:
+            stop_beat.set()
+            beat.join()
+        outcome.seconds = time.perf_counter() - clock
+        return outcome
+
+    def _heartbeat(self, job_id: int, stop: threading.Event) -> None:
+        interval = max(self.settings.job_lease_seconds / 4, 0.5)
+        while not stop.wait(interval):
+            with self.db.session() as session:
+                if not heartbeat(session, job_id, self.name):
+                    return
+
+    def _load_files(self, job: Job) -> tuple[SubsystemRun, list[FileRef]]:
+        with self.db.session() as session:
+            sub = session.get(SubsystemRun, job.subsystem_id)
+            if sub is None:
+                raise LookupError(f"subsystem row {job.subsystem_id} no longer exists")
+            rows = session.scalars(
+                select(ReceivedFile)
+                .where(ReceivedFile.subsystem_id == sub.id, ReceivedFile.state != "quarantined")
+                .order_by(ReceivedFile.timestamp)
+            ).all()
+            refs = [FileRef(r.id, self.settings.data_dir / r.path, r.timestamp) for r in rows]
+            session.refresh(sub, ["run"])
+            session.expunge_all()
+        return sub, refs
+
+    def _plan(self, job: Job, sub: SubsystemRun, files: list[FileRef], plugin: DetectorPlugin) -> _Plan:
+        options = plugin.validate_options(dict(job.params.get("options", {})))
+        run_start = sub.run.first_file_time
+        if job.kind == "time_slice":
+            minutes = (float(job.params["min_minutes"]), float(job.params["max_minutes"]))
+            add, older = files_for_slice(files, sub.accumulation_mode, run_start, minutes)
+            context = ProcessingContext(
+                sub.run.run_number, sub.name, "time_slice", options,
+                min_time=older.timestamp if older else run_start, max_time=add[-1].timestamp, minutes=minutes,
+            )
+            return _Plan(add, older, context, request_key("time_slice", options, minutes))
+        add = files if sub.accumulation_mode == "reset" else files[-1:]
+        kind = "reprocess" if job.kind == "reprocess" else "run"
+        context = ProcessingContext(
+            sub.run.run_number, sub.name, kind, options,
+            min_time=run_start, max_time=files[-1].timestamp if files else None,
+        )
+        return _Plan(add, None, context, request_key(kind, options, None) if kind != "run" else "")
+
+    def _execute(self, job: Job, plugin: DetectorPlugin, started: datetime) -> tuple[str, int, list[int]]:
+        if job.kind not in {"process", "time_slice", "reprocess"}:
+            raise ValueError(f"unknown job kind {job.kind!r}")
+        for _ in range(MAX_QUARANTINED_PER_JOB + 1):
+            sub, files = self._load_files(job)
+            if not files:
+                self._commit(job, plugin, started, None, None, [])
+                return "done", 0, []
+            plan = self._plan(job, sub, files, plugin)
+            if job.kind != "process":
+                with self.db.session() as session:
+                    existing = find_result(session, sub.id, plan.context.kind, plan.key)
+                    existing_id = existing.id if existing is not None else None
+                if existing_id is not None:
+                    self._commit(job, plugin, started, None, existing_id, [])
+                    return "done", 0, []
+            used = [ref.id for ref in plan.add] + ([plan.subtract.id] if plan.subtract else [])
+            try:
+                histograms, unconvertible = load_state(plan.add, plan.subtract)
+            except CorruptFileError as exc:
+                self._quarantine_received(exc)
+                continue
+            data = build_result(
+                plugin, plan.context, histograms, unconvertible,
+                key=plan.key, compression_level=self.settings.json_compression_level,
+            )
+            data.file_ids = used
+            self._commit(job, plugin, started, data, None, used, newest=files[-1].timestamp)
+            return "done", len(data.histograms), used
+        raise RuntimeError(f"gave up after quarantining {MAX_QUARANTINED_PER_JOB} corrupt files")
+
+    def _quarantine_received(self, exc: CorruptFileError) -> None:
+        path = Path(exc.path)
+        relative = path.relative_to(self.settings.data_dir).as_posix()
+        if path.exists():
+            quarantine(self.settings, self.db, path, f"unreadable during processing: {exc}")
+        with self.db.session() as session:
+            row = session.scalars(select(ReceivedFile).where(ReceivedFile.path == relative)).one_or_none()
+            if row is None:
+                raise exc
+            row.state = "quarantined"
+
+    def _commit(
+        self,
+        job: Job,
+        plugin: DetectorPlugin,
+        started: datetime,
+        data: ResultData | None,
+        result_id: int | None,
+        file_ids: list[int],
+        newest: datetime | None = None,
+    ) -> None:
+        """Store results, finish the job and write provenance in ONE transaction."""
+        with self.db.session() as session:
+            current = session.get(Job, job.id, populate_existing=True, with_for_update=True)
+            if current is None or current.state != "running" or current.worker != self.name:
+                raise _LostLease(f"job {job.id} is no longer ours (state {current.state if current else 'gone'})")
+            sub = session.get(SubsystemRun, job.subsystem_id) if job.subsystem_id else None
+            if data is not None and sub is not None:
+                result_id = store_result(session, sub, data).id
+                if data.kind == "run":
+                    sub.processed_at = utcnow()
+                    sub.processed_until = newest
+                    if file_ids:
+                        for row in session.scalars(select(ReceivedFile).where(ReceivedFile.id.in_(file_ids))):
+                            row.state = "processed"
+            elif sub is not None and job.kind == "process" and not file_ids:
+                sub.processed_until = sub.last_file_time
+            finish_job(session, current, result_id=result_id)
+            session.add(self._attempt(current, plugin, started, "done", None, file_ids, len(data.histograms) if data else 0))
+
+    def _attempt(
+        self, job: Job, plugin: DetectorPlugin | None, started: datetime, outcome: str,
+        error: str | None, file_ids: list[int], count: int,
+    ) -> JobAttempt:
+        finished = utcnow()
+        return JobAttempt(
+            job_id=job.id, attempt=job.attempts, worker=self.name,
+            plugin=plugin.name if plugin else "", plugin_version=plugin.version if plugin else "",
+            overwatch_version=__version__, started_at=started, finished_at=finished,
+            duration_seconds=(finished - started).total_seconds(), outcome=outcome, error=error,
+            files={"ids": file_ids}, histogram_count=count,
+        )
+
+    def _record_failure(
+        self, job: Job, plugin: DetectorPlugin | None, started: datetime, error: str, file_ids: list[int]
+    ) -> str:
+        with self.db.session() as session:
+            state = fail_job(session, job.id, error)
+            current = session.get(Job, job.id)
+            if current is None:
+                return state
+            if state == "failed" and current.kind == "process" and current.subsystem_id:
+                # Stop re-queueing the same data forever; a newer file queues it again.
+                sub = session.get(SubsystemRun, current.subsystem_id)
+                if sub is not None:
+                    sub.processed_until = sub.last_file_time
+            session.add(self._attempt(current, plugin, started, "failed" if state == "failed" else "retry", error, file_ids, 0))
+        return state
+
+
+def describe(outcome: JobOutcome) -> dict[str, Any]:
+    """A JSON-friendly summary line of an outcome (CLI ``--json`` output)."""
+    return {k: v for k, v in outcome.__dict__.items() if k != "error" or v}

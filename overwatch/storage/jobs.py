@@ -1,0 +1,220 @@
+"""The job queue of record: enqueue, claim, heartbeat, finish, reclaim.
+
+Claiming is one ``UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED)``
+statement: on PostgreSQL several worker processes on any number of machines never
+claim the same job; on SQLite the statement is atomic because SQLite serialises
+writers. Partial unique indexes allow one queued and one running job per
+``dedupe_key``, so level-triggered scans never add duplicates and a subsystem is
+never processed by two workers at once.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import datetime
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import and_
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy import text
+from sqlalchemy import update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from overwatch.storage.models import Job
+from overwatch.storage.models import utcnow
+
+__all__ = [
+    "PRIORITY_SCAN",
+    "PRIORITY_USER",
+    "claim_job",
+    "enqueue_job",
+    "fail_job",
+    "finish_job",
+    "heartbeat",
+    "queue_counts",
+    "reclaim_expired",
+    "worker_name",
+]
+
+#: Jobs from a scan; user requests (time slices, reprocessing) jump ahead of them.
+PRIORITY_SCAN = 0
+PRIORITY_USER = 10
+
+
+def worker_name() -> str:
+    """host:pid, recorded on every claimed job and attempt."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def enqueue_job(
+    session: Session,
+    *,
+    kind: str,
+    dedupe_key: str,
+    subsystem_id: int | None = None,
+    run_number: int | None = None,
+    subsystem: str | None = None,
+    params: dict[str, Any] | None = None,
+    priority: int = PRIORITY_SCAN,
+    max_attempts: int = 3,
+    requested_by: str | None = None,
+) -> Job:
+    """Queue a job unless one with the same ``dedupe_key`` is already queued; return the queued one.
+
+    An existing queued job keeps its place but takes the higher of the two priorities.
+    """
+    values = {
+        "kind": kind,
+        "dedupe_key": dedupe_key,
+        "subsystem_id": subsystem_id,
+        "run_number": run_number,
+        "subsystem": subsystem,
+        "params": params or {},
+        "priority": priority,
+        "max_attempts": max_attempts,
+        "requested_by": requested_by,
+        "state": "queued",
+        "attempts": 0,
+        "created_at": utcnow(),
+    }
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(Job)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"], index_where=text("state = 'queued'"))
+    )
+    session.execute(statement)
+    job = session.scalars(
+        select(Job).where(Job.dedupe_key == dedupe_key, Job.state == "queued")
+    ).one()
+    if job.priority < priority:
+        job.priority = priority
+    session.flush()
+    return job
+
+
+def claim_job(session: Session, worker: str, *, now: datetime | None = None) -> Job | None:
+    """Atomically take the most urgent queued job; ``None`` when there is nothing to do.
+
+    A job whose dedupe key is already running waits, so one subsystem's results are
+    written by one worker at a time. Commit the session to publish the claim.
+    """
+    now = now or utcnow()
+    running = select(Job.dedupe_key).where(Job.state == "running")
+    candidate = (
+        select(Job.id)
+        .where(Job.state == "queued", Job.dedupe_key.not_in(running))
+        .order_by(Job.priority.desc(), Job.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    statement = (
+        update(Job)
+        .where(and_(Job.id == candidate, Job.state == "queued"))
+        .values(
+            state="running",
+            attempts=Job.attempts + 1,
+            claimed_at=now,
+            heartbeat_at=now,
+            worker=worker,
+        )
+        .returning(Job.id)
+        .execution_options(synchronize_session=False)
+    )
+    try:
+        with session.begin_nested():
+            job_id = session.execute(statement).scalar_one_or_none()
+    except IntegrityError:
+        # Another worker started the same dedupe key between our subquery and update.
+        return None
+    if job_id is None:
+        return None
+    job = session.get(Job, job_id, populate_existing=True)
+    return job
+
+
+def heartbeat(session: Session, job_id: int, worker: str, *, now: datetime | None = None) -> bool:
+    """Extend a running job's lease; ``False`` if the job is no longer ours."""
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.state == "running", Job.worker == worker)
+        .values(heartbeat_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def finish_job(session: Session, job: Job, *, result_id: int | None = None) -> None:
+    """Mark a job done (call inside the transaction that stores its results)."""
+    job.state = "done"
+    job.finished_at = utcnow()
+    job.error = None
+    job.result_id = result_id
+
+
+def _requeue_or_supersede(session: Session, job: Job, error: str) -> None:
+    already_queued = session.scalar(
+        select(func.count()).where(
+            Job.dedupe_key == job.dedupe_key, Job.state == "queued", Job.id != job.id
+        )
+    )
+    if already_queued:
+        job.state = "failed"
+        job.error = f"{error}\n(superseded by a newer queued job)"
+        job.finished_at = utcnow()
+    else:
+        job.state = "queued"
+        job.error = error
+        job.worker = None
+
+
+def fail_job(session: Session, job_id: int, error: str) -> str:
+    """Record a failed attempt: requeue while attempts remain, else mark failed. Returns the new state."""
+    job = session.get(Job, job_id, populate_existing=True, with_for_update=True)
+    if job is None:
+        return "missing"
+    if job.attempts < job.max_attempts:
+        _requeue_or_supersede(session, job, error)
+    else:
+        job.state = "failed"
+        job.error = error
+        job.finished_at = utcnow()
+    session.flush()
+    return job.state
+
+
+def reclaim_expired(session: Session, lease_seconds: float, *, now: datetime | None = None) -> list[int]:
+    """Return running jobs whose worker stopped heartbeating to the queue (or fail them when spent)."""
+    now = now or utcnow()
+    cutoff = now - timedelta(seconds=lease_seconds)
+    stale = session.scalars(
+        select(Job)
+        .where(Job.state == "running", Job.heartbeat_at < cutoff)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for job in stale:
+        error = f"worker {job.worker} stopped heartbeating (last {job.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC)"
+        if job.attempts < job.max_attempts:
+            _requeue_or_supersede(session, job, error)
+        else:
+            job.state = "failed"
+            job.error = error
+            job.finished_at = now
+    session.flush()
+    return [job.id for job in stale]
+
+
+def queue_counts(session: Session) -> dict[str, int]:
+    """Number of jobs in each state."""
+    rows = session.execute(select(Job.state, func.count()).group_by(Job.state)).all()
+    counts = {"queued": 0, "running": 0, "done": 0, "failed": 0}
+    counts.update({state: count for state, count in rows})
+    return counts

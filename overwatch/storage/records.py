@@ -1,0 +1,240 @@
+"""Write-side query functions used by intake and processing.
+
+Registration is idempotent (the same file seen twice is one row), and
+:func:`store_result` replaces a subsystem's result inside the caller's transaction,
+so a crash leaves the previous state intact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy import insert
+from sqlalchemy import or_
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from overwatch.storage.models import HistogramGroup
+from overwatch.storage.models import HistogramRecord
+from overwatch.storage.models import QuarantinedFile
+from overwatch.storage.models import ReceivedFile
+from overwatch.storage.models import Result
+from overwatch.storage.models import Run
+from overwatch.storage.models import SubsystemRun
+from overwatch.storage.models import utcnow
+
+__all__ = [
+    "GroupRow",
+    "HistogramRow",
+    "ResultData",
+    "find_result",
+    "record_quarantine",
+    "register_file",
+    "request_key",
+    "store_result",
+    "subsystems_needing_processing",
+]
+
+
+def _get_or_create_run(session: Session, run_number: int, timestamp: datetime) -> Run:
+    run = session.scalars(select(Run).where(Run.run_number == run_number)).one_or_none()
+    if run is None:
+        run = Run(run_number=run_number, first_file_time=timestamp, last_file_time=timestamp)
+        session.add(run)
+        session.flush()
+    else:
+        run.first_file_time = min(run.first_file_time, timestamp)
+        run.last_file_time = max(run.last_file_time, timestamp)
+    return run
+
+
+def register_file(
+    session: Session,
+    *,
+    run_number: int,
+    subsystem: str,
+    hlt_mode: str,
+    accumulation_mode: str,
+    timestamp: datetime,
+    path: str,
+    size: int,
+    checksum: str,
+) -> tuple[ReceivedFile, bool]:
+    """Register one received file with its run and subsystem; ``(row, created)``."""
+    existing = session.scalars(select(ReceivedFile).where(ReceivedFile.path == path)).one_or_none()
+    if existing is not None:
+        return existing, False
+    run = _get_or_create_run(session, run_number, timestamp)
+    sub = session.scalars(
+        select(SubsystemRun).where(SubsystemRun.run_id == run.id, SubsystemRun.name == subsystem)
+    ).one_or_none()
+    if sub is None:
+        sub = SubsystemRun(
+            run_id=run.id,
+            name=subsystem,
+            hlt_mode=hlt_mode,
+            accumulation_mode=accumulation_mode,
+            first_file_time=timestamp,
+            last_file_time=timestamp,
+            file_count=0,
+        )
+        session.add(sub)
+        session.flush()
+    sub.first_file_time = min(sub.first_file_time, timestamp)
+    sub.last_file_time = max(sub.last_file_time, timestamp)
+    sub.file_count += 1
+    row = ReceivedFile(
+        subsystem_id=sub.id,
+        path=path,
+        file_name=path.rsplit("/", 1)[-1],
+        timestamp=timestamp,
+        size=size,
+        checksum=checksum,
+        state="registered",
+        received_at=utcnow(),
+    )
+    session.add(row)
+    session.flush()
+    return row, True
+
+
+def record_quarantine(session: Session, original_name: str, path: str, reason: str) -> QuarantinedFile:
+    row = QuarantinedFile(original_name=original_name, path=path, reason=reason, quarantined_at=utcnow())
+    session.add(row)
+    session.flush()
+    return row
+
+
+def subsystems_needing_processing(session: Session) -> Sequence[SubsystemRun]:
+    """Subsystems with files newer than their current result (level-triggered work)."""
+    return session.scalars(
+        select(SubsystemRun).where(
+            or_(
+                SubsystemRun.processed_until.is_(None),
+                SubsystemRun.last_file_time > SubsystemRun.processed_until,
+            )
+        )
+    ).all()
+
+
+@dataclass
+class HistogramRow:
+    """One stored histogram, ready for insertion."""
+
+    name: str
+    class_name: str
+    title: str
+    group: str | None
+    json_gz: bytes | None
+    json_size: int
+    etag: str
+    entries: float = 0.0
+    draw_options: str = ""
+    quality: str | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass
+class GroupRow:
+    name: str
+    selector: str = ""
+
+
+@dataclass
+class ResultData:
+    """Everything one job produced for one subsystem."""
+
+    kind: str
+    groups: list[GroupRow]
+    histograms: list[HistogramRow]
+    key: str = ""
+    quality: str | None = None
+    min_time: datetime | None = None
+    max_time: datetime | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    file_ids: list[int] = field(default_factory=list)
+
+
+def request_key(kind: str, options: dict[str, Any], minutes: tuple[float, float] | None) -> str:
+    """Identifies a time slice / reprocessing request, so the same one is served from storage."""
+    payload = json.dumps({"kind": kind, "options": options, "minutes": minutes}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
+def find_result(session: Session, subsystem_id: int, kind: str, key: str) -> Result | None:
+    """A stored time slice / reprocessing with the same request key, if any."""
+    return session.scalars(
+        select(Result)
+        .where(Result.subsystem_id == subsystem_id, Result.kind == kind, Result.key == key)
+        .order_by(Result.id.desc())
+        .limit(1)
+    ).first()
+
+
+def store_result(session: Session, subsystem: SubsystemRun, data: ResultData) -> Result:
+    """Insert a result with its groups and histograms; a ``run`` result becomes current.
+
+    Runs inside the caller's transaction: nothing is visible until it commits, and a
+    failure leaves the previous result in place.
+    """
+    result = Result(
+        subsystem_id=subsystem.id,
+        kind=data.kind,
+        key=data.key,
+        min_time=data.min_time,
+        max_time=data.max_time,
+        options=data.options,
+        quality=data.quality,
+        file_ids={"ids": data.file_ids},
+        created_at=utcnow(),
+    )
+    session.add(result)
+    session.flush()
+    group_ids: dict[str, int] = {}
+    for position, group in enumerate(data.groups):
+        row = HistogramGroup(result_id=result.id, name=group.name, position=position, selector=group.selector)
+        session.add(row)
+        session.flush()
+        group_ids[group.name] = row.id
+    positions: dict[str | None, int] = {}
+    rows = []
+    for hist in data.histograms:
+        position = positions.get(hist.group, 0)
+        positions[hist.group] = position + 1
+        rows.append(
+            {
+                "result_id": result.id,
+                "group_id": group_ids.get(hist.group) if hist.group else None,
+                "position": position,
+                "name": hist.name,
+                "class_name": hist.class_name,
+                "title": hist.title,
+                "entries": hist.entries,
+                "draw_options": hist.draw_options,
+                "quality": hist.quality,
+                "info": hist.info,
+                "json_gz": hist.json_gz,
+                "json_size": hist.json_size,
+                "etag": hist.etag,
+                "error": hist.error,
+            }
+        )
+    if rows:
+        # One executemany: per-row ORM objects would cost more than the JSON itself.
+        session.execute(insert(HistogramRecord), rows)
+    if data.kind == "run":
+        previous = subsystem.current_result_id
+        subsystem.current_result_id = result.id
+        subsystem.quality = data.quality
+        session.flush()
+        if previous is not None:
+            session.execute(delete(Result).where(Result.id == previous))
+    return result

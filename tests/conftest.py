@@ -1,0 +1,109 @@
+"""Shared fixtures: settings on a temporary data directory and a real database.
+
+Every test that takes ``db`` (or ``settings``) runs twice: on a SQLite file and on
+PostgreSQL. The PostgreSQL run uses the server named by
+``OVERWATCH_TEST_POSTGRES_URL`` (a fresh schema per test); without it those runs
+are skipped, unless ``OVERWATCH_REQUIRE_POSTGRES=1`` (set by CI), which turns a
+missing or unreachable server into an error.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from overwatch.config import Settings
+from overwatch.config import load_settings
+from overwatch.storage import Database
+
+POSTGRES_URL_ENV = "OVERWATCH_TEST_POSTGRES_URL"
+REQUIRE_POSTGRES_ENV = "OVERWATCH_REQUIRE_POSTGRES"
+
+
+def _postgres_base_url() -> str | None:
+    url = os.environ.get(POSTGRES_URL_ENV)
+    required = os.environ.get(REQUIRE_POSTGRES_ENV) == "1"
+    if not url:
+        if required:
+            pytest.fail(f"{REQUIRE_POSTGRES_ENV}=1 but {POSTGRES_URL_ENV} is not set")
+        pytest.skip(f"PostgreSQL tests need {POSTGRES_URL_ENV}")
+    return url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL of an empty database: a SQLite file, or a private schema on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'overwatch.db'}"
+        return
+    base = _postgres_base_url()
+    assert base is not None
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(make_url(base).set(drivername="postgresql+psycopg"))
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:  # noqa: BLE001 - any connection failure
+        admin.dispose()
+        if os.environ.get(REQUIRE_POSTGRES_ENV) == "1":
+            pytest.fail(f"PostgreSQL at {base} is required but unusable: {exc}")
+        pytest.skip(f"PostgreSQL at {base} unusable: {exc}")
+    url = make_url(base).set(drivername="postgresql+psycopg").update_query_dict(
+        {"options": f"-csearch_path={schema}"}
+    )
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "data"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def make_settings(data_dir: Path, database_url: str) -> Any:
+    """Build settings for the test's data dir and database, with extra overrides."""
+
+    def build(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "data_dir": str(data_dir),
+            "database_url": database_url,
+            "file_settle_seconds": 0,
+            "processing_workers": 1,
+            "secret_key": "test-secret-key-not-for-production",
+        }
+        values.update(overrides)
+        return load_settings(environ={}, overrides=values, use_default_file=False)
+
+    return build
+
+
+@pytest.fixture
+def settings(make_settings: Any) -> Settings:
+    built: Settings = make_settings()
+    return built
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Database]:
+    """A migrated, empty database matching ``settings``."""
+    database = Database(settings.effective_database_url)
+    database.ensure_schema()
+    try:
+        yield database
+    finally:
+        database.dispose()
