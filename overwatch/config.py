@@ -68,10 +68,20 @@ def _to_positive_float(value: Any) -> float:
 def _to_positive_int(value: Any) -> int:
     if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
         raise ValueError(f"expected a whole number, got {value!r}")
-    number = int(value)
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"expected a whole number, got {value!r}") from None
     if number < 1:
         raise ValueError(f"must be at least 1, got {value!r}")
     return number
+
+
+def _to_gzip_level(value: Any) -> int:
+    level = _to_positive_int(value)
+    if level > 9:
+        raise ValueError(f"must be between 1 and 9, got {value!r}")
+    return level
 
 
 def _to_non_negative_float(value: Any) -> float:
@@ -96,6 +106,8 @@ def _to_optional_str(value: Any) -> str | None:
 
 
 def _to_path(value: Any) -> Path:
+    if isinstance(value, Path):
+        return value.expanduser()
     return Path(_to_str(value)).expanduser()
 
 
@@ -183,7 +195,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("job_max_attempts", _to_positive_int, 3, "How often a failing job is tried before it is marked failed."),
     Setting("job_lease_seconds", _to_positive_float, 300.0, "A running job whose heartbeat is older is reclaimed."),
     Setting("processing_workers", _to_positive_int, 2, "Processes used to read and convert histograms in parallel."),
-    Setting("json_compression_level", _to_positive_int, 4, "gzip level (1-9) for stored histogram JSON."),
+    Setting("json_compression_level", _to_gzip_level, 4, "gzip level (1-9) for stored histogram JSON."),
     Setting("log_level", _to_log_level, "INFO", "Logging level: DEBUG, INFO, WARNING or ERROR."),
     Setting("web_bind", _to_str, "127.0.0.1:8850", "Address the web app listens on."),
     Setting("web_workers", _to_positive_int, 2, "gunicorn worker processes for the web app."),

@@ -1,0 +1,155 @@
+"""The job queue: dedupe, priorities, claiming, attempts, leases, concurrent workers."""
+
+from __future__ import annotations
+
+import multiprocessing
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from overwatch.storage import Database
+from overwatch.storage.jobs import PRIORITY_USER
+from overwatch.storage.jobs import claim_job
+from overwatch.storage.jobs import enqueue_job
+from overwatch.storage.jobs import fail_job
+from overwatch.storage.jobs import finish_job
+from overwatch.storage.jobs import heartbeat
+from overwatch.storage.jobs import queue_counts
+from overwatch.storage.jobs import reclaim_expired
+from overwatch.storage.models import Job
+from overwatch.storage.models import utcnow
+
+
+def _enqueue(db: Database, key: str, priority: int = 0, max_attempts: int = 3) -> int:
+    with db.session() as session:
+        return enqueue_job(session, kind="process", dedupe_key=key, priority=priority, max_attempts=max_attempts).id
+
+
+def test_enqueue_is_deduplicated_while_queued(db: Database) -> None:
+    first = _enqueue(db, "process:1")
+    again = _enqueue(db, "process:1", priority=PRIORITY_USER)
+    assert again == first
+    with db.session() as session:
+        job = session.get(Job, first)
+        assert job is not None
+        assert job.priority == PRIORITY_USER  # the higher priority wins
+        assert queue_counts(session)["queued"] == 1
+
+
+def test_claim_order_priority_then_age(db: Database) -> None:
+    old = _enqueue(db, "a")
+    urgent = _enqueue(db, "b", priority=PRIORITY_USER)
+    newer = _enqueue(db, "c")
+    claimed = []
+    for _ in range(4):
+        with db.session() as session:
+            job = claim_job(session, "w1")
+            claimed.append(job.id if job else None)
+    assert claimed == [urgent, old, newer, None]
+    with db.session() as session:
+        job = session.get(Job, urgent)
+        assert job is not None
+        assert (job.state, job.attempts, job.worker) == ("running", 1, "w1")
+
+
+def test_one_running_job_per_dedupe_key(db: Database) -> None:
+    _enqueue(db, "process:7")
+    with db.session() as session:
+        running = claim_job(session, "w1")
+    assert running is not None
+    # New data arrives while the first job runs: one more may queue, but must wait.
+    waiting = _enqueue(db, "process:7")
+    assert waiting != running.id
+    with db.session() as session:
+        assert claim_job(session, "w2") is None
+        finish_job(session, session.get(Job, running.id))  # type: ignore[arg-type]
+    with db.session() as session:
+        job = claim_job(session, "w2")
+        assert job is not None
+        assert job.id == waiting
+
+
+def test_failures_are_retried_up_to_the_cap(db: Database) -> None:
+    job_id = _enqueue(db, "k", max_attempts=2)
+    states = []
+    for _ in range(3):
+        with db.session() as session:
+            job = claim_job(session, "w")
+            if job is None:
+                states.append("none")
+                continue
+            states.append(fail_job(session, job.id, "boom"))
+    assert states == ["queued", "failed", "none"]
+    with db.session() as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        assert (job.state, job.attempts, job.error) == ("failed", 2, "boom")
+
+
+def test_expired_lease_is_reclaimed_and_heartbeat_keeps_it(db: Database) -> None:
+    live = _enqueue(db, "live")
+    dead = _enqueue(db, "dead")
+    with db.session() as session:
+        for _ in range(2):
+            claim_job(session, "w", now=utcnow() - timedelta(minutes=10))
+    with db.session() as session:
+        assert heartbeat(session, live, "w")
+        assert not heartbeat(session, live, "someone-else")
+    with db.session() as session:
+        reclaimed = reclaim_expired(session, lease_seconds=60)
+    assert reclaimed == [dead]
+    with db.session() as session:
+        states = {job_id: state for job_id, state in session.execute(select(Job.id, Job.state))}
+        assert states == {live: "running", dead: "queued"}
+        job = session.get(Job, dead)
+        assert job is not None
+        assert job.error is not None
+        assert "stopped heartbeating" in job.error
+
+
+def test_reclaim_fails_a_spent_job(db: Database) -> None:
+    job_id = _enqueue(db, "spent", max_attempts=1)
+    with db.session() as session:
+        claim_job(session, "w", now=utcnow() - timedelta(hours=1))
+    with db.session() as session:
+        reclaim_expired(session, lease_seconds=60)
+        job = session.get(Job, job_id)
+        assert job is not None
+        assert job.state == "failed"
+
+
+def _claim_all(url: str, name: str, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    db = Database(url)
+    claimed = []
+    while True:
+        with db.session() as session:
+            job = claim_job(session, name)
+            if job is None:
+                break
+            job.state = "done"
+            claimed.append(job.id)
+    db.dispose()
+    out.put(claimed)
+
+
+@pytest.mark.slow
+def test_concurrent_processes_never_claim_a_job_twice(db: Database) -> None:
+    with db.session() as session:
+        ids = {enqueue_job(session, kind="process", dedupe_key=f"k{i}").id for i in range(300)}
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    url = db.url.render_as_string(hide_password=False)
+    workers = [context.Process(target=_claim_all, args=(url, f"w{i}", out)) for i in range(4)]
+    for worker in workers:
+        worker.start()
+    results = [out.get(timeout=120) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=30)
+        assert worker.exitcode == 0
+    claimed = [job_id for chunk in results for job_id in chunk]
+    assert len(claimed) == len(set(claimed)), "a job was claimed twice"
+    assert set(claimed) == ids
+    if db.is_postgresql:
+        # With row locks every worker gets a share; on SQLite one may take them all.
+        assert sum(1 for chunk in results if chunk) >= 2
