@@ -209,6 +209,24 @@ SETTINGS: tuple[Setting, ...] = (
         "Comma-separated tokens DQM agents send as 'Authorization: Bearer'; empty disables uploads.",
         secret=True,
     ),
+    Setting(
+        "web_secure_cookies",
+        _to_bool,
+        False,
+        "Mark session cookies Secure (sent over https only); turn on when users reach the app by https.",
+    ),
+    Setting(
+        "web_behind_proxy",
+        _to_bool,
+        False,
+        "Trust one reverse proxy's X-Forwarded-For/-Proto/-Host headers (nginx in front of gunicorn).",
+    ),
+    Setting(
+        "jsroot_dir",
+        _to_optional_path,
+        None,
+        "Directory of the installed npm package jsroot; empty means node_modules/jsroot next to the package.",
+    ),
 )
 
 _BY_NAME = {setting.name: setting for setting in SETTINGS}
@@ -237,6 +255,9 @@ class Settings:
     ongoing_minutes: float
     live_refresh_seconds: float
     dqm_upload_tokens: str | None
+    web_secure_cookies: bool
+    web_behind_proxy: bool
+    jsroot_dir: Path | None
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
