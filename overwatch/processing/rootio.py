@@ -1,0 +1,400 @@
+"""Decode streamed ROOT histograms and their containers straight from object bytes.
+
+uproot's generic object models cost about half a millisecond per histogram (most of
+it Python-level model machinery for ``TAxis`` and ``TString``), and a receiver file
+holds thousands of histograms.  This module interprets the bytes itself, driven by
+the file's own ``TStreamerInfo`` records, so every class version a file declares is
+handled without a hand-written layout per ROOT release.  uproot still opens the
+file, lists the keys and parses the streamer records.
+
+The result of decoding is a plain ``dict`` of ROOT member names (bases flattened into
+one dict, as in ``TBufferJSON``), with ``"_typename"`` set.  Nested ``TAxis`` are
+dicts, ``TArray`` members are native-endian numpy arrays, containers
+(``TList``/``THashList``/``TObjArray``) are ``{"_typename", "name", "arr", "opt"}``,
+objects of classes this module does not decode are ``{"_typename", "_skipped"}``
+(skipped using their byte count) and histograms whose layout could not be decoded
+inside a container are ``{"_typename", "_error"}``.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import uproot.streamers
+
+__all__ = [
+    "CONTAINER_CLASSES",
+    "HISTOGRAM_CLASSES",
+    "Decoder",
+    "StreamerError",
+    "inflate",
+]
+
+HISTOGRAM_CLASSES = frozenset(
+    [f"TH{dim}{kind}" for dim in "123" for kind in "CSILFD"]
+    + ["TProfile", "TProfile2D", "TProfile3D"]
+)
+CONTAINER_CLASSES = frozenset(["TList", "THashList", "TObjArray"])
+# Classes decoded member-wise from the streamer records (everything a histogram holds).
+_STREAMED = HISTOGRAM_CLASSES | {"TAxis"}
+
+_BYTECOUNT_MASK = 0x40000000
+_NEW_CLASS_TAG = 0xFFFFFFFF
+_CLASS_MASK = 0x80000000
+_MAP_OFFSET = 2
+_IS_REFERENCED = 1 << 4
+
+_U8 = struct.Struct(">B")
+_I16 = struct.Struct(">h")
+_I32 = struct.Struct(">i")
+_U32 = struct.Struct(">I")
+_TOBJECT = struct.Struct(">II")
+
+# TStreamerElement.fType codes for basic types -> struct format characters.
+_BASIC = {
+    1: "b", 2: "h", 3: "i", 4: "q", 5: "f", 6: "i", 8: "d", 11: "B",
+    12: "H", 13: "I", 14: "Q", 15: "I", 16: "q", 17: "Q", 18: "?",
+}  # fmt: skip
+_FLOAT = 5
+_OFFSET_P = 40  # pointer-to-basic-array elements are kOffsetP + basic code
+_K_OBJECT = 61
+_K_ANY = 62
+_K_OBJECT_DIRECT = 63  # kObjectp: a `//->` pointer, streamed in place without a class tag
+_K_OBJECT_ANY = 64  # kObjectP: a pointer read with ReadObjectAny (class tag, may be null)
+_K_TSTRING = 65
+
+_TARRAYS = {
+    "TArrayC": np.dtype(">i1"),
+    "TArrayS": np.dtype(">i2"),
+    "TArrayI": np.dtype(">i4"),
+    "TArrayL": np.dtype(">i8"),
+    "TArrayL64": np.dtype(">i8"),
+    "TArrayF": np.dtype(">f4"),
+    "TArrayD": np.dtype(">f8"),
+}
+# Bases without members; some writers omit their streamer record.
+_EMPTY_BASES = frozenset(["TAtt3D"])
+
+_OP_BASIC, _OP_STRING, _OP_BASE, _OP_TOBJECT, _OP_ARRAY_BASE = range(5)
+_OP_ARRAY, _OP_OBJECT, _OP_POINTER, _OP_BASIC_POINTER, _OP_DIRECT = range(5, 10)
+
+Step = tuple[Any, ...]
+
+# float32 members (marker size, label offsets, ...) are shown by ROOT with float
+# precision; caching the shortest round-trip value avoids a numpy call per member.
+_F32_SHORTEST: dict[float, float] = {}
+
+
+def _f32(value: float) -> float:
+    shortest = _F32_SHORTEST.get(value)
+    if shortest is None:
+        shortest = float(str(np.float32(value)))
+        if len(_F32_SHORTEST) < 4096:
+            _F32_SHORTEST[value] = shortest
+    return shortest
+
+
+class StreamerError(Exception):
+    """The bytes do not follow a layout this decoder understands."""
+
+
+def inflate(raw: bytes, objlen: int) -> bytes | None:
+    """Decompress a key's payload; None when it uses an algorithm other than zlib.
+
+    ROOT splits payloads into blocks with a 9-byte header (algorithm, method,
+    3-byte compressed and uncompressed sizes).  zlib ("ZL") is ROOT's default and
+    is handled here directly because it halves the per-key cost compared with
+    uproot's generic chunk machinery; the caller falls back to uproot otherwise.
+    """
+    if len(raw) == objlen:
+        return raw
+    parts: list[bytes] = []
+    pos = 0
+    while pos < len(raw):
+        if raw[pos : pos + 2] != b"ZL":
+            return None
+        size = raw[pos + 3] | (raw[pos + 4] << 8) | (raw[pos + 5] << 16)
+        parts.append(zlib.decompress(raw[pos + 9 : pos + 9 + size]))
+        pos += 9 + size
+    out = parts[0] if len(parts) == 1 else b"".join(parts)
+    if len(out) != objlen:
+        raise StreamerError(f"decompressed {len(out)} bytes, key says {objlen}")
+    return out
+
+
+def _tstring(buf: bytes, pos: int) -> tuple[str, int]:
+    size = buf[pos]
+    pos += 1
+    if size == 255:
+        (size,) = _I32.unpack_from(buf, pos)
+        pos += 4
+    return buf[pos : pos + size].decode("utf-8", "replace"), pos + size
+
+
+def _header(buf: bytes, pos: int) -> tuple[int, int, int]:
+    """Read a version header: (version, position after it, end or -1 if no byte count)."""
+    (word,) = _U32.unpack_from(buf, pos)
+    if word & _BYTECOUNT_MASK:
+        (version,) = _I16.unpack_from(buf, pos + 4)
+        return version, pos + 6, pos + 4 + (word & ~_BYTECOUNT_MASK)
+    (version,) = _I16.unpack_from(buf, pos)
+    return version, pos + 2, -1
+
+
+def _array(buf: bytes, pos: int, dtype: np.dtype[Any]) -> tuple[np.ndarray[Any, Any], int]:
+    (count,) = _I32.unpack_from(buf, pos)
+    pos += 4
+    end = pos + count * dtype.itemsize
+    if count < 0 or end > len(buf):
+        raise StreamerError(f"array of {count} elements overruns the buffer")
+    return np.frombuffer(buf, dtype, count, pos).astype(dtype.newbyteorder("=")), end
+
+
+class _Context:
+    """Per-buffer state of ReadObjectAny: class and object references by offset."""
+
+    __slots__ = ("keylen", "refs")
+
+    def __init__(self, keylen: int) -> None:
+        self.keylen = keylen
+        self.refs: dict[int, Any] = {}
+
+
+class Decoder:
+    """Decodes objects of one file, with layouts compiled from its streamer records.
+
+    ``streamers`` is uproot's ``ReadOnlyFile.streamers`` mapping
+    (class name -> version -> ``TStreamerInfo``).
+    """
+
+    def __init__(self, streamers: Mapping[str, Mapping[int, Any]]) -> None:
+        self._streamers = streamers
+        self._layouts: dict[tuple[str, int], tuple[Step, ...]] = {}
+
+    def decode(self, buf: bytes, class_name: str, keylen: int) -> dict[str, Any]:
+        """Decode the object a key points to (``buf`` is its uncompressed payload)."""
+        context = _Context(keylen)
+        obj, end = self._object(buf, 0, class_name, context, -1)
+        if end != len(buf):
+            raise StreamerError(f"{class_name}: decoded {end} of {len(buf)} bytes")
+        return obj
+
+    # -- objects ---------------------------------------------------------------
+
+    def _object(
+        self, buf: bytes, pos: int, class_name: str, context: _Context, end: int
+    ) -> tuple[dict[str, Any], int]:
+        if class_name in _STREAMED:
+            out: dict[str, Any] = {"_typename": class_name}
+            return out, self._members(buf, pos, class_name, out, context)
+        if class_name in CONTAINER_CLASSES:
+            return self._container(buf, pos, class_name, context)
+        if class_name == "TObjString":
+            out = {"_typename": class_name}
+            _, pos, obj_end = _header(buf, pos)
+            pos = self._tobject(buf, pos, out)
+            out["fString"], pos = _tstring(buf, pos)
+            return out, obj_end if obj_end >= 0 else pos
+        if end < 0:
+            raise StreamerError(f"cannot skip {class_name}: no byte count")
+        return {"_typename": class_name, "_skipped": True}, end
+
+    def _any(self, buf: bytes, pos: int, context: _Context) -> tuple[Any, int]:
+        """TBufferFile::ReadObjectAny: a class tag (new or referenced) then the object."""
+        begin = pos
+        (word,) = _U32.unpack_from(buf, pos)
+        pos += 4
+        end = -1
+        if word & _BYTECOUNT_MASK and word != _NEW_CLASS_TAG:
+            end = begin + 4 + (word & ~_BYTECOUNT_MASK)
+            tag_pos = pos
+            (tag,) = _U32.unpack_from(buf, pos)
+            pos += 4
+        else:
+            tag, tag_pos = word, -1
+        if not tag & _CLASS_MASK:
+            if tag == 0:
+                return None, pos
+            if tag not in context.refs:
+                raise StreamerError(f"reference to unknown object at offset {tag}")
+            return context.refs[tag], pos
+        if tag == _NEW_CLASS_TAG:
+            nul = buf.index(b"\0", pos)
+            class_name = buf[pos:nul].decode("ascii", "replace")
+            pos = nul + 1
+            ref = tag_pos + context.keylen + _MAP_OFFSET if tag_pos >= 0 else len(context.refs) + 1
+            context.refs[ref] = class_name
+        else:
+            class_name = context.refs.get(tag & ~_CLASS_MASK)
+            if not isinstance(class_name, str):
+                raise StreamerError(f"reference to unknown class at offset {tag & ~_CLASS_MASK}")
+        try:
+            obj, pos = self._object(buf, pos, class_name, context, end)
+        except (StreamerError, struct.error, IndexError, ValueError) as error:
+            # One undecodable histogram inside a list must not lose its siblings.
+            if end < 0 or class_name not in HISTOGRAM_CLASSES:
+                raise
+            obj, pos = {"_typename": class_name, "_error": str(error)}, end
+        if end >= 0:
+            context.refs[begin + context.keylen + _MAP_OFFSET] = obj
+            if pos != end:
+                raise StreamerError(f"{class_name}: read to {pos}, byte count says {end}")
+        return obj, pos
+
+    def _container(
+        self, buf: bytes, pos: int, class_name: str, context: _Context
+    ) -> tuple[dict[str, Any], int]:
+        version, pos, end = _header(buf, pos)
+        out: dict[str, Any] = {"_typename": class_name, "name": "", "arr": [], "opt": []}
+        if version > (3 if class_name != "TObjArray" else 2):
+            pos = self._tobject(buf, pos, {})
+        if version > 1:
+            out["name"], pos = _tstring(buf, pos)
+        (count,) = _I32.unpack_from(buf, pos)
+        pos += 4
+        if class_name == "TObjArray":
+            pos += 4  # fLowerBound
+        for _ in range(count):
+            obj, pos = self._any(buf, pos, context)
+            option = ""
+            if class_name != "TObjArray" and version > 3:
+                size = buf[pos]
+                pos += 1
+                if version > 4 and size == 255:
+                    (size,) = _I32.unpack_from(buf, pos)
+                    pos += 4
+                option = buf[pos : pos + size].decode("utf-8", "replace")
+                pos += size
+            out["arr"].append(obj)
+            out["opt"].append(option)
+        if end >= 0 and pos != end:
+            raise StreamerError(f"{class_name}: read to {pos}, byte count says {end}")
+        return out, pos
+
+    @staticmethod
+    def _tobject(buf: bytes, pos: int, out: dict[str, Any]) -> int:
+        _, pos, _ = _header(buf, pos)
+        out["fUniqueID"], out["fBits"] = _TOBJECT.unpack_from(buf, pos)
+        pos += 8
+        if out["fBits"] & _IS_REFERENCED:
+            pos += 2  # process id of a referenced object
+        return pos
+
+    # -- member-wise streaming -------------------------------------------------
+
+    def _members(
+        self, buf: bytes, pos: int, class_name: str, out: dict[str, Any], context: _Context
+    ) -> int:
+        version, pos, end = _header(buf, pos)
+        if class_name in _EMPTY_BASES and end >= 0:
+            return end
+        layout = self._layouts.get((class_name, version))
+        if layout is None:
+            layout = self._layouts[(class_name, version)] = self._compile(class_name, version)
+        for step in layout:
+            op = step[0]
+            if op == _OP_BASIC:
+                values = step[2].unpack_from(buf, pos)
+                pos += step[2].size
+                if step[3]:
+                    values = list(values)
+                    for index in step[3]:
+                        values[index] = _f32(values[index])
+                out.update(zip(step[1], values, strict=True))
+            elif op == _OP_STRING:
+                out[step[1]], pos = _tstring(buf, pos)
+            elif op == _OP_OBJECT:
+                sub: dict[str, Any] = {"_typename": step[2]}
+                pos = self._members(buf, pos, step[2], sub, context)
+                out[step[1]] = sub
+            elif op == _OP_ARRAY:
+                out[step[1]], pos = _array(buf, pos, step[2])
+            elif op == _OP_BASE:
+                pos = self._members(buf, pos, step[1], out, context)
+            elif op == _OP_TOBJECT:
+                pos = self._tobject(buf, pos, out)
+            elif op == _OP_ARRAY_BASE:
+                out["fArray"], pos = _array(buf, pos, step[1])
+                out["fN"] = len(out["fArray"])
+            elif op == _OP_POINTER:
+                out[step[1]], pos = self._any(buf, pos, context)
+            elif op == _OP_DIRECT:
+                out[step[1]], pos = self._object(buf, pos, step[2], context, -1)
+            else:  # _OP_BASIC_POINTER: a flag byte, then out[count] values if set
+                pos += 1
+                count = int(out.get(step[3], 0))
+                dtype = step[2]
+                if buf[pos - 1] and count > 0:
+                    data = np.frombuffer(buf, dtype, count, pos)
+                    out[step[1]] = data.astype(dtype.newbyteorder("="))
+                    pos += count * dtype.itemsize
+                else:
+                    out[step[1]] = np.zeros(0, dtype.newbyteorder("="))
+        if end >= 0 and pos != end:
+            raise StreamerError(f"{class_name} v{version}: read to {pos}, byte count says {end}")
+        return pos
+
+    def _compile(self, class_name: str, version: int) -> tuple[Step, ...]:
+        info = self._streamers.get(class_name, {}).get(version)
+        if info is None:
+            raise StreamerError(f"the file has no streamer record for {class_name} v{version}")
+        steps: list[Step] = []
+        names: list[str] = []
+        formats: list[str] = []
+        floats: list[int] = []
+
+        def flush() -> None:
+            if names:
+                packer = struct.Struct(">" + "".join(formats))
+                steps.append((_OP_BASIC, tuple(names), packer, tuple(floats)))
+                names.clear()
+                formats.clear()
+                floats.clear()
+
+        for element in info.elements:
+            name = element.member("fName")
+            kind = element.member("fType")
+            type_name = element.member("fTypeName")
+            if isinstance(element, uproot.streamers.Model_TStreamerBase):
+                flush()
+                if name == "TObject":
+                    steps.append((_OP_TOBJECT,))
+                elif name in _TARRAYS:
+                    steps.append((_OP_ARRAY_BASE, _TARRAYS[name]))
+                else:
+                    steps.append((_OP_BASE, name))
+            elif kind in _BASIC and element.member("fArrayLength") == 0:
+                if kind == _FLOAT:
+                    floats.append(len(names))
+                names.append(name)
+                formats.append(_BASIC[kind])
+            else:
+                flush()
+                steps.append(self._complex_step(class_name, version, element, name, kind, type_name))
+        flush()
+        return tuple(steps)
+
+    @staticmethod
+    def _complex_step(
+        class_name: str, version: int, element: Any, name: str, kind: int, type_name: str
+    ) -> Step:
+        if kind == _K_TSTRING:
+            return (_OP_STRING, name)
+        if kind == _K_ANY and type_name in _TARRAYS:
+            return (_OP_ARRAY, name, _TARRAYS[type_name])
+        if kind == _K_OBJECT and type_name in _STREAMED:
+            return (_OP_OBJECT, name, type_name)
+        if kind == _K_OBJECT_ANY:
+            return (_OP_POINTER, name)
+        if kind == _K_OBJECT_DIRECT and type_name.rstrip("*") in CONTAINER_CLASSES:
+            return (_OP_DIRECT, name, type_name.rstrip("*"))
+        if _OFFSET_P < kind < _OFFSET_P + 20 and kind - _OFFSET_P in _BASIC:
+            dtype = np.dtype(">" + _BASIC[kind - _OFFSET_P])
+            return (_OP_BASIC_POINTER, name, dtype, element.member("fCountName"))
+        raise StreamerError(
+            f"unsupported member {name} ({type_name}, type {kind}) in {class_name} v{version}"
+        )
