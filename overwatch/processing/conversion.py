@@ -19,11 +19,15 @@ from overwatch.processing.histogram import DEFAULT_HISTOGRAM_ATTRIBUTES
 from overwatch.processing.histogram import Axis
 from overwatch.processing.histogram import Histogram
 from overwatch.processing.histogram import stat_names
+from overwatch.processing.rootio import HISTOGRAM_CLASSES
 
 __all__ = ["ConversionError", "histogram_from_members", "members_from_model"]
 
 # In-memory TObject bits that TBufferJSON never shows (kIsOnHeap | kNotDeleted).
 _MEMORY_BITS = 0x01000000 | 0x02000000
+# kMustCleanup: ROOT sets it on histograms it attaches to a directory when reading
+# (TDirectory::Append) and not on objects inside containers, whatever the stored bits.
+_MUST_CLEANUP = 0x8
 _PROFILE_RANGE = {
     "TProfile": ("fYmin", "fYmax"),
     "TProfile2D": ("fZmin", "fZmax"),
@@ -88,8 +92,14 @@ def _shaped(array: Any, shape: tuple[int, ...]) -> NDArray[Any]:
     return np.asarray(array).reshape(shape[::-1]).T
 
 
-def histogram_from_members(path: str, members: dict[str, Any]) -> Histogram:
-    """Build a :class:`Histogram` named ``path`` from decoded ROOT members."""
+def histogram_from_members(
+    path: str, members: dict[str, Any], in_directory: bool = True
+) -> Histogram:
+    """Build a :class:`Histogram` named ``path`` from decoded ROOT members.
+
+    ``in_directory`` tells whether the object is a directory entry (not inside a
+    container), which decides its ``fBits`` as ROOT shows them after reading.
+    """
     class_name = members["_typename"]
     ndim = _NDIM.get(class_name) or int(class_name[2])
     all_axes = [_axis(members[name]) for name in ("fXaxis", "fYaxis", "fZaxis")]
@@ -134,7 +144,8 @@ def histogram_from_members(path: str, members: dict[str, Any]) -> Histogram:
         },
         metadata=metadata,
     )
-    histogram.attributes["fBits"] = int(histogram.attributes["fBits"]) & ~_MEMORY_BITS
+    bits = int(histogram.attributes["fBits"]) & ~(_MEMORY_BITS | _MUST_CLEANUP)
+    histogram.attributes["fBits"] = bits | (_MUST_CLEANUP if in_directory else 0)
     if class_name in _PROFILE_RANGE:
         entries = members.get("fBinEntries")
         if not _sized(entries, ncells):
@@ -186,6 +197,9 @@ def members_from_model(model: Any) -> Any:
         return np.asarray(model).astype(np.asarray(model).dtype.newbyteorder("="))
     if not isinstance(model, uproot.model.Model):
         return model
+    if model.classname not in HISTOGRAM_CLASSES and model.classname != "TAxis":
+        # Like the fast decoder: other objects (fit functions, stats boxes) are only named.
+        return {"_typename": model.classname, "_skipped": True}
     out: dict[str, Any] = {"_typename": model.classname}
     for name, value in model.all_members.items():
         out[name.lstrip("@")] = members_from_model(value)

@@ -154,7 +154,7 @@ class _FileReader:
             payload = chunk.raw_data.tobytes()
         return self.decoder.decode(payload, class_name, key.fKeylen)
 
-    def object(self, members: dict[str, Any], path: str) -> None:
+    def object(self, members: dict[str, Any], path: str, in_directory: bool = True) -> None:
         class_name = members["_typename"]
         if class_name in CONTAINER_CLASSES:
             self.container(members, path)
@@ -164,7 +164,8 @@ class _FileReader:
             self.skip(path, class_name, "not a histogram")
         elif self.names.wants(path):
             try:
-                self.result.histograms.append(histogram_from_members(path, members))
+                histogram = histogram_from_members(path, members, in_directory)
+                self.result.histograms.append(histogram)
             except (ConversionError, KeyError, ValueError) as error:
                 self.skip(path, class_name, f"inconsistent histogram: {error}")
 
@@ -174,7 +175,7 @@ class _FileReader:
                 continue  # empty TObjArray slot
             name = _item_name(item, index)
             if self.names.may_contain(f"{path}/{name}"):
-                self.object(item, f"{path}/{name}")
+                self.object(item, f"{path}/{name}", in_directory=False)
 
 
 def _item_name(item: dict[str, Any], index: int) -> str:

@@ -30,6 +30,7 @@ __all__ = [
     "CONTAINER_CLASSES",
     "HISTOGRAM_CLASSES",
     "Decoder",
+    "MissingStreamerError",
     "StreamerError",
     "inflate",
 ]
@@ -100,6 +101,15 @@ def _f32(value: float) -> float:
 
 class StreamerError(Exception):
     """The bytes do not follow a layout this decoder understands."""
+
+
+class MissingStreamerError(StreamerError):
+    """The file lacks the ``TStreamerInfo`` of a class version it uses.
+
+    ROOT always writes them; uproot does not for histograms inside containers.
+    Unlike other errors inside a container, this one aborts the whole key so the
+    caller can read it with uproot's built-in models.
+    """
 
 
 def inflate(raw: bytes, objlen: int) -> bytes | None:
@@ -174,6 +184,7 @@ class Decoder:
     def __init__(self, streamers: Mapping[str, Mapping[int, Any]]) -> None:
         self._streamers = streamers
         self._layouts: dict[tuple[str, int], tuple[Step, ...]] = {}
+        self._objects: dict[bytes, dict[str, Any]] = {}
 
     def decode(self, buf: bytes, class_name: str, keylen: int) -> dict[str, Any]:
         """Decode the object a key points to (``buf`` is its uncompressed payload)."""
@@ -236,7 +247,9 @@ class Decoder:
             obj, pos = self._object(buf, pos, class_name, context, end)
         except (StreamerError, struct.error, IndexError, ValueError) as error:
             # One undecodable histogram inside a list must not lose its siblings.
-            if end < 0 or class_name not in HISTOGRAM_CLASSES:
+            if end < 0 or class_name not in HISTOGRAM_CLASSES or isinstance(
+                error, MissingStreamerError
+            ):
                 raise
             obj, pos = {"_typename": class_name, "_error": str(error)}, end
         if end >= 0:
@@ -308,9 +321,7 @@ class Decoder:
             elif op == _OP_STRING:
                 out[step[1]], pos = _tstring(buf, pos)
             elif op == _OP_OBJECT:
-                sub: dict[str, Any] = {"_typename": step[2]}
-                pos = self._members(buf, pos, step[2], sub, context)
-                out[step[1]] = sub
+                out[step[1]], pos = self._axis(buf, pos, step[2], context)
             elif op == _OP_ARRAY:
                 out[step[1]], pos = _array(buf, pos, step[2])
             elif op == _OP_BASE:
@@ -338,10 +349,38 @@ class Decoder:
             raise StreamerError(f"{class_name} v{version}: read to {pos}, byte count says {end}")
         return pos
 
+    def _axis(
+        self, buf: bytes, pos: int, class_name: str, context: _Context
+    ) -> tuple[dict[str, Any], int]:
+        """Decode an embedded object (the TAxis members), memoised by its bytes.
+
+        Most histograms of a file share their axes byte for byte, and the axes are
+        three quarters of a histogram's members, so decoding each distinct axis
+        once roughly halves the cost of a file.  The shared dicts (and their
+        arrays, made read-only) must not be modified by callers.
+        """
+        (word,) = _U32.unpack_from(buf, pos)
+        if not word & _BYTECOUNT_MASK:
+            sub: dict[str, Any] = {"_typename": class_name}
+            return sub, self._members(buf, pos, class_name, sub, context)
+        end = pos + 4 + (word & ~_BYTECOUNT_MASK)
+        raw = buf[pos:end]
+        cached = self._objects.get(raw)
+        if cached is None:
+            cached = {"_typename": class_name}
+            self._members(buf, pos, class_name, cached, context)
+            for value in cached.values():
+                if isinstance(value, np.ndarray):
+                    value.flags.writeable = False
+            # Axes with labels hold nested lists; they are rare, keep them out.
+            if cached.get("fLabels") is None and len(self._objects) < 4096:
+                self._objects[raw] = cached
+        return cached, end
+
     def _compile(self, class_name: str, version: int) -> tuple[Step, ...]:
         info = self._streamers.get(class_name, {}).get(version)
         if info is None:
-            raise StreamerError(f"the file has no streamer record for {class_name} v{version}")
+            raise MissingStreamerError(f"no streamer record for {class_name} v{version}")
         steps: list[Step] = []
         names: list[str] = []
         formats: list[str] = []
