@@ -283,3 +283,92 @@ def write_sample_file(path: str | os.PathLike[str]) -> Path:
         "notes": identify.to_TObjString("not a histogram"),
         "lists": tlist([th1("inlist", [1, 1]), tlist([th1("nested", [2])], name="inner")]),
     })  # fmt: skip
+
+
+def write_with_root(root: Any, path: str | os.PathLike[str]) -> Path:
+    """Write a file with ROOT itself (``root`` is the imported ``ROOT`` module).
+
+    Covers what uproot cannot write: containers with streamer records (``TList``,
+    ``TObjArray``), a fitted histogram, weighted profiles (``fBinSumw2``), 2D
+    labels, ``TH1L``, NaN contents, and non-histograms (``TGraph``, ``TCanvas``,
+    ``TEfficiency``, ``THnSparseD``) under stable names.
+    """
+    add_directory = root.TH1.AddDirectoryStatus()
+    root.TH1.AddDirectory(False)  # restored below: it decides fBits of what ROOT reads later
+    try:
+        return _write_with_root(root, path)
+    finally:
+        root.TH1.AddDirectory(add_directory)
+
+
+def _write_with_root(root: Any, path: str | os.PathLike[str]) -> Path:
+    import array
+
+    rng = root.TRandom3(7)
+    out = root.TFile(os.fspath(path), "RECREATE")
+    keep: list[Any] = []
+
+    def filled(hist: Any, count: int = 200, weighted: bool = False) -> Any:
+        for _ in range(count):
+            weight = rng.Uniform(0.5, 2.0) if weighted else 1.0
+            if hist.GetDimension() == 1:
+                hist.Fill(rng.Gaus(0.5, 0.3), *(() if not hist.InheritsFrom("TProfile") else (rng.Gaus(3, 1),)), weight) if hist.InheritsFrom("TProfile") else hist.Fill(rng.Gaus(0.5, 0.3), weight)
+            elif hist.GetDimension() == 2:
+                args = [rng.Gaus(0.5, 0.3), rng.Gaus(0.5, 0.3)]
+                if hist.InheritsFrom("TProfile2D"):
+                    args.append(rng.Gaus(3, 1))
+                hist.Fill(*args, weight)
+            else:
+                hist.Fill(rng.Gaus(0.5, 0.3), rng.Gaus(0.5, 0.3), rng.Gaus(0.5, 0.3), weight)
+        keep.append(hist)
+        return hist
+
+    for kind in "CSILFD":
+        filled(getattr(root, f"TH1{kind}")(f"h1{kind}", f"TH1{kind};x;y", 20, 0, 1)).Write()
+        filled(getattr(root, f"TH2{kind}")(f"h2{kind}", f"TH2{kind}", 5, 0, 1, 4, 0, 1)).Write()
+        filled(getattr(root, f"TH3{kind}")(f"h3{kind}", f"TH3{kind}", 3, 0, 1, 2, 0, 1, 2, 0, 1)).Write()
+    edges = array.array("d", [0.0, 0.1, 0.3, 0.7, 1.0])
+    variable = filled(root.TH1D("variable", "variable", 4, edges), weighted=True)
+    variable.Write()
+    labelled = root.TH2F("labelled2d", "labels", 3, 0, 3, 2, 0, 2)
+    for bin_, text in enumerate(["one", "two", "three"], start=1):
+        labelled.GetXaxis().SetBinLabel(bin_, text)
+    labelled.GetYaxis().SetBinLabel(2, "second")
+    labelled.Fill(0.5, 0.5)
+    labelled.Write()
+    filled(root.TProfile("profile_weighted", "p", 10, 0, 1, "s"), weighted=True).Write()
+    filled(root.TProfile2D("profile2d", "p2", 4, 0, 1, 3, 0, 1), weighted=True).Write()
+    odd = root.TH1D("odd", "nan and inf", 3, 0, 1)
+    odd.SetBinContent(1, float("nan"))
+    odd.SetBinContent(2, 1e-300)
+    odd.Write()
+    fitted = filled(root.TH1F("fitted", "fitted", 20, 0, 1), 500)
+    fitted.Fit("gaus", "Q0")
+    fitted.Write()
+    subdir = out.mkdir("EMC").mkdir("deeper")
+    subdir.cd()
+    filled(root.TH1F("indir", "in a directory", 5, 0, 1)).Write()
+    out.cd()
+    lst = root.TList()
+    lst.SetName("alist")
+    lst.Add(filled(root.TH1F("inlist", "in a list", 5, 0, 1)))
+    inner = root.TList()
+    inner.SetName("innerlist")
+    inner.Add(filled(root.TH2D("innerhist", "nested", 3, 0, 1, 3, 0, 1)))
+    lst.Add(inner)
+    lst.Write("alist", root.TObject.kSingleKey)
+    objarray = root.TObjArray()
+    objarray.SetName("anarray")
+    objarray.Add(filled(root.TProfile("arrayprofile", "in an array", 4, 0, 1)))
+    objarray.Write("anarray", root.TObject.kSingleKey)
+    graph = root.TGraph(3, array.array("d", [1, 2, 3]), array.array("d", [3, 2, 1]))
+    graph.Write("graph")
+    canvas = root.TCanvas("canvas", "canvas", 200, 200)
+    canvas.Write()
+    efficiency = root.TEfficiency("efficiency", "eff", 4, 0, 1)
+    efficiency.Write()
+    sparse = root.THnSparseD("sparse", "sparse", 2, array.array("i", [4, 4]),
+                             array.array("d", [0, 0]), array.array("d", [1, 1]))  # fmt: skip
+    sparse.Write()
+    out.Close()
+    return Path(path)

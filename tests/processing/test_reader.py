@@ -205,3 +205,26 @@ def test_truncated_file_raises_corrupt_file_error(tmp_path: Path, sample: Path) 
 def test_missing_file_is_not_reported_as_corrupt(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         read_file(tmp_path / "absent.root")
+
+
+def test_root_written_file_with_every_class_and_container(tmp_path: Path) -> None:
+    root = pytest.importorskip("ROOT")
+    result = read_file(rootfiles.write_with_root(root, tmp_path / "root.root"))
+    classes = {h.name: h.class_name for h in result.histograms}
+    for kind in "CSILFD":
+        assert classes[f"h1{kind}"] == f"TH1{kind}"
+        assert classes[f"h3{kind}"] == f"TH3{kind}"
+    assert classes["alist/innerlist/innerhist"] == "TH2D"
+    assert classes["anarray/arrayprofile"] == "TProfile"
+    assert classes["EMC/deeper/indir"] == "TH1F"
+    assert [(u.name, u.class_name) for u in result.unconvertible] == [
+        ("graph", "TGraph"),
+        ("canvas", "TCanvas"),
+        ("efficiency", "TEfficiency"),
+        ("sparse", "THnSparseT<TArrayD>"),
+    ]
+    hists = result.by_name()
+    assert hists["fitted"].metadata == {"dropped_functions": ["TF1"]}
+    assert hists["profile_weighted"].bin_sumw2 is not None
+    assert hists["profile_weighted"].error_mode == 1
+    assert hists["labelled2d"].axes[1].labels == {2: "second"}
