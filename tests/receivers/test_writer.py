@@ -259,3 +259,10 @@ def test_published_file_respects_the_umask(tmp_path: Path) -> None:
         os.umask(old)
 
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_missing_parent_directory_is_an_error_not_created(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        write_root_file(tmp_path / "nowhere" / "out.root", {"h": _filled_hist()})
+
+    assert _entries(tmp_path) == []
