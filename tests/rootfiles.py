@@ -19,6 +19,7 @@ a TList, labels, variable bins, weights, profiles, 2D/3D and a non-histogram).
 
 from __future__ import annotations
 
+import array
 import os
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -69,9 +70,7 @@ def axis(
             string._bases[0]._members["@fUniqueID"] = number  # ROOT's bin number
             strings.append(string)
         label_list = identify.to_THashList(strings)
-    return identify.to_TAxis(
-        name, title, nbins, low, high, fXbins=xbins, fLabels=label_list
-    )
+    return identify.to_TAxis(name, title, nbins, low, high, fXbins=xbins, fLabels=label_list)
 
 
 def _flat(values: Any, dtype: str) -> np.ndarray[Any, Any]:
@@ -247,9 +246,7 @@ def write_th1_file(
 ) -> Path:
     """``count`` TH1F ``h0``..``h<count-1>`` of Poisson(100) counts at the top level."""
     rng = np.random.default_rng(seed)
-    return write_file(
-        path, {f"h{i}": th1(f"h{i}", rng.poisson(100, nbins)) for i in range(count)}
-    )
+    return write_file(path, {f"h{i}": th1(f"h{i}", rng.poisson(100, nbins)) for i in range(count)})
 
 
 def write_bench_file(
@@ -302,8 +299,6 @@ def write_with_root(root: Any, path: str | os.PathLike[str]) -> Path:
 
 
 def _write_with_root(root: Any, path: str | os.PathLike[str]) -> Path:
-    import array
-
     rng = root.TRandom3(7)
     out = root.TFile(os.fspath(path), "RECREATE")
     keep: list[Any] = []
@@ -311,22 +306,18 @@ def _write_with_root(root: Any, path: str | os.PathLike[str]) -> Path:
     def filled(hist: Any, count: int = 200, weighted: bool = False) -> Any:
         for _ in range(count):
             weight = rng.Uniform(0.5, 2.0) if weighted else 1.0
-            if hist.GetDimension() == 1:
-                hist.Fill(rng.Gaus(0.5, 0.3), *(() if not hist.InheritsFrom("TProfile") else (rng.Gaus(3, 1),)), weight) if hist.InheritsFrom("TProfile") else hist.Fill(rng.Gaus(0.5, 0.3), weight)
-            elif hist.GetDimension() == 2:
-                args = [rng.Gaus(0.5, 0.3), rng.Gaus(0.5, 0.3)]
-                if hist.InheritsFrom("TProfile2D"):
-                    args.append(rng.Gaus(3, 1))
-                hist.Fill(*args, weight)
-            else:
-                hist.Fill(rng.Gaus(0.5, 0.3), rng.Gaus(0.5, 0.3), rng.Gaus(0.5, 0.3), weight)
+            args = [rng.Gaus(0.5, 0.3) for _ in range(hist.GetDimension())]
+            if hist.InheritsFrom("TProfile") or hist.InheritsFrom("TProfile2D"):
+                args.append(rng.Gaus(3, 1))  # the profiled value
+            hist.Fill(*args, weight)
         keep.append(hist)
         return hist
 
     for kind in "CSILFD":
         filled(getattr(root, f"TH1{kind}")(f"h1{kind}", f"TH1{kind};x;y", 20, 0, 1)).Write()
         filled(getattr(root, f"TH2{kind}")(f"h2{kind}", f"TH2{kind}", 5, 0, 1, 4, 0, 1)).Write()
-        filled(getattr(root, f"TH3{kind}")(f"h3{kind}", f"TH3{kind}", 3, 0, 1, 2, 0, 1, 2, 0, 1)).Write()
+        cube = getattr(root, f"TH3{kind}")(f"h3{kind}", f"TH3{kind}", 3, 0, 1, 2, 0, 1, 2, 0, 1)
+        filled(cube).Write()
     edges = array.array("d", [0.0, 0.1, 0.3, 0.7, 1.0])
     variable = filled(root.TH1D("variable", "variable", 4, edges), weighted=True)
     variable.Write()
@@ -363,8 +354,11 @@ def _write_with_root(root: Any, path: str | os.PathLike[str]) -> Path:
     objarray.Write("anarray", root.TObject.kSingleKey)
     graph = root.TGraph(3, array.array("d", [1, 2, 3]), array.array("d", [3, 2, 1]))
     graph.Write("graph")
-    canvas = root.TCanvas("canvas", "canvas", 200, 200)
-    canvas.Write()
+    root.gROOT.SetBatch(True)
+    # A canvas name must be new in the process, or ROOT deletes the previous one.
+    canvas = root.TCanvas(f"canvas_{len(keep)}_{id(out)}", "canvas", 200, 200)
+    canvas.Write("canvas")
+    canvas.Close()
     efficiency = root.TEfficiency("efficiency", "eff", 4, 0, 1)
     efficiency.Write()
     sparse = root.THnSparseD("sparse", "sparse", 2, array.array("i", [4, 4]),

@@ -83,7 +83,9 @@ def _axis(members: dict[str, Any]) -> Axis:
         time_format=members.get("fTimeFormat", ""),
         unique_id=int(members.get("fUniqueID", 0)),
         bits=int(members.get("fBits", 0)) & ~_MEMORY_BITS,
-        attributes={name: members.get(name, value) for name, value in DEFAULT_AXIS_ATTRIBUTES.items()},
+        attributes={
+            name: members.get(name, value) for name, value in DEFAULT_AXIS_ATTRIBUTES.items()
+        },
     )
 
 
@@ -174,7 +176,7 @@ def _array_base(model: Any) -> Any:
     return None
 
 
-def members_from_model(model: Any) -> Any:
+def members_from_model(model: Any) -> Any:  # noqa: PLR0911 - one case per kind
     """Rebuild the :mod:`.rootio` member dict from an uproot model (slow path)."""
     if model is None:
         return None

@@ -266,10 +266,8 @@ class Histogram:
         with np.errstate(divide="ignore", invalid="ignore"):
             mean = sumwy / sumw
             spread = np.sqrt(np.abs(sumwy2 / sumw - mean**2))
-            if self.bin_sumw2 is not None:
-                neff = sumw**2 / self.bin_sumw2
-            else:
-                neff = sumw
+            # Effective entries: (sum w)^2 / sum w^2, which is sum w for unit weights.
+            neff = sumw if self.bin_sumw2 is None else sumw**2 / self.bin_sumw2
             error = spread if self.error_mode == 1 else spread / np.sqrt(neff)
         error = np.where((sumw != 0) & np.isfinite(error), error, 0.0)
         return error if flow else self._inner(error)
@@ -291,8 +289,10 @@ class Histogram:
             self._scale_profile(factor)
             return
         if self.sumw2 is None:
-            self.sumw2 = np.abs(self.contents.astype(np.float64)) if self.entries else (
-                np.zeros(self.contents.shape)
+            self.sumw2 = (
+                np.abs(self.contents.astype(np.float64))
+                if self.entries
+                else (np.zeros(self.contents.shape))
             )
         np.multiply(self.contents, factor, out=self.contents, casting="unsafe")
         self.sumw2 *= factor * factor

@@ -51,7 +51,12 @@ def _bin_sumw2(hist: Histogram) -> NDArray[np.float64]:
     # Without fBinSumw2 every fill had weight 1, so the sum of w² is the sum of w.
     if hist.bin_sumw2 is not None:
         return hist.bin_sumw2
-    assert hist.bin_entries is not None
+    return _bin_entries(hist)
+
+
+def _bin_entries(hist: Histogram) -> NDArray[np.float64]:
+    if hist.bin_entries is None:
+        raise IncompatibleHistogramsError(f"{hist.name}: profile without fBinEntries")
     return hist.bin_entries
 
 
@@ -80,7 +85,7 @@ def merge(hists: Sequence[Histogram]) -> Histogram:
     for name in out.stats:
         out.stats[name] = float(sum(h.stats.get(name, 0.0) for h in hists))
     if first.is_profile:
-        out.bin_entries = np.sum([h.bin_entries for h in hists], axis=0)
+        out.bin_entries = np.sum([_bin_entries(h) for h in hists], axis=0)
         if any(h.bin_sumw2 is not None for h in hists):
             out.bin_sumw2 = np.sum([_bin_sumw2(h) for h in hists], axis=0)
     return out
@@ -101,9 +106,7 @@ def subtract(newer: Histogram, older: Histogram) -> Histogram:
     for name in out.stats:
         out.stats[name] = newer.stats.get(name, 0.0) - older.stats.get(name, 0.0)
     if newer.is_profile:
-        assert newer.bin_entries is not None
-        assert older.bin_entries is not None
-        out.bin_entries = newer.bin_entries - older.bin_entries
+        out.bin_entries = _bin_entries(newer) - _bin_entries(older)
         if newer.bin_sumw2 is not None or older.bin_sumw2 is not None:
             out.bin_sumw2 = np.clip(_bin_sumw2(newer) - _bin_sumw2(older), 0.0, None)
     return out

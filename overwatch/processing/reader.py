@@ -18,8 +18,8 @@ import mmap
 import os
 import struct
 import zlib
-from contextlib import closing
 from collections.abc import Collection
+from contextlib import closing
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any

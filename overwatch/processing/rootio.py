@@ -240,15 +240,18 @@ class Decoder:
             ref = tag_pos + context.keylen + _MAP_OFFSET if tag_pos >= 0 else len(context.refs) + 1
             context.refs[ref] = class_name
         else:
-            class_name = context.refs.get(tag & ~_CLASS_MASK)
-            if not isinstance(class_name, str):
+            known = context.refs.get(tag & ~_CLASS_MASK)
+            if not isinstance(known, str):
                 raise StreamerError(f"reference to unknown class at offset {tag & ~_CLASS_MASK}")
+            class_name = known
         try:
             obj, pos = self._object(buf, pos, class_name, context, end)
         except (StreamerError, struct.error, IndexError, ValueError) as error:
             # One undecodable histogram inside a list must not lose its siblings.
-            if end < 0 or class_name not in HISTOGRAM_CLASSES or isinstance(
-                error, MissingStreamerError
+            if (
+                end < 0
+                or class_name not in HISTOGRAM_CLASSES
+                or isinstance(error, MissingStreamerError)
             ):
                 raise
             obj, pos = {"_typename": class_name, "_error": str(error)}, end
@@ -299,7 +302,7 @@ class Decoder:
 
     # -- member-wise streaming -------------------------------------------------
 
-    def _members(
+    def _members(  # noqa: PLR0912 - one flat dispatch loop is the fast path
         self, buf: bytes, pos: int, class_name: str, out: dict[str, Any], context: _Context
     ) -> int:
         version, pos, end = _header(buf, pos)
@@ -397,7 +400,6 @@ class Decoder:
         for element in info.elements:
             name = element.member("fName")
             kind = element.member("fType")
-            type_name = element.member("fTypeName")
             if isinstance(element, uproot.streamers.Model_TStreamerBase):
                 flush()
                 if name == "TObject":
@@ -413,14 +415,15 @@ class Decoder:
                 formats.append(_BASIC[kind])
             else:
                 flush()
-                steps.append(self._complex_step(class_name, version, element, name, kind, type_name))
+                steps.append(self._complex_step(f"{class_name} v{version}", element))
         flush()
         return tuple(steps)
 
     @staticmethod
-    def _complex_step(
-        class_name: str, version: int, element: Any, name: str, kind: int, type_name: str
-    ) -> Step:
+    def _complex_step(where: str, element: Any) -> Step:
+        name = element.member("fName")
+        kind = element.member("fType")
+        type_name = element.member("fTypeName")
         if kind == _K_TSTRING:
             return (_OP_STRING, name)
         if kind == _K_ANY and type_name in _TARRAYS:
@@ -434,6 +437,4 @@ class Decoder:
         if _OFFSET_P < kind < _OFFSET_P + 20 and kind - _OFFSET_P in _BASIC:
             dtype = np.dtype(">" + _BASIC[kind - _OFFSET_P])
             return (_OP_BASIC_POINTER, name, dtype, element.member("fCountName"))
-        raise StreamerError(
-            f"unsupported member {name} ({type_name}, type {kind}) in {class_name} v{version}"
-        )
+        raise StreamerError(f"unsupported member {name} ({type_name}, type {kind}) in {where}")

@@ -46,9 +46,11 @@ def _mismatches(ours: Any, root: Any, path: str = "") -> list[str]:
     if isinstance(ours, list) and isinstance(root, list):
         if len(ours) != len(root):
             return [f"{path}: {len(ours)} elements != {len(root)}"]
-        return [m for i, pair in enumerate(zip(ours, root)) for m in _mismatches(*pair, f"{path}[{i}]")]
+        pairs = enumerate(zip(ours, root, strict=True))
+        return [m for i, (a, b) in pairs for m in _mismatches(a, b, f"{path}[{i}]")]
     if isinstance(ours, bool) or isinstance(root, bool) or ours is None or root is None:
-        return [] if ours is root or ours == root and type(ours) is type(root) else [f"{path}: {ours!r} != {root!r}"]
+        same = ours is root or (ours == root and type(ours) is type(root))
+        return [] if same else [f"{path}: {ours!r} != {root!r}"]
     if isinstance(ours, int | float) and isinstance(root, int | float):
         if math.isinf(root):  # ROOT writes ±2e308; we write ±DBL_MAX
             root = math.copysign(DBL_MAX, root)
@@ -141,7 +143,9 @@ def test_profile_and_2d_members_follow_the_array(tmp_path: Path) -> None:
     assert profile["fBinEntries"] == [0, 1, 2, 0]
     assert profile["fTsumwy2"] == 24.0
     hmap = _strict_loads(to_jsroot_json(hists["EMC/deeper/map"]))
-    assert list(hmap)[-6:] == ["fStatOverflows", "fScalefactor", "fTsumwy", "fTsumwy2", "fTsumwxy", "fArray"]
+    assert list(hmap)[-6:] == [
+        "fStatOverflows", "fScalefactor", "fTsumwy", "fTsumwy2", "fTsumwxy", "fArray",
+    ]  # fmt: skip
     assert hmap["fArray"][:8] == [0, 0, 0, 0, 0, 0, 0, 0]
     assert hmap["fArray"][6 + 1] == 0.0  # x=1, y=1: grid[0, 0]
     assert hmap["fArray"][6 * 2 + 1] == 1.0  # x=1, y=2: grid[0, 1]
@@ -161,10 +165,7 @@ def _root_get(handle: Any, name: str) -> Any:
     parts = name.split("/")
     obj = handle
     for part in parts:
-        if obj.InheritsFrom("TDirectory"):
-            obj = obj.Get(part)
-        else:
-            obj = obj.FindObject(part)
+        obj = obj.Get(part) if obj.InheritsFrom("TDirectory") else obj.FindObject(part)
         assert obj, name
     return obj
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 
 from overwatch.processing.histogram import Axis
 from overwatch.processing.histogram import Histogram
+from overwatch.processing.jsroot import to_jsroot_json
 from overwatch.processing.merge import IncompatibleHistogramsError
 from overwatch.processing.merge import merge
 from overwatch.processing.merge import subtract
@@ -100,10 +102,6 @@ def test_subtract_profiles(tmp_path: Path) -> None:
 
 def test_merge_matches_root_hadd(tmp_path: Path) -> None:
     root = pytest.importorskip("ROOT")
-    import json
-
-    from overwatch.processing.jsroot import to_jsroot_json
-
     path = rootfiles.write_with_root(root, tmp_path / "r.root")
     hists = read_file(path).by_name()
     handle = root.TFile.Open(str(path))

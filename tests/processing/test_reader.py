@@ -134,7 +134,8 @@ def test_fast_decoder_matches_uproot_models_on_real_files() -> None:
             assert ours.stats == slow.stats
             assert ours.entries == slow.entries
             assert ours.title == slow.title
-    np.testing.assert_array_equal(fast["hpx"].values(flow=True), uproot.open(path)["hpx"].values(flow=True))
+        expected = file["hpx"].values(flow=True)
+    np.testing.assert_array_equal(fast["hpx"].values(flow=True), expected)
 
 
 @pytest.mark.parametrize(
