@@ -1,0 +1,454 @@
+"""Read-side query functions for the web app and the API.
+
+Every function answers from indexes (``runs.run_number``, ``subsystem_runs (run_id,
+name)``, ``histograms (result_id, name)`` and ``(group_id, position)``) and returns
+small frozen dataclasses, never ORM objects, so templates cannot trigger lazy loads
+and a page costs a fixed, small number of queries however many runs there are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row
+from sqlalchemy import and_
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from overwatch.storage.models import DaemonHeartbeat
+from overwatch.storage.models import HistogramGroup
+from overwatch.storage.models import HistogramRecord
+from overwatch.storage.models import Job
+from overwatch.storage.models import ReceivedFile
+from overwatch.storage.models import Result
+from overwatch.storage.models import Run
+from overwatch.storage.models import SubsystemRun
+
+__all__ = [
+    "GroupView",
+    "HeartbeatView",
+    "HistogramMeta",
+    "HistogramPayload",
+    "JobView",
+    "ResultView",
+    "RunList",
+    "RunSummary",
+    "SubsystemActivity",
+    "SubsystemSummary",
+    "get_job",
+    "get_result",
+    "get_run",
+    "get_subsystem",
+    "heartbeats",
+    "histogram_meta",
+    "histogram_payload",
+    "list_jobs",
+    "list_runs",
+    "neighbour_runs",
+    "raw_file",
+    "result_histograms",
+    "subsystem_activity",
+]
+
+
+@dataclass(frozen=True)
+class SubsystemSummary:
+    id: int
+    run_number: int
+    name: str
+    hlt_mode: str
+    accumulation_mode: str
+    quality: str | None
+    file_count: int
+    first_file_time: datetime
+    last_file_time: datetime
+    current_result_id: int | None
+    run_first_file_time: datetime
+
+    @property
+    def length_minutes(self) -> float:
+        """Minutes from the run's first file to this subsystem's last file."""
+        return max((self.last_file_time - self.run_first_file_time).total_seconds() / 60, 0.0)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_number: int
+    first_file_time: datetime
+    last_file_time: datetime
+    subsystems: list[SubsystemSummary] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RunList:
+    runs: list[RunSummary]
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max((self.total + self.per_page - 1) // self.per_page, 1)
+
+
+@dataclass(frozen=True)
+class HistogramMeta:
+    """Everything about a stored histogram except its JSON."""
+
+    name: str
+    class_name: str
+    title: str
+    group_id: int | None
+    position: int
+    entries: float
+    draw_options: str
+    quality: str | None
+    info: dict[str, Any]
+    json_size: int
+    etag: str
+    error: str | None
+
+    @property
+    def drawable(self) -> bool:
+        return self.error is None and self.json_size > 0
+
+
+@dataclass(frozen=True)
+class GroupView:
+    id: int | None
+    name: str
+    histograms: list[HistogramMeta]
+
+
+@dataclass(frozen=True)
+class ResultView:
+    id: int
+    subsystem_id: int
+    kind: str
+    options: dict[str, Any]
+    quality: str | None
+    min_time: datetime | None
+    max_time: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class HistogramPayload:
+    """The hot path's answer: the stored gzip bytes and their ETag."""
+
+    json_gz: bytes | None
+    etag: str
+    error: str | None
+
+
+_SUBSYSTEM_COLUMNS = (
+    SubsystemRun.id,
+    Run.run_number,
+    SubsystemRun.name,
+    SubsystemRun.hlt_mode,
+    SubsystemRun.accumulation_mode,
+    SubsystemRun.quality,
+    SubsystemRun.file_count,
+    SubsystemRun.first_file_time,
+    SubsystemRun.last_file_time,
+    SubsystemRun.current_result_id,
+    Run.first_file_time,
+)
+
+
+def _subsystem(row: Row[Any]) -> SubsystemSummary:
+    return SubsystemSummary(*row)
+
+
+def list_runs(session: Session, page: int = 1, per_page: int = 50) -> RunList:
+    """One page of runs, newest (highest run number) first, each with its subsystems.
+
+    Offset pagination over the unique run-number index: two short queries for the
+    page and one for the count, flat in the number of runs for the pages people open.
+    """
+    page = max(page, 1)
+    total = session.scalar(select(func.count()).select_from(Run)) or 0
+    runs = session.execute(
+        select(Run.id, Run.run_number, Run.first_file_time, Run.last_file_time)
+        .order_by(Run.run_number.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    by_id: dict[int, RunSummary] = {
+        run_id: RunSummary(number, first, last) for run_id, number, first, last in runs
+    }
+    if by_id:
+        rows = session.execute(
+            select(SubsystemRun.run_id, *_SUBSYSTEM_COLUMNS)
+            .join(Run, Run.id == SubsystemRun.run_id)
+            .where(SubsystemRun.run_id.in_(by_id))
+            .order_by(SubsystemRun.name)
+        ).all()
+        for row in rows:
+            by_id[row[0]].subsystems.append(SubsystemSummary(*row[1:]))
+    return RunList(list(by_id.values()), page, per_page, total)
+
+
+def get_run(session: Session, run_number: int) -> RunSummary | None:
+    run = session.execute(
+        select(Run.id, Run.run_number, Run.first_file_time, Run.last_file_time).where(
+            Run.run_number == run_number
+        )
+    ).one_or_none()
+    if run is None:
+        return None
+    summary = RunSummary(run.run_number, run.first_file_time, run.last_file_time)
+    rows = session.execute(
+        select(*_SUBSYSTEM_COLUMNS)
+        .join(Run, Run.id == SubsystemRun.run_id)
+        .where(SubsystemRun.run_id == run.id)
+        .order_by(SubsystemRun.name)
+    ).all()
+    summary.subsystems.extend(_subsystem(row) for row in rows)
+    return summary
+
+
+def get_subsystem(session: Session, run_number: int, name: str) -> SubsystemSummary | None:
+    row = session.execute(
+        select(*_SUBSYSTEM_COLUMNS)
+        .join(Run, Run.id == SubsystemRun.run_id)
+        .where(Run.run_number == run_number, SubsystemRun.name == name)
+    ).one_or_none()
+    return _subsystem(row) if row is not None else None
+
+
+def neighbour_runs(session: Session, run_number: int) -> tuple[int | None, int | None]:
+    """(previous, next) run numbers around ``run_number``."""
+    previous = session.scalar(select(func.max(Run.run_number)).where(Run.run_number < run_number))
+    following = session.scalar(select(func.min(Run.run_number)).where(Run.run_number > run_number))
+    return previous, following
+
+
+def get_result(
+    session: Session, result_id: int, subsystem_id: int | None = None
+) -> ResultView | None:
+    """A stored result; with ``subsystem_id``, only if it belongs to that subsystem."""
+    query = select(
+        Result.id,
+        Result.subsystem_id,
+        Result.kind,
+        Result.options,
+        Result.quality,
+        Result.min_time,
+        Result.max_time,
+        Result.created_at,
+    ).where(Result.id == result_id)
+    if subsystem_id is not None:
+        query = query.where(Result.subsystem_id == subsystem_id)
+    row = session.execute(query).one_or_none()
+    return ResultView(*row) if row is not None else None
+
+
+_META_COLUMNS = (
+    HistogramRecord.name,
+    HistogramRecord.class_name,
+    HistogramRecord.title,
+    HistogramRecord.group_id,
+    HistogramRecord.position,
+    HistogramRecord.entries,
+    HistogramRecord.draw_options,
+    HistogramRecord.quality,
+    HistogramRecord.info,
+    HistogramRecord.json_size,
+    HistogramRecord.etag,
+    HistogramRecord.error,
+)
+
+
+def result_histograms(session: Session, result_id: int) -> list[GroupView]:
+    """The result's groups in order, each with its histograms' metadata (no JSON).
+
+    Histograms outside every group come last in a group named "Other".
+    """
+    groups = session.execute(
+        select(HistogramGroup.id, HistogramGroup.name)
+        .where(HistogramGroup.result_id == result_id)
+        .order_by(HistogramGroup.position)
+    ).all()
+    views = {group_id: GroupView(group_id, name, []) for group_id, name in groups}
+    ungrouped = GroupView(None, "Other", [])
+    rows = session.execute(
+        select(*_META_COLUMNS)
+        .where(HistogramRecord.result_id == result_id)
+        .order_by(HistogramRecord.group_id, HistogramRecord.position, HistogramRecord.name)
+    ).all()
+    for row in rows:
+        meta = HistogramMeta(*row)
+        target = views.get(meta.group_id) if meta.group_id is not None else None
+        (target or ungrouped).histograms.append(meta)
+    ordered = [view for view in views.values() if view.histograms]
+    if ungrouped.histograms:
+        ordered.append(ungrouped)
+    return ordered
+
+
+def histogram_meta(session: Session, result_id: int, name: str) -> HistogramMeta | None:
+    row = session.execute(
+        select(*_META_COLUMNS).where(
+            HistogramRecord.result_id == result_id, HistogramRecord.name == name
+        )
+    ).one_or_none()
+    return HistogramMeta(*row) if row is not None else None
+
+
+def histogram_payload(
+    session: Session, run_number: int, subsystem: str, name: str, result_id: int | None = None
+) -> HistogramPayload | None:
+    """The stored JSON of one histogram in one indexed query, without ORM objects.
+
+    Without ``result_id`` it is the subsystem's current result; with it, that result,
+    provided it belongs to the subsystem named.
+    """
+    query = (
+        select(HistogramRecord.json_gz, HistogramRecord.etag, HistogramRecord.error)
+        .select_from(Run)
+        .join(SubsystemRun, and_(SubsystemRun.run_id == Run.id, SubsystemRun.name == subsystem))
+    )
+    if result_id is None:
+        target = SubsystemRun.current_result_id
+    else:
+        query = query.join(
+            Result, and_(Result.id == result_id, Result.subsystem_id == SubsystemRun.id)
+        )
+        target = Result.id
+    query = query.join(
+        HistogramRecord, and_(HistogramRecord.result_id == target, HistogramRecord.name == name)
+    ).where(Run.run_number == run_number)
+    row = session.execute(query).one_or_none()
+    return HistogramPayload(*row) if row is not None else None
+
+
+def raw_file(
+    session: Session, subsystem_id: int, file_id: int | None = None
+) -> tuple[int, str, str] | None:
+    """(id, path relative to the data dir, file name) of a subsystem's received file.
+
+    The newest one unless ``file_id`` names one of this subsystem's files.
+    """
+    query = select(ReceivedFile.id, ReceivedFile.path, ReceivedFile.file_name).where(
+        ReceivedFile.subsystem_id == subsystem_id
+    )
+    if file_id is not None:
+        query = query.where(ReceivedFile.id == file_id)
+    row = session.execute(query.order_by(ReceivedFile.timestamp.desc()).limit(1)).first()
+    return (row[0], row[1], row[2]) if row is not None else None
+
+
+@dataclass(frozen=True)
+class JobView:
+    id: int
+    kind: str
+    state: str
+    run_number: int | None
+    subsystem: str | None
+    params: dict[str, Any]
+    priority: int
+    attempts: int
+    created_at: datetime
+    finished_at: datetime | None
+    error: str | None
+    result_id: int | None
+    requested_by: str | None
+    worker: str | None
+
+
+_JOB_COLUMNS = (
+    Job.id,
+    Job.kind,
+    Job.state,
+    Job.run_number,
+    Job.subsystem,
+    Job.params,
+    Job.priority,
+    Job.attempts,
+    Job.created_at,
+    Job.finished_at,
+    Job.error,
+    Job.result_id,
+    Job.requested_by,
+    Job.worker,
+)
+
+
+def get_job(session: Session, job_id: int) -> JobView | None:
+    row = session.execute(select(*_JOB_COLUMNS).where(Job.id == job_id)).one_or_none()
+    return JobView(*row) if row is not None else None
+
+
+def list_jobs(
+    session: Session, *, state: str | None = None, subsystem_id: int | None = None, limit: int = 20
+) -> list[JobView]:
+    """Newest jobs first, filtered by state and/or subsystem."""
+    query = select(*_JOB_COLUMNS)
+    if state is not None:
+        query = query.where(Job.state == state)
+    if subsystem_id is not None:
+        query = query.where(Job.subsystem_id == subsystem_id, Job.kind != "process")
+    rows = session.execute(query.order_by(Job.id.desc()).limit(limit)).all()
+    return [JobView(*row) for row in rows]
+
+
+@dataclass(frozen=True)
+class SubsystemActivity:
+    """A subsystem's newest data, for the status page."""
+
+    name: str
+    run_number: int
+    last_file_time: datetime
+    last_file_name: str | None
+
+
+def subsystem_activity(session: Session) -> list[SubsystemActivity]:
+    """Per subsystem name, the run and file received last (index on (name, last_file_time))."""
+    newest = (
+        select(SubsystemRun.name, func.max(SubsystemRun.last_file_time).label("newest"))
+        .group_by(SubsystemRun.name)
+        .subquery()
+    )
+    rows = session.execute(
+        select(SubsystemRun.id, SubsystemRun.name, Run.run_number, SubsystemRun.last_file_time)
+        .join(
+            newest,
+            and_(
+                newest.c.name == SubsystemRun.name, newest.c.newest == SubsystemRun.last_file_time
+            ),
+        )
+        .join(Run, Run.id == SubsystemRun.run_id)
+        .order_by(SubsystemRun.name, Run.run_number.desc())
+    ).all()
+    activity: dict[str, SubsystemActivity] = {}
+    for sub_id, name, run_number, last in rows:
+        if name in activity:
+            continue
+        latest = raw_file(session, sub_id)
+        activity[name] = SubsystemActivity(name, run_number, last, latest[2] if latest else None)
+    return list(activity.values())
+
+
+@dataclass(frozen=True)
+class HeartbeatView:
+    name: str
+    started_at: datetime
+    heartbeat_at: datetime
+    info: dict[str, Any]
+
+
+def heartbeats(session: Session) -> list[HeartbeatView]:
+    rows = session.execute(
+        select(
+            DaemonHeartbeat.name,
+            DaemonHeartbeat.started_at,
+            DaemonHeartbeat.heartbeat_at,
+            DaemonHeartbeat.info,
+        ).order_by(DaemonHeartbeat.heartbeat_at.desc())
+    ).all()
+    return [HeartbeatView(*row) for row in rows]

@@ -1,0 +1,314 @@
+"""The JSON API under ``/api/v1/`` (described at ``/api/v1/openapi.json``).
+
+Histogram JSON is the hot path: one indexed query returns the stored gzip bytes,
+which go out as they are with ``Content-Encoding: gzip`` (decompressed only for
+the rare client that does not accept gzip), a strong ETag and ``Cache-Control``.
+"""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint
+from flask import Flask
+from flask import abort
+from flask import jsonify
+from flask import request
+from flask import url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from overwatch.detectors import get_plugin
+from overwatch.storage.queries import HistogramMeta
+from overwatch.storage.queries import JobView
+from overwatch.storage.queries import RunSummary
+from overwatch.storage.queries import SubsystemSummary
+from overwatch.storage.queries import get_job
+from overwatch.storage.queries import get_result
+from overwatch.storage.queries import get_run
+from overwatch.storage.queries import get_subsystem
+from overwatch.storage.queries import histogram_payload
+from overwatch.storage.queries import list_runs
+from overwatch.storage.queries import result_histograms
+from overwatch.webapp.auth import protect
+from overwatch.webapp.auth import require_role
+from overwatch.webapp.database import read_session
+from overwatch.webapp.formatting import is_ongoing
+from overwatch.webapp.openapi import openapi_document
+from overwatch.webapp.security import csrf
+from overwatch.webapp.slicing import submit
+from overwatch.webapp.status import collect_status
+
+__all__ = ["bp", "docs_bp", "init_app"]
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+protect(bp)
+docs_bp = Blueprint("api_docs", __name__, url_prefix="/api/v1")
+MAX_PER_PAGE = 200
+#: The current result changes while a run goes on: always revalidate (cheap with the ETag).
+CURRENT_CACHE = "private, no-cache"
+#: A stored time slice or reprocessing never changes.
+RESULT_CACHE = "private, max-age=86400, immutable"
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _int_arg(name: str, default: int | None = None) -> int | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        abort(400, f"query parameter {name!r} must be a whole number")
+
+
+def _subsystem_json(sub: SubsystemSummary) -> dict[str, Any]:
+    return {
+        "name": sub.name,
+        "quality": sub.quality,
+        "hlt_mode": sub.hlt_mode,
+        "accumulation_mode": sub.accumulation_mode,
+        "file_count": sub.file_count,
+        "first_file_time": _time(sub.first_file_time),
+        "last_file_time": _time(sub.last_file_time),
+        "length_minutes": round(sub.length_minutes, 3),
+        "ongoing": is_ongoing(sub.last_file_time),
+        "url": url_for("api.subsystem", run_number=sub.run_number, subsystem=sub.name),
+    }
+
+
+def _run_json(run: RunSummary) -> dict[str, Any]:
+    return {
+        "run_number": run.run_number,
+        "first_file_time": _time(run.first_file_time),
+        "last_file_time": _time(run.last_file_time),
+        "ongoing": is_ongoing(run.last_file_time),
+        "subsystems": [_subsystem_json(sub) for sub in run.subsystems],
+    }
+
+
+def _histogram_json(
+    sub: SubsystemSummary, hist: HistogramMeta, result_id: int | None
+) -> dict[str, Any]:
+    extra = {"result": result_id} if result_id is not None else {}
+    url = url_for(
+        "api.histogram", run_number=sub.run_number, subsystem=sub.name, name=hist.name, **extra
+    )
+    data = asdict(hist)
+    data.pop("group_id")
+    data["url"] = url if hist.drawable else None
+    return data
+
+
+def _job_json(job: JobView) -> dict[str, Any]:
+    data = asdict(job)
+    data["created_at"] = _time(job.created_at)
+    data["finished_at"] = _time(job.finished_at)
+    data["url"] = url_for("api.job", job_id=job.id)
+    if job.result_id is not None and job.run_number is not None and job.subsystem:
+        data["result_url"] = url_for(
+            "api.subsystem",
+            run_number=job.run_number,
+            subsystem=job.subsystem,
+            result=job.result_id,
+        )
+    return data
+
+
+@bp.get("/runs")
+def runs() -> Response:
+    page = _int_arg("page", 1) or 1
+    per_page = min(max(_int_arg("per_page", 50) or 50, 1), MAX_PER_PAGE)
+    with read_session() as session:
+        listing = list_runs(session, page, per_page)
+    return jsonify(
+        {
+            "page": listing.page,
+            "per_page": listing.per_page,
+            "pages": listing.pages,
+            "total": listing.total,
+            "runs": [_run_json(run) for run in listing.runs],
+        }
+    )
+
+
+@bp.get("/runs/<int:run_number>")
+def run(run_number: int) -> Response:
+    with read_session() as session:
+        found = get_run(session, run_number)
+    if found is None:
+        abort(404, f"no run {run_number}")
+    return jsonify(_run_json(found))
+
+
+def _subsystem_or_404(run_number: int, subsystem: str) -> SubsystemSummary:
+    with read_session() as session:
+        sub = get_subsystem(session, run_number, subsystem)
+    if sub is None:
+        abort(404, f"run {run_number} has no subsystem {subsystem!r}")
+    return sub
+
+
+@bp.get("/runs/<int:run_number>/<subsystem>")
+def subsystem(run_number: int, subsystem: str) -> Response:
+    """A subsystem's groups with their histograms (current result, or ``?result=ID``)."""
+    sub = _subsystem_or_404(run_number, subsystem)
+    result_id = _int_arg("result")
+    with read_session() as session:
+        result = get_result(session, result_id, sub.id) if result_id is not None else None
+        if result_id is not None and result is None:
+            abort(404, f"no result {result_id} for run {run_number} {subsystem}")
+        shown = result_id if result_id is not None else sub.current_result_id
+        groups = result_histograms(session, shown) if shown is not None else []
+    data = _subsystem_json(sub)
+    data["run_number"] = run_number
+    data["result"] = (
+        {
+            "id": result.id,
+            "kind": result.kind,
+            "options": result.options,
+            "quality": result.quality,
+            "min_time": _time(result.min_time),
+            "max_time": _time(result.max_time),
+        }
+        if result is not None
+        else None
+    )
+    data["groups"] = [
+        {
+            "name": group.name,
+            "histograms": [_histogram_json(sub, h, result_id) for h in group.histograms],
+        }
+        for group in groups
+    ]
+    return jsonify(data)
+
+
+@bp.get("/runs/<int:run_number>/<subsystem>/histograms/<path:name>")
+def histogram(run_number: int, subsystem: str, name: str) -> Response:
+    """One histogram's JSROOT JSON, straight from storage."""
+    result_id = _int_arg("result")
+    with read_session() as session:
+        payload = histogram_payload(session, run_number, subsystem, name, result_id)
+    if payload is None:
+        abort(404, f"no histogram {name!r} in run {run_number} {subsystem}")
+    if payload.json_gz is None:
+        abort(
+            422, f"{name!r} could not be converted for JSROOT: {payload.error or 'no JSON stored'}"
+        )
+    response = Response(status=200, mimetype="application/json")
+    response.set_etag(payload.etag)
+    response.headers["Cache-Control"] = RESULT_CACHE if result_id is not None else CURRENT_CACHE
+    response.headers["Vary"] = "Accept-Encoding"
+    if request.if_none_match.contains(payload.etag):
+        response.status_code = 304
+        return response
+    if request.accept_encodings["gzip"]:
+        response.set_data(payload.json_gz)
+        response.headers["Content-Encoding"] = "gzip"
+    else:
+        response.set_data(gzip.decompress(payload.json_gz))
+    return response
+
+
+@bp.get("/runs/<int:run_number>/<subsystem>/options")
+def options(run_number: int, subsystem: str) -> Response:
+    sub = _subsystem_or_404(run_number, subsystem)
+    return jsonify({"options": [option.describe() for option in get_plugin(sub.name).options]})
+
+
+def _request(run_number: int, subsystem: str, kind: str) -> tuple[Response, int]:
+    if not current_user.via_token:
+        # Browsers calling with their session cookie must prove the call came from our page.
+        csrf.protect()
+    sub = _subsystem_or_404(run_number, subsystem)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, "send a JSON object")
+    options = body.get("options", {})
+    if not isinstance(options, dict):
+        abort(400, "'options' must be an object of option names to values")
+    minutes = (body.get("min_minutes"), body.get("max_minutes")) if kind == "time_slice" else None
+    outcome = submit(sub, kind, options, minutes, current_user.name)
+    if outcome.errors:
+        reason = "; ".join(f"{key}: {value}" for key, value in outcome.errors.items())
+        response = jsonify({"error": {"status": 400, "reason": reason, "fields": outcome.errors}})
+        return response, 400
+    if outcome.result_id is not None:
+        url = url_for(
+            "api.subsystem", run_number=run_number, subsystem=subsystem, result=outcome.result_id
+        )
+        return jsonify({"state": "done", "result_id": outcome.result_id, "result_url": url}), 200
+    assert outcome.job_id is not None
+    job_url = url_for("api.job", job_id=outcome.job_id)
+    response = jsonify({"state": "queued", "job_id": outcome.job_id, "job_url": job_url})
+    response.headers["Location"] = job_url
+    return response, 202
+
+
+@bp.post("/runs/<int:run_number>/<subsystem>/time-slices")
+@require_role("expert")
+def time_slice(run_number: int, subsystem: str) -> tuple[Response, int]:
+    return _request(run_number, subsystem, "time_slice")
+
+
+@bp.post("/runs/<int:run_number>/<subsystem>/reprocessings")
+@require_role("expert")
+def reprocessing(run_number: int, subsystem: str) -> tuple[Response, int]:
+    return _request(run_number, subsystem, "reprocess")
+
+
+@bp.get("/jobs/<int:job_id>")
+def job(job_id: int) -> Response:
+    with read_session() as session:
+        found = get_job(session, job_id)
+    if found is None:
+        abort(404, f"no job {job_id}")
+    return jsonify(_job_json(found))
+
+
+@bp.get("/status")
+def status() -> tuple[Response, int]:
+    info = collect_status()
+    if not info["database"]["ok"]:
+        return jsonify({"database": info["database"]}), 503
+    now = info["now"]
+    return jsonify(
+        {
+            "database": info["database"],
+            "queue": info["queue"],
+            "subsystems": [
+                {
+                    "name": item.name,
+                    "run_number": item.run_number,
+                    "last_file_time": _time(item.last_file_time),
+                    "last_file_name": item.last_file_name,
+                    "age_seconds": round((now - item.last_file_time).total_seconds(), 1),
+                }
+                for item in info["subsystems"]
+            ],
+            "daemons": [
+                {"name": beat.name, "heartbeat_at": _time(beat.heartbeat_at), "alive": alive}
+                for beat, alive in info["daemons"]
+            ],
+            "running": [_job_json(item) for item in info["running"]],
+            "failed": [_job_json(item) for item in info["failed"]],
+        }
+    ), 200
+
+
+@docs_bp.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(openapi_document())
+
+
+def init_app(app: Flask) -> None:
+    csrf.exempt(bp)
+    app.register_blueprint(docs_bp)
+    app.register_blueprint(bp)

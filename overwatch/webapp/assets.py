@@ -1,0 +1,69 @@
+"""JSROOT from the npm package ``jsroot``, served by the app (no CDN, nothing fetched at run time).
+
+The package is found at the ``jsroot_dir`` setting, else at ``node_modules/jsroot``
+next to the ``overwatch`` package (an editable install from a checkout where
+``npm ci`` ran), else in the current directory's ``node_modules``. When it is
+missing, pages still render and say how to install it; ``/static/jsroot/...``
+answers 404 with the same hint.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint
+from flask import Flask
+from flask import abort
+from flask import current_app
+from flask import send_from_directory
+from werkzeug.wrappers import Response
+
+import overwatch
+from overwatch.config import Settings
+
+__all__ = ["JSROOT_MISSING", "bp", "find_jsroot", "init_app"]
+
+JSROOT_MISSING = (
+    "JSROOT is not installed: run 'npm ci' in the Overwatch checkout "
+    "(it installs the npm package jsroot pinned in package.json), "
+    "or set jsroot_dir to a directory holding the jsroot package."
+)
+#: Only these parts of the package are served; never its package.json or scripts.
+SERVED_DIRECTORIES = ("build", "modules", "fonts", "img")
+#: The files are versioned by the pinned package; browsers may keep them a day.
+MAX_AGE = 86400
+
+bp = Blueprint("assets", __name__)
+
+
+def _is_jsroot(path: Path) -> bool:
+    return (path / "build" / "jsroot.min.js").is_file()
+
+
+def find_jsroot(settings: Settings) -> Path | None:
+    """The directory of the jsroot npm package, or ``None`` when not installed."""
+    if settings.jsroot_dir is not None:
+        return settings.jsroot_dir.resolve() if _is_jsroot(settings.jsroot_dir) else None
+    checkout = Path(overwatch.__file__).resolve().parent.parent
+    for candidate in (checkout / "node_modules" / "jsroot", Path.cwd() / "node_modules" / "jsroot"):
+        if _is_jsroot(candidate):
+            return candidate.resolve()
+    return None
+
+
+@bp.get("/static/jsroot/<path:filename>")
+def jsroot_file(filename: str) -> Response:
+    root: Path | None = current_app.extensions["overwatch"].jsroot_dir
+    if root is None:
+        abort(404, JSROOT_MISSING)
+    if filename.split("/", 1)[0] not in SERVED_DIRECTORIES:
+        abort(404, "not a JSROOT file")
+    # send_from_directory refuses paths that escape the directory ("..", absolute).
+    return send_from_directory(root, filename, max_age=MAX_AGE)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    app.jinja_env.globals["jsroot_missing"] = (
+        JSROOT_MISSING if app.extensions["overwatch"].jsroot_dir is None else None
+    )

@@ -1,0 +1,212 @@
+"""``overwatch web`` (overwatchWebApp), ``overwatch users ...`` and the demo's web server.
+
+Attached to the click group by :mod:`overwatch.cli` through :func:`register_commands`.
+Heavy imports happen inside the commands so ``overwatch --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from typing import TYPE_CHECKING
+from typing import Any
+
+import click
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from overwatch.cli import AppContext
+    from overwatch.config import Settings
+
+__all__ = ["DEMO_PASSWORD_FILE", "DEMO_USER", "register_commands", "serve", "serve_demo"]
+
+DEMO_USER = "demo"
+DEMO_PASSWORD_FILE = "demo_password"  # noqa: S105 - a file name, not a password
+
+
+def _pass_app(function: Any) -> Any:
+    from overwatch.cli import pass_app  # noqa: PLC0415 - overwatch.cli imports this module
+
+    return pass_app(function)
+
+
+def _split_bind(bind: str) -> tuple[str, int]:
+    host, _, port = bind.rpartition(":")
+    try:
+        return host or "127.0.0.1", int(port)
+    except ValueError:
+        raise click.BadParameter(f"expected HOST:PORT, got {bind!r}", param_hint="--bind") from None
+
+
+def serve(settings: Settings, *, bind: str, workers: int) -> None:
+    """Run the app under gunicorn until interrupted; each worker builds its own app and engine."""
+    from gunicorn.app.base import BaseApplication  # noqa: PLC0415
+
+    from overwatch.webapp import create_app  # noqa: PLC0415
+
+    class _Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", [bind])
+            self.cfg.set("workers", workers)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", 4)
+            self.cfg.set("accesslog", "-")
+            self.cfg.set("proc_name", "overwatch-web")
+            self.cfg.set("forwarded_allow_ips", "127.0.0.1" if settings.web_behind_proxy else "")
+
+        def load(self) -> Flask:
+            # Called in every worker after the fork, so no database connection is shared.
+            return create_app(settings)
+
+    _Server().run()
+
+
+def _web_command() -> click.Command:
+    @click.command("web")
+    @click.option(
+        "--debug", is_flag=True, help="Flask's development server with reloader and debugger."
+    )
+    @click.option("--bind", help="HOST:PORT to listen on (default: the web_bind setting).")
+    @click.option(
+        "--workers", type=click.IntRange(1, 64), help="gunicorn workers (default: web_workers)."
+    )
+    @_pass_app
+    def web(app: AppContext, debug: bool, bind: str | None, workers: int | None) -> None:
+        """Serve the web app (overwatchWebApp): gunicorn, or Flask's server with --debug."""
+        settings = app.settings
+        app.database()  # migrate once here, before any worker starts
+        address = bind or settings.web_bind
+        if debug:
+            from overwatch.webapp import create_app  # noqa: PLC0415
+
+            host, port = _split_bind(address)
+            create_app(settings).run(host=host, port=port, debug=True)
+            return
+        click.echo(f"Overwatch web app on http://{address}/")
+        serve(settings, bind=address, workers=workers or settings.web_workers)
+
+    return web
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    value: str = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return value
+
+
+def _users_group() -> click.Group:
+    from overwatch.storage.users import ROLES  # noqa: PLC0415
+
+    @click.group("users")
+    def users() -> None:
+        """User accounts (roles: viewer, expert, admin) and API tokens."""
+
+    @users.command("add")
+    @click.argument("name")
+    @click.option("--role", type=click.Choice(ROLES), default="viewer", show_default=True)
+    @click.option(
+        "--password-stdin", is_flag=True, help="Read the password from the first line of stdin."
+    )
+    @_pass_app
+    def add(app: AppContext, name: str, role: str, password_stdin: bool) -> None:
+        """Add a user; the password is prompted for unless --password-stdin."""
+        from overwatch.storage.users import UserError  # noqa: PLC0415
+        from overwatch.storage.users import create_user  # noqa: PLC0415
+
+        password = _read_password(password_stdin)
+        try:
+            with app.database().session() as session:
+                info = create_user(session, name, password, role)
+        except UserError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"added {info.name} ({info.role})")
+
+    @users.command("list")
+    @_pass_app
+    def list_(app: AppContext) -> None:
+        """List users and their roles."""
+        from overwatch.storage.users import list_users  # noqa: PLC0415
+
+        with app.database().session() as session:
+            rows = list_users(session)
+        for info in rows:
+            click.echo(f"{info.name:<24} {info.role:<8} {'active' if info.active else 'disabled'}")
+        if not rows:
+            click.echo("no users; add one with: overwatch users add NAME --role admin")
+
+    @users.command("remove")
+    @click.argument("name")
+    @_pass_app
+    def remove(app: AppContext, name: str) -> None:
+        """Remove a user and their API tokens."""
+        from overwatch.storage.users import remove_user  # noqa: PLC0415
+
+        with app.database().session() as session:
+            removed = remove_user(session, name)
+        if not removed:
+            raise click.ClickException(f"no user {name!r}")
+        click.echo(f"removed {name}")
+
+    @users.command("token")
+    @click.argument("name")
+    @click.option("--label", default="", help="A note saying what the token is for.")
+    @_pass_app
+    def token(app: AppContext, name: str, label: str) -> None:
+        """Create an API token for NAME (shown once); send it as 'Authorization: Bearer <token>'."""
+        from overwatch.storage.users import UserError  # noqa: PLC0415
+        from overwatch.storage.users import create_token  # noqa: PLC0415
+
+        try:
+            with app.database().session() as session:
+                value = create_token(session, name, label)
+        except UserError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(value)
+
+    return users
+
+
+def register_commands(cli: click.Group) -> None:
+    cli.add_command(_web_command())
+    cli.add_command(_users_group())
+
+
+def ensure_demo_user(app: AppContext) -> tuple[str, str]:
+    """The demo expert login and its password, kept in ``<data_dir>/demo_password`` (0600)."""
+    from overwatch.storage.users import create_user  # noqa: PLC0415
+    from overwatch.storage.users import list_users  # noqa: PLC0415
+    from overwatch.storage.users import set_password  # noqa: PLC0415
+
+    path = app.settings.data_dir / DEMO_PASSWORD_FILE
+    with app.database().session() as session:
+        exists = any(info.name == DEMO_USER for info in list_users(session))
+        if exists and path.is_file():
+            return DEMO_USER, path.read_text(encoding="utf-8").strip()
+        password = secrets.token_urlsafe(9)
+        if exists:
+            set_password(session, DEMO_USER, password)
+        else:
+            create_user(session, DEMO_USER, password, "expert")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(password + "\n")
+    return DEMO_USER, password
+
+
+def serve_demo(app: AppContext) -> None:
+    """After ``overwatch demo`` processed: make the demo login, print it, serve until Ctrl-C."""
+    name, password = ensure_demo_user(app)
+    bind = app.settings.web_bind
+    line = "-" * 60
+    click.echo(line)
+    click.secho(f"  Overwatch is at  http://{bind}/", bold=True)
+    click.secho(f"  log in as        {name}", bold=True)
+    click.secho(f"  password         {password}", bold=True)
+    click.echo(f"  (kept in {app.settings.data_dir / DEMO_PASSWORD_FILE}; role expert)")
+    click.echo("  Ctrl-C stops the server.")
+    click.echo(line)
+    serve(app.settings, bind=bind, workers=app.settings.web_workers)

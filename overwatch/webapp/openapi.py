@@ -1,0 +1,266 @@
+"""The OpenAPI 3.1 document of the JSON API, built as data (served at ``/api/v1/openapi.json``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from overwatch import __version__
+
+__all__ = ["PATHS", "openapi_document"]
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+def _ok(description: str, schema: str | None = None) -> dict[str, Any]:
+    if schema is None:
+        return {
+            "description": description,
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    ref = {"$ref": f"#/components/schemas/{schema}"}
+    return {"description": description, "content": {"application/json": {"schema": ref}}}
+
+
+_RUN = {"name": "run_number", "in": "path", "required": True, "schema": {"type": "integer"}}
+_SUB = {
+    "name": "subsystem",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+    "example": "EMC",
+}
+_RESULT = {
+    "name": "result",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "integer"},
+    "description": "A stored time slice or reprocessing instead of the run's current state.",
+}
+_COMMON = {
+    "401": _error("Not logged in and no valid bearer token."),
+    "404": _error("No such run, subsystem or object."),
+}
+_EXPERT = {
+    **_COMMON,
+    "400": _error("Invalid request; `fields` maps each bad field to its reason."),
+    "403": _error("Needs the expert role."),
+}
+
+PATHS: dict[str, Any] = {
+    "/runs": {
+        "get": {
+            "summary": "Runs, newest first, with their subsystems",
+            "parameters": [
+                {
+                    "name": "page",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 1, "default": 1},
+                },
+                {
+                    "name": "per_page",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+                },
+            ],
+            "responses": {"200": _ok("One page of runs.", "RunPage"), **_COMMON},
+        }
+    },
+    "/runs/{run_number}": {
+        "get": {
+            "summary": "One run",
+            "parameters": [_RUN],
+            "responses": {"200": _ok("The run.", "Run"), **_COMMON},
+        }
+    },
+    "/runs/{run_number}/{subsystem}": {
+        "get": {
+            "summary": "A subsystem's histogram groups and histograms (metadata and JSON URLs)",
+            "parameters": [_RUN, _SUB, _RESULT],
+            "responses": {"200": _ok("Groups and histograms."), **_COMMON},
+        }
+    },
+    "/runs/{run_number}/{subsystem}/histograms/{name}": {
+        "get": {
+            "summary": "One histogram as JSROOT JSON (what ROOT's TBufferJSON writes)",
+            "description": (
+                "The name may contain '/'. Served gzip-compressed when the client accepts "
+                "gzip, with a strong ETag; send If-None-Match to get 304 when unchanged."
+            ),
+            "parameters": [
+                _RUN,
+                _SUB,
+                {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
+                _RESULT,
+            ],
+            "responses": {
+                "200": _ok("The JSROOT JSON object."),
+                "304": {"description": "Unchanged since the ETag sent in If-None-Match."},
+                "422": _error(
+                    "The object could not be converted for JSROOT (see the ROOT file view)."
+                ),
+                **_COMMON,
+            },
+        }
+    },
+    "/runs/{run_number}/{subsystem}/options": {
+        "get": {
+            "summary": "Processing options the subsystem's plugin accepts (type, range, default)",
+            "parameters": [_RUN, _SUB],
+            "responses": {"200": _ok("The options."), **_COMMON},
+        }
+    },
+    "/runs/{run_number}/{subsystem}/time-slices": {
+        "post": {
+            "summary": "Request a time slice (expert)",
+            "parameters": [_RUN, _SUB],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {"$ref": "#/components/schemas/TimeSliceRequest"}
+                    }
+                },
+            },
+            "responses": {
+                "202": _ok("Queued; poll job_url.", "Queued"),
+                "200": _ok("The same request was computed before; result_url serves it."),
+                **_EXPERT,
+            },
+        }
+    },
+    "/runs/{run_number}/{subsystem}/reprocessings": {
+        "post": {
+            "summary": "Request a reprocessing of the whole run with other options (expert)",
+            "parameters": [_RUN, _SUB],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {"$ref": "#/components/schemas/ReprocessRequest"}
+                    }
+                },
+            },
+            "responses": {
+                "202": _ok("Queued; poll job_url.", "Queued"),
+                "200": _ok("Served from storage."),
+                **_EXPERT,
+            },
+        }
+    },
+    "/jobs/{job_id}": {
+        "get": {
+            "summary": "A job's state (queued, running, done, failed), error and result",
+            "parameters": [
+                {"name": "job_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+            ],
+            "responses": {"200": _ok("The job."), **_COMMON},
+        }
+    },
+    "/status": {
+        "get": {
+            "summary": "Queue, daemons, last files per subsystem, running and failed jobs",
+            "responses": {
+                "200": _ok("Status."),
+                "503": _ok("The database is unreachable."),
+                "401": _COMMON["401"],
+            },
+        }
+    },
+}
+
+_SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "properties": {
+            "error": {
+                "type": "object",
+                "properties": {
+                    "status": {"type": "integer"},
+                    "reason": {"type": "string"},
+                    "fields": {"type": "object"},
+                },
+                "required": ["status", "reason"],
+            }
+        },
+    },
+    "Subsystem": {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "quality": {"type": ["string", "null"], "enum": ["good", "medium", "bad", None]},
+            "file_count": {"type": "integer"},
+            "last_file_time": {"type": "string", "format": "date-time"},
+            "length_minutes": {"type": "number"},
+            "ongoing": {"type": "boolean"},
+        },
+    },
+    "Run": {
+        "type": "object",
+        "properties": {
+            "run_number": {"type": "integer"},
+            "ongoing": {"type": "boolean"},
+            "subsystems": {"type": "array", "items": {"$ref": "#/components/schemas/Subsystem"}},
+        },
+    },
+    "RunPage": {
+        "type": "object",
+        "properties": {
+            "page": {"type": "integer"},
+            "pages": {"type": "integer"},
+            "total": {"type": "integer"},
+            "runs": {"type": "array", "items": {"$ref": "#/components/schemas/Run"}},
+        },
+    },
+    "TimeSliceRequest": {
+        "type": "object",
+        "required": ["min_minutes", "max_minutes"],
+        "properties": {
+            "min_minutes": {
+                "type": "number",
+                "minimum": 0,
+                "description": "Minutes after the run's first file.",
+            },
+            "max_minutes": {"type": "number", "description": "At most the run's length."},
+            "options": {"type": "object", "description": "Processing options; see .../options."},
+        },
+    },
+    "ReprocessRequest": {"type": "object", "properties": {"options": {"type": "object"}}},
+    "Queued": {
+        "type": "object",
+        "properties": {
+            "state": {"const": "queued"},
+            "job_id": {"type": "integer"},
+            "job_url": {"type": "string"},
+        },
+    },
+}
+
+
+def openapi_document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Overwatch API",
+            "version": __version__,
+            "description": "Runs, histograms (JSROOT JSON), time slices, reprocessing and jobs.",
+        },
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"bearer": []}, {"session": []}],
+        "paths": PATHS,
+        "components": {
+            "schemas": _SCHEMAS,
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "Token from 'overwatch users token NAME'.",
+                },
+                "session": {"type": "apiKey", "in": "cookie", "name": "overwatch_session"},
+            },
+        },
+    }

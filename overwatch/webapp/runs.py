@@ -1,0 +1,210 @@
+"""Pages for people: the run list, run pages, single histograms and the ROOT file view.
+
+Views ask :mod:`overwatch.storage.queries` for small dataclasses and render them;
+the histograms themselves are fetched by the browser from the JSON API and drawn
+by JSROOT. Raw ROOT files are found through the database by id, never by a path
+taken from the request.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint
+from flask import Flask
+from flask import abort
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import send_file
+from flask import url_for
+from werkzeug.wrappers import Response
+
+from overwatch.detectors import get_plugin
+from overwatch.storage.queries import GroupView
+from overwatch.storage.queries import SubsystemSummary
+from overwatch.storage.queries import get_result
+from overwatch.storage.queries import get_run
+from overwatch.storage.queries import get_subsystem
+from overwatch.storage.queries import histogram_meta
+from overwatch.storage.queries import list_jobs
+from overwatch.storage.queries import list_runs
+from overwatch.storage.queries import neighbour_runs
+from overwatch.storage.queries import raw_file
+from overwatch.storage.queries import result_histograms
+from overwatch.webapp.auth import protect
+from overwatch.webapp.database import get_settings
+from overwatch.webapp.database import read_session
+
+__all__ = ["PER_PAGE", "bp", "init_app", "render_run_page", "search_histograms"]
+
+PER_PAGE = 50
+#: Patterns longer than this are refused: the search runs Python's re on user input.
+MAX_PATTERN = 200
+
+bp = Blueprint("runs", __name__)
+protect(bp)
+
+
+def _int_arg(name: str) -> int | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        abort(400, f"{name} must be a whole number")
+
+
+@bp.get("/runs")
+def run_list() -> str:
+    page = _int_arg("page") or 1
+    with read_session() as session:
+        listing = list_runs(session, page, PER_PAGE)
+    if page > listing.pages:
+        abort(404, f"there are only {listing.pages} pages of runs")
+    return render_template("runs.html", listing=listing)
+
+
+@bp.get("/runs/<int:run_number>")
+def run_redirect(run_number: int) -> Response:
+    with read_session() as session:
+        run = get_run(session, run_number)
+    if run is None or not run.subsystems:
+        abort(404, f"no run {run_number}")
+    first = run.subsystems[0].name
+    return redirect(url_for("runs.run_page", run_number=run_number, subsystem=first))
+
+
+def search_histograms(groups: list[GroupView], pattern: str) -> tuple[list[GroupView], str | None]:
+    """Histograms whose name matches ``pattern`` (a regular expression, else plain text)."""
+    if len(pattern) > MAX_PATTERN:
+        return [], f"the pattern is longer than {MAX_PATTERN} characters"
+    note = None
+    try:
+        compiled = re.compile(pattern, re.IGNORECASE)
+    except re.error as exc:
+        compiled = re.compile(re.escape(pattern), re.IGNORECASE)
+        note = f"not a valid regular expression ({exc}); searched as plain text"
+    found = [hist for group in groups for hist in group.histograms if compiled.search(hist.name)]
+    return [GroupView(None, f"Search: {pattern}", found)], note
+
+
+def render_run_page(
+    sub: SubsystemSummary,
+    *,
+    form_errors: dict[str, str] | None = None,
+    form_values: Any = None,
+) -> str:
+    """The run page of one subsystem (also re-rendered with errors by the request form)."""
+    result_id = _int_arg("result")
+    query = request.args.get("q", "").strip()
+    with read_session() as session:
+        run = get_run(session, sub.run_number)
+        assert run is not None  # the subsystem row was just read
+        previous, following = neighbour_runs(session, sub.run_number)
+        result = None
+        if result_id is not None:
+            result = get_result(session, result_id, sub.id)
+            if result is None:
+                abort(404, f"no result {result_id} for run {sub.run_number} {sub.name}")
+        shown_id = result.id if result is not None else sub.current_result_id
+        groups = result_histograms(session, shown_id) if shown_id is not None else []
+        jobs = list_jobs(session, subsystem_id=sub.id, limit=8)
+    search_note = None
+    if query:
+        shown_groups, search_note = search_histograms(groups, query)
+        selected = shown_groups[0] if shown_groups else None
+    else:
+        wanted = request.args.get("group")
+        selected = next((g for g in groups if g.name == wanted), groups[0] if groups else None)
+    settings = get_settings()
+    return render_template(
+        "run.html",
+        run=run,
+        sub=sub,
+        groups=groups,
+        selected=selected,
+        result=result,
+        query=query,
+        search_note=search_note,
+        previous=previous,
+        following=following,
+        jobs=jobs,
+        options=[option.describe() for option in get_plugin(sub.name).options],
+        form_errors=form_errors or {},
+        form_values=form_values or {},
+        live_seconds=settings.live_refresh_seconds,
+    )
+
+
+def _subsystem_or_404(run_number: int, subsystem: str) -> SubsystemSummary:
+    with read_session() as session:
+        sub = get_subsystem(session, run_number, subsystem)
+    if sub is None:
+        abort(404, f"run {run_number} has no subsystem {subsystem}")
+    return sub
+
+
+@bp.get("/runs/<int:run_number>/<subsystem>")
+def run_page(run_number: int, subsystem: str) -> str:
+    return render_run_page(_subsystem_or_404(run_number, subsystem))
+
+
+@bp.get("/runs/<int:run_number>/<subsystem>/view/<path:name>")
+def histogram_page(run_number: int, subsystem: str, name: str) -> str:
+    sub = _subsystem_or_404(run_number, subsystem)
+    result_id = _int_arg("result")
+    with read_session() as session:
+        if result_id is not None and get_result(session, result_id, sub.id) is None:
+            abort(404, f"no result {result_id} for run {run_number} {subsystem}")
+        shown = result_id if result_id is not None else sub.current_result_id
+        hist = histogram_meta(session, shown, name) if shown is not None else None
+    if hist is None:
+        abort(404, f"no histogram {name!r} in run {run_number} {subsystem}")
+    return render_template("histogram.html", sub=sub, hist=hist, result_id=result_id)
+
+
+@bp.get("/runs/<int:run_number>/<subsystem>/file")
+def root_file_page(run_number: int, subsystem: str) -> str:
+    sub = _subsystem_or_404(run_number, subsystem)
+    with read_session() as session:
+        found = raw_file(session, sub.id, _int_arg("file"))
+    if found is None:
+        abort(404, f"run {run_number} {subsystem} has no received file")
+    return render_template("rootfile.html", sub=sub, file_id=found[0], file_name=found[2])
+
+
+@bp.get("/runs/<int:run_number>/<subsystem>/file/raw")
+def raw_root_file(run_number: int, subsystem: str) -> Response:
+    """The received ROOT file itself, with HTTP range support for JSROOT."""
+    sub = _subsystem_or_404(run_number, subsystem)
+    with read_session() as session:
+        found = raw_file(session, sub.id, _int_arg("file"))
+    if found is None:
+        abort(404, f"run {run_number} {subsystem} has no received file")
+    data_dir = get_settings().data_dir.resolve()
+    path = (data_dir / found[1]).resolve()
+    # The path comes from the database, but a tampered row must still not leave the data dir.
+    if not path.is_relative_to(data_dir) or not path.is_file():
+        abort(404, f"{found[2]} is no longer on disk (archived or removed)")
+    return _send_root_file(path, found[2])
+
+
+def _send_root_file(path: Path, name: str) -> Response:
+    response = send_file(
+        path,
+        mimetype="application/octet-stream",
+        as_attachment=request.args.get("download") == "1",
+        download_name=name,
+        conditional=True,
+        max_age=0,
+    )
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

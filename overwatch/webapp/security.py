@@ -1,0 +1,63 @@
+"""Secret key, CSRF protection and response headers.
+
+When no ``secret_key`` is configured, one is generated into ``<data_dir>/secret_key``
+(mode 0600) on first start and read by every later start and every worker, so
+sessions survive restarts and the key never lives in the repository.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.wrappers import Response
+
+from overwatch.config import Settings
+
+__all__ = ["SECRET_KEY_FILE", "csrf", "init_app", "secret_key"]
+
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
+
+csrf = CSRFProtect()
+
+
+def _read_key(path: Path) -> str:
+    key = path.read_text(encoding="utf-8").strip()
+    if len(key) < 32:
+        raise RuntimeError(f"{path} holds no usable secret key; delete it to generate a new one")
+    return key
+
+
+def secret_key(settings: Settings) -> str:
+    """The configured key, else the one kept in the data directory (created once)."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = settings.data_dir / SECRET_KEY_FILE
+    if path.exists():
+        return _read_key(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    try:
+        # O_EXCL: when several workers start at once, exactly one writes the key.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _read_key(path)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+def _headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    csrf.init_app(app)
+    app.after_request(_headers)

@@ -1,0 +1,91 @@
+// Run pages: draw every histogram of the shown group with JSROOT, then, for an
+// ongoing run, re-fetch each one periodically with its ETag and redraw only those
+// that changed (the server answers 304 for the others), without reloading the page.
+"use strict";
+
+(function () {
+  const section = document.querySelector("section.histograms");
+  if (!section) return;
+  const frames = Array.from(section.querySelectorAll(".hist-draw[data-url]"));
+  if (typeof JSROOT === "undefined") {
+    for (const frame of frames) frame.innerHTML = '<p class="draw-error">JSROOT is not available; see the banner above.</p>';
+    return;
+  }
+  const etags = new Map();
+  const CONCURRENT = 4;
+
+  function unquote(tag) {
+    return tag ? tag.replace(/^W\//, "").replace(/^"|"$/g, "") : "";
+  }
+
+  async function fetchObject(frame, etag) {
+    const headers = { Accept: "application/json" };
+    if (etag) headers["If-None-Match"] = '"' + etag + '"';
+    // no-store: the ETag logic is ours, so a 304 reaches this code instead of the HTTP cache.
+    const response = await fetch(frame.dataset.url, { headers, cache: "no-store", credentials: "same-origin" });
+    if (response.status === 304) return null;
+    if (!response.ok) {
+      let reason = response.statusText;
+      try { reason = (await response.json()).error.reason; } catch (ignored) { /* not JSON */ }
+      throw new Error(response.status + " " + reason);
+    }
+    const obj = JSROOT.parse(await response.text());
+    return { obj, etag: unquote(response.headers.get("ETag")) };
+  }
+
+  async function drawOne(frame) {
+    try {
+      const got = await fetchObject(frame, null);
+      frame.textContent = "";
+      await JSROOT.draw(frame, got.obj, frame.dataset.options || "");
+      etags.set(frame, got.etag);
+      frame.dataset.drawn = "yes";
+    } catch (err) {
+      frame.dataset.drawn = "error";
+      frame.innerHTML = "";
+      const p = document.createElement("p");
+      p.className = "draw-error";
+      p.textContent = "Could not draw: " + err.message;
+      frame.appendChild(p);
+    }
+  }
+
+  async function drawAll() {
+    const queue = frames.slice();
+    const workers = [];
+    for (let i = 0; i < CONCURRENT; i++) {
+      workers.push((async () => { while (queue.length) await drawOne(queue.shift()); })());
+    }
+    await Promise.all(workers);
+    section.dataset.drawn = "all";
+  }
+
+  async function refresh() {
+    let changed = 0;
+    for (const frame of frames) {
+      if (frame.dataset.drawn !== "yes") continue;
+      try {
+        const got = await fetchObject(frame, etags.get(frame));
+        if (got === null) continue;
+        await JSROOT.redraw(frame, got.obj, frame.dataset.options || "");
+        etags.set(frame, got.etag);
+        changed += 1;
+      } catch (err) {
+        console.warn("live refresh of", frame.dataset.url, "failed:", err.message);
+      }
+    }
+    const note = document.getElementById("livenote");
+    if (note) note.textContent = "live: checked " + new Date().toLocaleTimeString() + (changed ? ", " + changed + " updated" : ", no change");
+  }
+
+  let resizeTimer = null;
+  window.addEventListener("resize", () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => { for (const frame of frames) if (frame.dataset.drawn === "yes") JSROOT.resize(frame); }, 200);
+  });
+
+  drawAll().then(() => {
+    const seconds = parseFloat(section.dataset.live || "0");
+    if (seconds > 0) setInterval(refresh, seconds * 1000);
+  });
+})();

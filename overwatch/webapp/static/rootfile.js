@@ -1,0 +1,22 @@
+// ROOT file view: JSROOT's own file browser reads the received file from the server
+// with HTTP range requests, so objects processing could not convert are visible too.
+"use strict";
+
+(async function () {
+  const box = document.getElementById("rootfile");
+  if (!box) return;
+  const tree = document.getElementById("rootfile-tree");
+  if (typeof JSROOT === "undefined") { tree.textContent = "JSROOT is not available; see the banner above."; return; }
+  // The server answers one range per request (Werkzeug); asking for many at once would fail.
+  JSROOT.settings.MaxRanges = 1;
+  try {
+    const browser = new JSROOT.HierarchyPainter("rootfile", "rootfile-tree");
+    browser.setDisplay("simple", "rootfile-draw");
+    tree.textContent = "";
+    await browser.openRootFile(new URL(box.dataset.url, window.location.href).toString());
+    box.dataset.opened = "yes";
+  } catch (err) {
+    box.dataset.opened = "error";
+    tree.textContent = "Could not open the file: " + err.message;
+  }
+})();

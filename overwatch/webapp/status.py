@@ -1,0 +1,94 @@
+"""The status page for operators and ``GET /healthz`` for load balancers.
+
+``/healthz`` needs no login and answers 200 ``{"status": "ok"}`` when the database
+answers, else 503 with the reason. The status page shows per subsystem the last
+received file and its age, the processing daemons' heartbeats, the queue, and the
+running and failed jobs with their errors.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint
+from flask import Flask
+from flask import jsonify
+from flask import render_template
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.wrappers import Response
+
+from overwatch.storage.jobs import queue_counts
+from overwatch.storage.models import utcnow
+from overwatch.storage.queries import heartbeats
+from overwatch.storage.queries import list_jobs
+from overwatch.storage.queries import subsystem_activity
+from overwatch.webapp.auth import protect
+from overwatch.webapp.database import get_db
+from overwatch.webapp.database import get_settings
+from overwatch.webapp.database import read_session
+
+__all__ = ["bp", "collect_status", "health_bp", "init_app"]
+
+bp = Blueprint("status", __name__)
+protect(bp)
+health_bp = Blueprint("health", __name__)
+
+
+def _database_error() -> str | None:
+    try:
+        get_db().ping()
+    except SQLAlchemyError as exc:
+        return f"database unreachable: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+    return None
+
+
+@health_bp.get("/healthz")
+def healthz() -> Response:
+    problem = _database_error()
+    response = jsonify(
+        {"status": "ok"} if problem is None else {"status": "unavailable", "reason": problem}
+    )
+    response.status_code = 200 if problem is None else 503
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _daemon_alive(beat: datetime, now: datetime) -> bool:
+    # A daemon beats at every scan; three missed scans (at least a minute) means it is gone.
+    limit = max(3 * get_settings().scan_interval, 60.0)
+    return (now - beat).total_seconds() < limit
+
+
+def collect_status() -> dict[str, Any]:
+    """Everything the status page shows, also served as JSON by the API."""
+    now = utcnow()
+    problem = _database_error()
+    if problem is not None:
+        return {"database": {"ok": False, "reason": problem}, "now": now}
+    with read_session() as session:
+        activity = subsystem_activity(session)
+        beats = heartbeats(session)
+        counts = queue_counts(session)
+        running = list_jobs(session, state="running", limit=50)
+        failed = list_jobs(session, state="failed", limit=20)
+    return {
+        "database": {"ok": True, "reason": ""},
+        "now": now,
+        "subsystems": activity,
+        "daemons": [(beat, _daemon_alive(beat.heartbeat_at, now)) for beat in beats],
+        "queue": counts,
+        "running": running,
+        "failed": failed,
+    }
+
+
+@bp.get("/status")
+def status_page() -> tuple[str, int]:
+    info = collect_status()
+    return render_template("status.html", info=info), 200 if info["database"]["ok"] else 503
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    app.register_blueprint(health_bp)
