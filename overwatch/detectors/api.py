@@ -11,9 +11,14 @@ for every job, on the histogram model (:class:`overwatch.processing.histogram.Hi
    for the shift crew in ``hist.metadata["info"]`` (a list of strings).
 3. :meth:`DetectorPlugin.check` — per histogram: return a :class:`CheckOutcome`
    (quality ``good``/``medium``/``bad`` and a reason) or ``None`` for no check.
-4. :meth:`DetectorPlugin.groups` — the ordered histogram groups of the run page;
-   each histogram lands in the first group whose pattern matches its name, the
-   rest in a final "Other" group.
+4. :meth:`DetectorPlugin.groups` — given every histogram name, the ordered
+   histogram groups of the run page; each histogram lands in the first group whose
+   pattern matches its name, the rest in a final "Other" group.
+
+``derived`` sees every histogram of the job; ``prepare`` and ``check`` see one
+histogram at a time and may run in another process than ``derived`` and
+``groups`` (large jobs are split across cores), so they must not rely on each
+other's side effects beyond the histogram they are given.
 
 A plugin declares the :class:`ProcessingOption` knobs a user may change for a
 time slice or reprocessing in :attr:`DetectorPlugin.options`; processing validates
@@ -196,14 +201,14 @@ class DetectorPlugin:
     def check(self, hist: Histogram, context: ProcessingContext) -> CheckOutcome | None:
         return None
 
-    def groups(self, histograms: Sequence[Histogram], context: ProcessingContext) -> list[GroupSpec]:
+    def groups(self, names: Sequence[str], context: ProcessingContext) -> list[GroupSpec]:
         """One group per top-level directory, else per name prefix before the first ``_``."""
         seen: dict[str, GroupSpec] = {}
-        for hist in histograms:
-            if "/" in hist.name:
-                top = hist.name.split("/", 1)[0]
+        for name in sorted(names):
+            if "/" in name:
+                top = name.split("/", 1)[0]
                 seen.setdefault(top, GroupSpec(top, "^" + re.escape(top + "/")))
-            elif "_" in hist.name:
-                prefix = hist.name.split("_", 1)[0]
+            elif "_" in name:
+                prefix = name.split("_", 1)[0]
                 seen.setdefault(prefix, GroupSpec(prefix, "^" + re.escape(prefix + "_")))
         return list(seen.values())

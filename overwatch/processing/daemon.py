@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds an idle worker waits before asking the queue again.
 IDLE_POLL_SECONDS = 1.0
+#: ``--once`` starts one more worker process per this many queued jobs (up to the setting).
+JOBS_PER_EXTRA_PROCESS = 16
 
 
 @dataclass(frozen=True)
@@ -151,9 +153,10 @@ def process_pending(
         total = queue_counts(session)["queued"]
     if total == 0:
         return PassSummary(0, 0, 0, 0.0, [])
-    workers = min(workers, total)
+    # A new worker process costs about a second to start; only worth it for a long queue.
+    extra = min(workers - 1, total // JOBS_PER_EXTRA_PROCESS)
     stop = multiprocessing.get_context("spawn").Event()
-    children = _start_children(settings, workers - 1, stop, until_idle=True) if workers > 1 else []
+    children = _start_children(settings, extra, stop, until_idle=True) if extra > 0 else []
     if progress is None:
         _worker_loop(settings, db, stop, until_idle=True)
     else:

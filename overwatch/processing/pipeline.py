@@ -15,8 +15,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import zlib
 from collections.abc import Callable
+from collections.abc import Collection
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,9 +43,11 @@ from overwatch.storage.records import request_key
 
 __all__ = [
     "OTHER_GROUP",
+    "Encoded",
     "FileRef",
     "SliceError",
     "build_result",
+    "encode_all",
     "encode_histogram",
     "files_for_slice",
     "load_state",
@@ -71,7 +75,7 @@ class FileRef:
     timestamp: datetime
 
 
-Reader = Callable[[Path], ReadResult]
+Reader = Callable[[Path, Collection[str] | None], ReadResult]
 
 
 def files_for_slice(
@@ -128,12 +132,16 @@ def load_state(
     add: Sequence[FileRef],
     subtract_file: FileRef | None = None,
     *,
+    names: Collection[str] | None = None,
     reader: Reader = read_file,
 ) -> tuple[list[Histogram], list[Unconvertible]]:
-    """Read and combine files: merge ``add``, then subtract ``subtract_file`` name by name."""
-    histograms, unconvertible = _merged([reader(ref.path) for ref in add])
+    """Read and combine files: merge ``add``, then subtract ``subtract_file`` name by name.
+
+    ``names`` restricts reading to these keys (and what lies below them).
+    """
+    histograms, unconvertible = _merged([reader(ref.path, names) for ref in add])
     if subtract_file is not None:
-        older = {h.name: h for h in reader(subtract_file.path).histograms}
+        older = {h.name: h for h in reader(subtract_file.path, names).histograms}
         histograms = [subtract(h, older[h.name]) if h.name in older else h for h in histograms]
     return histograms, unconvertible
 
@@ -160,79 +168,113 @@ def _clean_info(value: Any) -> Any:
     return str(value)
 
 
+@dataclass
+class Encoded:
+    """One histogram after the per-histogram hooks, ready to store (all but its group)."""
+
+    name: str
+    class_name: str
+    title: str
+    json_gz: bytes
+    json_size: int
+    etag: str
+    entries: float
+    draw_options: str
+    quality: str | None
+    info: dict[str, Any]
+
+
+def encode_all(
+    plugin: DetectorPlugin, context: ProcessingContext, histograms: Sequence[Histogram], level: int
+) -> list[Encoded]:
+    """Run ``prepare`` and ``check`` on each histogram and encode it."""
+    out = []
+    for hist in histograms:
+        plugin.prepare(hist, context)
+        outcome = plugin.check(hist, context)
+        info = _clean_info(dict(hist.metadata))
+        if outcome is not None and outcome.message:
+            info["check"] = outcome.message
+        gz, size, etag = encode_histogram(hist, level)
+        out.append(
+            Encoded(
+                name=hist.name,
+                class_name=hist.class_name,
+                title=hist.title,
+                json_gz=gz,
+                json_size=size,
+                etag=etag,
+                entries=float(hist.entries) if math.isfinite(hist.entries) else 0.0,
+                draw_options=hist.draw_options,
+                quality=outcome.quality if outcome is not None else None,
+                info=info,
+            )
+        )
+    return out
+
+
 def build_result(
     plugin: DetectorPlugin,
     context: ProcessingContext,
     histograms: list[Histogram],
     unconvertible: Sequence[Unconvertible],
     *,
+    encoded: list[Encoded] | None = None,
     key: str = "",
-    compression_level: int = 4,
-    encode: Callable[[Sequence[Histogram], int], list[tuple[bytes, int, str]]] | None = None,
+    compression_level: int = 1,
 ) -> ResultData:
-    """Run the plugin hooks over the histograms and encode everything for storage."""
-    histograms = [*histograms, *plugin.derived(histograms, context)]
-    qualities: dict[str, tuple[str | None, str]] = {}
-    for hist in histograms:
-        plugin.prepare(hist, context)
-        outcome = plugin.check(hist, context)
-        if outcome is not None:
-            qualities[hist.name] = (outcome.quality, outcome.message)
-    specs = plugin.groups(histograms, context)
-    group_of: dict[str, str] = {}
-    for hist in histograms:
-        group_of[hist.name] = next((s.name for s in specs if s.matches(hist.name)), OTHER_GROUP)
-    for item in unconvertible:
-        group_of[item.name] = next((s.name for s in specs if s.matches(item.name)), OTHER_GROUP)
+    """Run the plugin hooks over the histograms and encode everything for storage.
+
+    ``encoded`` passes histograms already through :func:`encode_all` (by a helper
+    process); ``histograms`` then only feed :meth:`DetectorPlugin.derived`.
+    """
+    derived = plugin.derived(histograms, context)
+    if encoded is None:
+        encoded = encode_all(plugin, context, histograms, compression_level)
+    encoded = [*encoded, *encode_all(plugin, context, derived, compression_level)]
+    names = [e.name for e in encoded] + [u.name for u in unconvertible]
+    specs = plugin.groups(names, context)
+    compiled = [(spec.name, re.compile(spec.pattern)) for spec in specs]
+    group_of = {name: next((g for g, rx in compiled if rx.search(name)), OTHER_GROUP) for name in names}
     used = set(group_of.values())
     groups = [GroupRow(s.name, s.pattern) for s in specs if s.name in used]
     if OTHER_GROUP in used and all(g.name != OTHER_GROUP for g in groups):
         groups.append(GroupRow(OTHER_GROUP, ""))
-
-    if encode is None:
-        encoded = [encode_histogram(h, compression_level) for h in histograms]
-    else:
-        encoded = encode(histograms, compression_level)
-    rows: list[HistogramRow] = []
-    for hist, (gz, size, etag) in zip(histograms, encoded, strict=True):
-        quality, message = qualities.get(hist.name, (None, ""))
-        info = _clean_info(dict(hist.metadata))
-        if message:
-            info["check"] = message
-        rows.append(
-            HistogramRow(
-                name=hist.name,
-                class_name=hist.class_name,
-                title=hist.title,
-                group=group_of[hist.name],
-                json_gz=gz,
-                json_size=size,
-                etag=etag,
-                entries=float(hist.entries) if math.isfinite(hist.entries) else 0.0,
-                draw_options=hist.draw_options,
-                quality=quality,
-                info=info,
-            )
+    rows = [
+        HistogramRow(
+            name=e.name,
+            class_name=e.class_name,
+            title=e.title,
+            group=group_of[e.name],
+            json_gz=e.json_gz,
+            json_size=e.json_size,
+            etag=e.etag,
+            entries=e.entries,
+            draw_options=e.draw_options,
+            quality=e.quality,
+            info=e.info,
         )
-    for item in unconvertible:
-        rows.append(
-            HistogramRow(
-                name=item.name,
-                class_name=item.class_name,
-                title="",
-                group=group_of[item.name],
-                json_gz=None,
-                json_size=0,
-                etag="",
-                error=item.reason,
-            )
+        for e in encoded
+    ]
+    rows += [
+        HistogramRow(
+            name=item.name,
+            class_name=item.class_name,
+            title="",
+            group=group_of[item.name],
+            json_gz=None,
+            json_size=0,
+            etag="",
+            error=item.reason,
         )
+        for item in unconvertible
+    ]
     return ResultData(
         kind=context.kind,
         key=key,
         groups=groups,
         histograms=rows,
-        quality=worst_quality([q for q, _ in qualities.values()]),
+        quality=worst_quality([e.quality for e in encoded]),
         min_time=context.min_time,
         max_time=context.max_time,
         options=context.options,

@@ -26,6 +26,8 @@ from overwatch.config import Settings
 from overwatch.detectors.api import DetectorPlugin
 from overwatch.detectors.api import ProcessingContext
 from overwatch.detectors.registry import get_plugin
+from overwatch.processing.parallel import can_split
+from overwatch.processing.parallel import load_and_encode
 from overwatch.processing.pipeline import FileRef
 from overwatch.processing.pipeline import build_result
 from overwatch.processing.pipeline import files_for_slice
@@ -200,14 +202,21 @@ class Worker:
                     self._commit(job, plugin, started, None, existing_id, [])
                     return "done", 0, []
             used = [ref.id for ref in plan.add] + ([plan.subtract.id] if plan.subtract else [])
+            level = self.settings.json_compression_level
+            encoded = None
             try:
-                histograms, unconvertible = load_state(plan.add, plan.subtract)
+                if can_split(plan.add, self.settings.processing_workers):
+                    histograms, encoded, unconvertible = load_and_encode(
+                        plugin, plan.context, plan.add, plan.subtract, level
+                    )
+                else:
+                    histograms, unconvertible = load_state(plan.add, plan.subtract)
             except CorruptFileError as exc:
                 self._quarantine_received(exc)
                 continue
             data = build_result(
                 plugin, plan.context, histograms, unconvertible,
-                key=plan.key, compression_level=self.settings.json_compression_level,
+                encoded=encoded, key=plan.key, compression_level=level,
             )
             data.file_ids = used
             self._commit(job, plugin, started, data, None, used, newest=files[-1].timestamp)

@@ -1,0 +1,165 @@
+"""End-to-end processing benchmark: receiver file in the data dir -> stored JSROOT JSON.
+
+Two data sets:
+
+- ``flat``: one file of 1000 TH1F x 1000 bins in 10 directories;
+- ``demo``: a realistic mixed run (EMC, HLT, TPC; TH1/TH2/TProfile) from ``overwatch demo``.
+
+For each it times scan + processing + storage on SQLite and prints histograms per
+second and peak memory (this process and its worker processes). When ``import ROOT``
+works, it times ROOT's own read + ``TBufferJSON`` over the same flat file in the same
+run (in a subprocess, so memory is measured apart) and prints the ratio.
+
+    python benchmarks/bench_processing.py [--workers 1 2] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from datetime import UTC
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from overwatch.config import Settings
+from overwatch.config import load_settings
+from overwatch.demo import generate_demo_data
+from overwatch.processing.daemon import process_pending
+from overwatch.processing.scan import scan
+from overwatch.receivers.writer import write_receiver_file
+from overwatch.storage import Database
+
+ROOT_SCRIPT = r"""
+import json, resource, sys, time
+import ROOT
+ROOT.gROOT.SetBatch(True)
+ROOT.TH1.AddDirectory(False)
+path = sys.argv[1]
+def walk(directory, out):
+    for key in directory.GetListOfKeys():
+        obj = key.ReadObj()
+        if obj.InheritsFrom("TDirectory"):
+            walk(obj, out)
+        else:
+            out.append(obj)
+start = time.perf_counter()
+f = ROOT.TFile.Open(path)
+objects = []
+walk(f, objects)
+total = 0
+for obj in objects:
+    total += len(ROOT.TBufferJSON.ToJSON(obj).Data())
+elapsed = time.perf_counter() - start
+print(json.dumps({"count": len(objects), "seconds": elapsed, "bytes": total,
+                  "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def write_flat_file(data_dir: Path, settings: Settings) -> Path:
+    rng = np.random.default_rng(1)
+    edges = np.linspace(0.0, 100.0, 1001)
+    objects = {}
+    for index in range(1000):
+        counts = rng.poisson(50, 1000).astype(np.float32)
+        objects[f"dir{index // 100}/hist{index}"] = (counts, edges)
+    stamp = datetime(2018, 10, 22, 9, 53, 55, tzinfo=settings.tz)
+    return write_receiver_file(data_dir, "EMC", 294832, "C", stamp, objects, settings.tz)
+
+
+def settings_for(directory: Path) -> Settings:
+    return load_settings(
+        environ={},
+        use_default_file=False,
+        overrides={"data_dir": str(directory / "data"), "file_settle_seconds": 0, "log_level": "WARNING"},
+    )
+
+
+def run_pipeline(settings: Settings, workers: int) -> tuple[int, float]:
+    db = Database(settings.effective_database_url)
+    db.ensure_schema()
+    start = time.perf_counter()
+    scan(settings, db)
+    summary = process_pending(settings, db, workers=workers)
+    elapsed = time.perf_counter() - start
+    db.dispose()
+    if summary.failed:
+        raise SystemExit(f"benchmark jobs failed: {summary.failures}")
+    return summary.histograms, elapsed
+
+
+def measure_root(path: Path) -> dict[str, float] | None:
+    try:
+        import ROOT  # noqa: F401, PLC0415
+    except ImportError:
+        return None
+    output = subprocess.run(
+        [sys.executable, "-c", ROOT_SCRIPT, str(path)], check=True, capture_output=True, text=True
+    ).stdout
+    return dict(json.loads(output.strip().splitlines()[-1]))
+
+
+def peak_mb() -> tuple[float, float]:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return own, children
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--demo-minutes", type=int, default=10)
+    args = parser.parse_args()
+
+    root_rate = None
+    with tempfile.TemporaryDirectory() as tmp:
+        reference = settings_for(Path(tmp) / "ref")
+        reference.data_dir.mkdir(parents=True)
+        flat_file = write_flat_file(reference.data_dir, reference)
+        root = measure_root(flat_file)
+        if root is not None:
+            root_rate = root["count"] / root["seconds"]
+            print(
+                f"ROOT read + TBufferJSON (1 core): {root['count']:.0f} histograms in {root['seconds']:.2f} s "
+                f"= {root_rate:,.0f} hist/s, peak {root['maxrss_mb']:.0f} MB"
+            )
+        else:
+            print("ROOT not importable: no reference measurement (pip install root to get one)")
+
+    for workers in args.workers:
+        for dataset in ("flat", "demo"):
+            rates = []
+            for _ in range(args.repeat):
+                with tempfile.TemporaryDirectory() as tmp:
+                    settings = replace(settings_for(Path(tmp)), processing_workers=workers)
+                    settings.data_dir.mkdir(parents=True)
+                    if dataset == "flat":
+                        write_flat_file(settings.data_dir, settings)
+                    else:
+                        generate_demo_data(
+                            settings.data_dir, settings.tz, runs=1, minutes=args.demo_minutes, now=datetime.now(UTC)
+                        )
+                    count, seconds = run_pipeline(settings, workers)
+                    rates.append(count / seconds)
+            best = max(rates)
+            line = (
+                f"{dataset:>5} end-to-end, {workers} worker(s): {count} histograms, "
+                f"best {best:,.0f} hist/s (runs: {', '.join(f'{r:,.0f}' for r in rates)})"
+            )
+            if dataset == "flat" and root_rate:
+                line += f"; ratio to ROOT {best / root_rate:.2f}"
+            print(line)
+    own, children = peak_mb()
+    print(f"peak memory: benchmark process {own:.0f} MB, largest worker process {children:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

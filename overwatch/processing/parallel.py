@@ -1,0 +1,117 @@
+"""Use more than one core for one large job.
+
+Shipping histograms between processes costs more than reading them (pickling a
+thousand histograms takes longer than decoding them), so the split is by *keys*:
+a forked child reads its share of the file's top-level keys itself, runs the
+per-histogram hooks and the encoding, and sends back only the compressed rows.
+The parent does the same for the other share, plus everything that needs all
+histograms (``derived`` and ``groups``). Fork, not spawn: the child starts in
+milliseconds with everything imported; it touches no database connection and
+leaves with ``os._exit`` (multiprocessing's fork start does that).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import traceback
+from collections.abc import Sequence
+from multiprocessing.connection import Connection
+from typing import Any
+
+import uproot
+
+from overwatch.detectors.api import DetectorPlugin
+from overwatch.detectors.api import ProcessingContext
+from overwatch.processing.histogram import Histogram
+from overwatch.processing.pipeline import Encoded
+from overwatch.processing.pipeline import FileRef
+from overwatch.processing.pipeline import encode_all
+from overwatch.processing.pipeline import load_state
+from overwatch.processing.reader import CorruptFileError
+from overwatch.processing.reader import Unconvertible
+
+__all__ = ["MIN_SPLIT_BYTES", "can_split", "load_and_encode"]
+
+#: Files smaller than this are not worth a second process.
+MIN_SPLIT_BYTES = 1024 * 1024
+
+
+def can_split(add: Sequence[FileRef], workers: int) -> bool:
+    """Whether a job is large enough, and the platform able, to use a forked helper."""
+    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    try:
+        return sum(ref.path.stat().st_size for ref in add) >= MIN_SPLIT_BYTES
+    except OSError:
+        return False
+
+
+def _top_level_keys(path: os.PathLike[str]) -> list[str]:
+    try:
+        with uproot.open(path) as root_file:
+            return sorted(set(root_file.keys(recursive=False, cycle=False)))
+    except Exception as exc:  # noqa: BLE001 - the reader reports the same file properly
+        raise CorruptFileError(os.fspath(path), f"cannot list keys: {exc}") from exc
+
+
+def _child(
+    connection: Connection,
+    plugin: DetectorPlugin,
+    context: ProcessingContext,
+    add: Sequence[FileRef],
+    subtract: FileRef | None,
+    names: list[str],
+    level: int,
+) -> None:
+    try:
+        histograms, unconvertible = load_state(add, subtract, names=names)
+        encoded = encode_all(plugin, context, histograms, level)
+        connection.send(("ok", encoded, unconvertible))
+    except CorruptFileError as exc:
+        connection.send(("corrupt", exc.path, exc.reason))
+    except BaseException:  # noqa: BLE001 - report any failure to the parent, which records it
+        connection.send(("error", traceback.format_exc(), None))
+    finally:
+        connection.close()
+
+
+def load_and_encode(
+    plugin: DetectorPlugin,
+    context: ProcessingContext,
+    add: Sequence[FileRef],
+    subtract: FileRef | None,
+    level: int,
+) -> tuple[list[Histogram], list[Encoded], list[Unconvertible]]:
+    """Read and encode with two processes.
+
+    Returns the parent's histograms (all of them when the plugin derives
+    histograms, else its share), the encoded rows of all read histograms, and the
+    unconvertible objects.
+    """
+    keys = _top_level_keys(add[-1].path)
+    child_keys = keys[: len(keys) // 2]
+    own_keys = keys[len(keys) // 2 :]
+    needs_all = type(plugin).derived is not DetectorPlugin.derived
+    receiver, sender = multiprocessing.get_context("fork").Pipe(duplex=False)
+    child = multiprocessing.get_context("fork").Process(
+        target=_child, args=(sender, plugin, context, add, subtract, child_keys, level), daemon=True
+    )
+    child.start()
+    sender.close()
+    try:
+        histograms, unconvertible = load_state(add, subtract, names=None if needs_all else own_keys)
+        own = [h for h in histograms if h.name.split("/", 1)[0] in set(own_keys)] if needs_all else histograms
+        encoded = encode_all(plugin, context, own, level)
+        message: Any = receiver.recv()
+    finally:
+        receiver.close()
+        child.join()
+    status, payload, extra = message
+    if status == "corrupt":
+        raise CorruptFileError(payload, extra)
+    if status != "ok":
+        raise RuntimeError(f"helper process failed:\n{payload}")
+    if not needs_all:
+        unconvertible = [*unconvertible, *extra]
+    return histograms, [*encoded, *payload], unconvertible
