@@ -58,6 +58,12 @@ class AppContext:
             self._db = db
         return self._db
 
+    def close(self) -> None:
+        """Release database connections (called when the command ends)."""
+        if self._db is not None:
+            self._db.dispose()
+            self._db = None
+
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -76,6 +82,7 @@ def cli(ctx: click.Context, config_file: str | None, data_dir: str | None, datab
     if database_url:
         overrides["database_url"] = database_url
     ctx.obj = AppContext(config_file, overrides)
+    ctx.call_on_close(ctx.obj.close)
 
 
 @cli.group("config")

@@ -1,0 +1,151 @@
+"""The command line: process --once, the daemon, db, config show, demo, aliases."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func
+from sqlalchemy import select
+
+from overwatch.cli import cli
+from overwatch.config import Settings
+from overwatch.demo import PLANTED_PROBLEMS
+from overwatch.storage import Database
+from overwatch.storage.models import DaemonHeartbeat
+from overwatch.storage.models import HistogramRecord
+from overwatch.storage.models import Job
+from overwatch.storage.models import ReceivedFile
+from overwatch.storage.models import Run
+
+BIN = Path(sys.executable).parent
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    return {
+        "OVERWATCH_DATA_DIR": str(settings.data_dir),
+        "OVERWATCH_DATABASE_URL": settings.effective_database_url,
+        "OVERWATCH_FILE_SETTLE_SECONDS": "0",
+        "OVERWATCH_PROCESSING_WORKERS": "1",
+        "OVERWATCH_LOG_LEVEL": "WARNING",
+    }
+
+
+def _count(db: Database, model: type) -> int:
+    with db.session() as session:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_demo_without_serving_fills_the_database(settings: Settings, db: Database, tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["demo", "--runs", "2", "--minutes", "3", "--no-serve"], env=_env(settings))
+    assert result.exit_code == 0, result.output
+    assert "wrote 18 receiver file(s)" in result.output
+    assert "6 job(s) done, 0 failed" in result.output
+    with db.session() as session:
+        assert session.scalars(select(Run.run_number).order_by(Run.run_number)).all() == [294832, 294833]
+        assert session.scalar(select(func.count()).select_from(ReceivedFile)) == 18
+        names = set(session.scalars(select(HistogramRecord.name)))
+    for problem in PLANTED_PROBLEMS:
+        assert set(problem.histograms) <= names
+
+
+def test_process_once_reports_and_exits_zero(settings: Settings, db: Database) -> None:
+    runner = CliRunner()
+    assert runner.invoke(cli, ["demo", "--runs", "1", "--minutes", "2", "--no-serve"], env=_env(settings)).exit_code == 0
+    (settings.data_dir / "junk.root").write_bytes(b"junk")
+    result = runner.invoke(cli, ["process", "--once"], env=_env(settings))
+    assert result.exit_code == 0, result.output
+    assert "scan: 0 new file(s), 1 quarantined" in result.output
+    assert "quarantined junk.root: 'junk.root' does not match" in result.output
+    assert "processed: 0 job(s) done, 0 failed, 0 histogram(s)" in result.output
+
+
+def test_config_show_names_sources_and_masks_secrets(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("scan_interval: 42\n")
+    result = CliRunner().invoke(
+        cli,
+        ["--config", str(config), "config", "show"],
+        env={"OVERWATCH_SECRET_KEY": "s3cr3t", "OVERWATCH_CONFIG": ""},
+    )
+    assert result.exit_code == 0, result.output
+    lines = {line.split()[0]: line for line in result.output.splitlines()}
+    assert "42.0" in lines["scan_interval"]
+    assert f"[{config}]" in lines["scan_interval"]
+    assert "[OVERWATCH_SECRET_KEY]" in lines["secret_key"]
+    assert "s3cr3t" not in result.output
+
+
+def test_bad_config_fails_at_start_naming_the_key(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("scan_interval: soon\n")
+    result = CliRunner().invoke(cli, ["--config", str(config), "process", "--once"])
+    assert result.exit_code == 1
+    assert f"bad configuration: {config}: setting 'scan_interval'" in result.output
+
+
+def test_db_upgrade_current_and_rebuild(settings: Settings, db: Database) -> None:
+    runner = CliRunner()
+    env = _env(settings)
+    assert "current: 0001  head: 0001" in runner.invoke(cli, ["db", "current"], env=env).output
+    assert runner.invoke(cli, ["db", "upgrade"], env=env).exit_code == 0
+    assert runner.invoke(cli, ["demo", "--runs", "1", "--minutes", "2", "--no-serve"], env=env).exit_code == 0
+    before = _count(db, HistogramRecord)
+    result = runner.invoke(cli, ["db", "rebuild", "--yes"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "rebuild: 6 file(s) registered, 3 job(s) queued" in result.output
+    assert _count(db, HistogramRecord) == before
+    assert _count(db, ReceivedFile) == 6
+
+
+def test_unbuilt_parts_say_so_and_fail() -> None:
+    result = CliRunner().invoke(cli, ["receive"])
+    assert result.exit_code == 2
+    assert "not built yet" in result.output
+
+
+def test_classic_alias_keeps_group_options_in_front(settings: Settings, db: Database, tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(f"data_dir: {settings.data_dir}\nfile_settle_seconds: 0\nprocessing_workers: 1\n")
+    env = {**os.environ, "OVERWATCH_DATABASE_URL": settings.effective_database_url}
+    done = subprocess.run(
+        [BIN / "overwatchProcessing", "--config", str(config), "--once"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "scan: 0 new file(s)" in done.stdout
+
+
+@pytest.mark.slow
+def test_daemon_processes_new_files_and_stops_on_sigterm(settings: Settings, db: Database) -> None:
+    env = {**os.environ, **_env(settings), "OVERWATCH_SCAN_INTERVAL": "0.5", "OVERWATCH_LOG_LEVEL": "INFO"}
+    daemon = subprocess.Popen(
+        [BIN / "overwatch", "process"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        from overwatch.demo import generate_demo_data  # noqa: PLC0415
+
+        generate_demo_data(settings.data_dir, settings.tz, runs=1, minutes=2, subsystems=("HLT",))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with db.session() as session:
+                done = session.scalar(select(func.count()).select_from(Job).where(Job.state == "done"))
+            if done:
+                break
+            time.sleep(0.3)
+        assert done == 1
+        with db.session() as session:
+            heartbeat = session.scalars(select(DaemonHeartbeat)).one()
+            assert heartbeat.name.startswith("processing@")
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        output, _ = daemon.communicate(timeout=60)
+    assert daemon.returncode == 0, output
+    assert "signal SIGTERM received: stopping after the current job" in output
+    assert "processing daemon stopped" in output
