@@ -223,7 +223,7 @@ def user_for_token(session: Session, token: str, *, now: datetime | None = None)
     ).one_or_none()
     if row is None:
         return None
-    token_row, user = row.tuple()
+    token_row, user = row
     # The lookup used the digest; compare again in constant time so equality never leaks timing.
     if not hmac.compare_digest(token_row.token_hash, digest) or not user.active:
         return None

@@ -56,7 +56,8 @@ def jsroot_file(filename: str) -> Response:
     root: Path | None = current_app.extensions["overwatch"].jsroot_dir
     if root is None:
         abort(404, JSROOT_MISSING)
-    if filename.split("/", 1)[0] not in SERVED_DIRECTORIES:
+    parts = filename.split("/")
+    if parts[0] not in SERVED_DIRECTORIES or ".." in parts:
         abort(404, "not a JSROOT file")
     # send_from_directory refuses paths that escape the directory ("..", absolute).
     return send_from_directory(root, filename, max_age=MAX_AGE)

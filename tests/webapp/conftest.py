@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.serving import make_server
 
 from overwatch.config import Settings
 from overwatch.storage import Database
@@ -19,8 +22,23 @@ PASSWORDS = {"viewer": "viewer-password", "expert": "expert-password", "admin": 
 
 
 @pytest.fixture
-def app(settings: Settings, db: Database) -> Flask:
-    return create_app(settings, {"TESTING": True})
+def make_app() -> Iterator[Callable[..., Flask]]:
+    """Build apps (``make_app(settings, **config)``); their database engines are closed afterwards."""
+    built: list[Flask] = []
+
+    def build(settings: Settings, **config: Any) -> Flask:
+        app = create_app(settings, {"TESTING": True, **config})
+        built.append(app)
+        return app
+
+    yield build
+    for app in built:
+        app.extensions["overwatch"].db.dispose()
+
+
+@pytest.fixture
+def app(settings: Settings, db: Database, make_app: Callable[..., Flask]) -> Flask:
+    return make_app(settings)
 
 
 @pytest.fixture
@@ -60,3 +78,30 @@ def client_as(app: Flask, users: dict[str, str]) -> Callable[[str], FlaskClient]
         return client
 
     return build
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[str]:
+    """The app on a real HTTP server (werkzeug, threaded) on a free local port; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+
+
+@pytest.fixture
+def processed_demo(settings: Settings, db: Database) -> Settings:
+    """Two short demo runs written as real ROOT files, scanned and processed by the real pipeline."""
+    from overwatch.demo import generate_demo_data  # noqa: PLC0415
+    from overwatch.processing.scan import scan  # noqa: PLC0415
+    from overwatch.processing.worker import Worker  # noqa: PLC0415
+
+    generate_demo_data(settings.data_dir, settings.tz, runs=2, minutes=4, subsystems=("EMC", "HLT"))
+    scan(settings, db)
+    Worker(settings, db).run_until_idle()
+    return settings

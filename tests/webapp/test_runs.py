@@ -1,0 +1,199 @@
+"""The run list, run pages, single-histogram pages and the ROOT file view."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from flask.testing import FlaskClient
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy import update
+
+from overwatch.config import Settings
+from overwatch.storage import Database
+from overwatch.storage.models import ReceivedFile
+from overwatch.storage.models import utcnow
+from tests.webapp.builders import BASE_TIME
+from tests.webapp.builders import add_run
+
+Client = Callable[[str], FlaskClient]
+
+
+def test_run_list_shows_runs_newest_first_with_subsystem_badges(
+    client_as: Client, db: Database
+) -> None:
+    add_run(db, 294832, subsystems=("EMC", "HLT"), quality="bad")
+    add_run(db, 294833, subsystems=("TPC",), quality="good", start=BASE_TIME + timedelta(hours=1))
+    page = client_as("viewer").get("/runs").text
+    assert page.index('data-run="294833"') < page.index('data-run="294832"')
+    assert 'href="/runs/294832/EMC" data-subsystem="EMC"' in page
+    assert 'class="subchip q-bad"' in page
+    assert 'class="subchip q-good"' in page
+    assert '<span class="badge badge-good" title="quality: good">good</span>' in page
+    assert "2 files · 10:13:55" in page  # last file, in Europe/Zurich
+    assert "2 runs · page 1 of 1" in page
+    assert (
+        "ongoing" not in page.split("<main")[1].split('class="live"')[0]
+        or 'class="live"' not in page
+    )
+
+
+def test_run_list_marks_ongoing_runs(client_as: Client, db: Database) -> None:
+    add_run(db, 1, start=utcnow() - timedelta(minutes=30), minutes=28)
+    add_run(db, 2, start=utcnow() - timedelta(hours=3), minutes=20)
+    page = client_as("viewer").get("/runs").text
+    row_1 = page.split('data-run="1"')[1]
+    row_2 = page.split('data-run="2"')[1].split('data-run="1"')[0]
+    assert 'class="live"' in row_1.split("</tr>")[0]
+    assert 'class="live"' not in row_2
+
+
+def test_run_list_paginates_fifty_runs_a_page(client_as: Client, db: Database) -> None:
+    for number in range(1, 53):
+        add_run(db, number, specs=[])
+    client = client_as("viewer")
+    first = client.get("/runs").text
+    assert first.count('class="run-row"') == 50
+    assert 'data-run="52"' in first
+    assert 'data-run="2"' not in first.replace('data-run="2"', "", 0) or 'data-run="2"' not in first
+    second = client.get("/runs?page=2").text
+    assert second.count('class="run-row"') == 2
+    assert 'data-run="1"' in second
+    assert client.get("/runs?page=3").status_code == 404
+    assert client.get("/runs?page=x").status_code == 400
+
+
+def test_run_redirects_to_its_first_subsystem(client_as: Client, db: Database) -> None:
+    add_run(db, 7, subsystems=("HLT", "EMC"))
+    response = client_as("viewer").get("/runs/7")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/runs/7/EMC"
+    assert client_as("viewer").get("/runs/8").status_code == 404
+
+
+def test_run_page_shows_groups_histograms_and_information(client_as: Client, db: Database) -> None:
+    add_run(db, 10)
+    add_run(db, 11)
+    add_run(db, 12)
+    page = client_as("viewer").get("/runs/11/EMC").text
+    assert "<h1>Run 11</h1>" in page
+    assert 'href="/runs/10" title="previous run 10"' in page
+    assert 'href="/runs/12" title="next run 12"' in page
+    assert '<span class="gname">Towers</span><span class="count">2</span>' in page
+    assert '<span class="gname">Timing</span>' in page
+    assert '<span class="gname">Other</span>' in page
+    # The first group is shown: both of its histograms with JSON URLs and draw options.
+    assert 'data-url="/api/v1/runs/11/EMC/histograms/EMCal/hitsPerTower"' in page
+    assert 'data-url="/api/v1/runs/11/EMC/histograms/EMCal/energy" data-options="hist"' in page
+    assert 'data-name="EMCal/time"' not in page
+    assert '<li class="check q-bad">3 hot towers</li>' in page
+    assert '<span class="key">hot channels:</span> 12, 40, 77' in page
+    assert "<li>Scaled by 1/100 entries</li>" in page
+    assert 'href="/runs/11/EMC/view/EMCal/energy"' in page
+    assert "build/jsroot.min.js" in page
+
+
+def test_run_page_shows_another_group_and_unconvertible_objects(
+    client_as: Client, db: Database
+) -> None:
+    add_run(db, 10)
+    page = client_as("viewer").get("/runs/10/EMC?group=Timing").text
+    assert 'data-name="EMCal/time"' in page
+    assert 'data-name="EMCal/hitsPerTower"' not in page
+    assert "<strong>TCanvas</strong> could not be converted" in page
+    assert "TCanvas objects are not converted" in page
+    assert 'href="/runs/10/EMC/file">Open it in the ROOT file view' in page
+
+
+def test_search_by_regular_expression_across_groups(client_as: Client, db: Database) -> None:
+    add_run(db, 10)
+    page = client_as("viewer").get("/runs/10/EMC?q=^EMCal/(energy|time)$").text
+    assert "Search: ^EMCal/(energy|time)$" in page
+    assert 'data-name="EMCal/energy"' in page
+    assert 'data-name="EMCal/time"' in page
+    assert 'data-name="EMCal/hitsPerTower"' not in page
+
+
+def test_invalid_regular_expression_is_searched_as_text(client_as: Client, db: Database) -> None:
+    add_run(db, 10)
+    page = client_as("viewer").get("/runs/10/EMC?q=hits(").text
+    assert "not a valid regular expression" in page
+    assert "No histogram matches." in page
+
+
+def test_unknown_subsystem_and_run_are_friendly_404_pages(client_as: Client, db: Database) -> None:
+    add_run(db, 10)
+    client = client_as("viewer")
+    response = client.get("/runs/10/XYZ")
+    assert response.status_code == 404
+    assert "run 10 has no subsystem XYZ" in response.text
+    assert "Back to the run list" in response.text
+    assert client.get("/runs/10/EMC?result=999").status_code == 404
+
+
+def test_single_histogram_page_with_slash_in_name(client_as: Client, db: Database) -> None:
+    add_run(db, 10)
+    client = client_as("viewer")
+    page = client.get("/runs/10/EMC/view/EMCal/hitsPerTower")
+    assert page.status_code == 200
+    assert 'class="hist-draw hist-draw-large"' in page.text
+    assert 'data-url="/api/v1/runs/10/EMC/histograms/EMCal/hitsPerTower"' in page.text
+    assert client.get("/runs/10/EMC/view/EMCal/nothing").status_code == 404
+
+
+def test_root_file_view_and_raw_file_with_range_requests(
+    client_as: Client, db: Database, settings: Settings
+) -> None:
+    add_run(db, 10, data_dir=settings.data_dir)
+    client = client_as("viewer")
+    page = client.get("/runs/10/EMC/file")
+    assert page.status_code == 200
+    assert "EMChistos_10_C_2018_10_22_08_13_55.root" in page.text
+    assert 'data-url="/runs/10/EMC/file/raw?file=' in page.text
+    with client.get("/runs/10/EMC/file/raw") as whole:
+        assert whole.status_code == 200
+        assert whole.data == b"root\x00" + b"\x01" * 64
+        assert whole.headers["Accept-Ranges"] == "bytes"
+    with client.get("/runs/10/EMC/file/raw", headers={"Range": "bytes=0-4"}) as part:
+        assert part.status_code == 206
+        assert part.data == b"root\x00"
+        assert part.headers["Content-Range"] == "bytes 0-4/69"
+
+
+def test_raw_file_path_never_leaves_the_data_dir(
+    client_as: Client, db: Database, settings: Settings
+) -> None:
+    add_run(db, 10, data_dir=settings.data_dir)
+    secret = settings.data_dir.parent / "outside.txt"
+    secret.write_text("not for you")
+    with db.session() as session:
+        # The newest file (the one served) points outside; the other one keeps its path.
+        newest = session.scalar(select(func.max(ReceivedFile.id)))
+        session.execute(
+            update(ReceivedFile).where(ReceivedFile.id == newest).values(path="../outside.txt")
+        )
+    response = client_as("viewer").get("/runs/10/EMC/file/raw")
+    assert response.status_code == 404
+    assert b"not for you" not in response.data
+
+
+def test_raw_file_of_another_subsystem_is_not_served(
+    client_as: Client, db: Database, settings: Settings
+) -> None:
+    ids = add_run(db, 10, subsystems=("EMC", "HLT"), data_dir=settings.data_dir)
+    with db.session() as session:
+        hlt_file = session.scalar(
+            select(ReceivedFile.id).where(ReceivedFile.subsystem_id == ids["HLT"])
+        )
+    response = client_as("viewer").get(f"/runs/10/EMC/file/raw?file={hlt_file}")
+    assert response.status_code == 404
+
+
+def test_jsroot_files_are_served_from_the_npm_package_only(client_as: Client) -> None:
+    client = client_as("viewer")
+    with client.get("/static/jsroot/build/jsroot.min.js") as script:
+        assert script.status_code == 200
+        assert script.data.startswith(b"// https://root.cern/js/ v7.11.2")
+    assert client.get("/static/jsroot/package.json").status_code == 404
+    assert client.get("/static/jsroot/build/../package.json").status_code == 404
