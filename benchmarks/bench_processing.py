@@ -78,7 +78,11 @@ def settings_for(directory: Path) -> Settings:
     return load_settings(
         environ={},
         use_default_file=False,
-        overrides={"data_dir": str(directory / "data"), "file_settle_seconds": 0, "log_level": "WARNING"},
+        overrides={
+            "data_dir": str(directory / "data"),
+            "file_settle_seconds": 0,
+            "log_level": "WARNING",
+        },
     )
 
 
@@ -145,7 +149,11 @@ def main() -> None:
                         write_flat_file(settings.data_dir, settings)
                     else:
                         generate_demo_data(
-                            settings.data_dir, settings.tz, runs=1, minutes=args.demo_minutes, now=datetime.now(UTC)
+                            settings.data_dir,
+                            settings.tz,
+                            runs=1,
+                            minutes=args.demo_minutes,
+                            now=datetime.now(UTC),
                         )
                     count, seconds = run_pipeline(settings, workers)
                     rates.append(count / seconds)

@@ -22,7 +22,16 @@ from overwatch.config import load_settings
 from overwatch.storage import Database
 from overwatch.storage import DatabaseError
 
-__all__ = ["AppContext", "cli", "deploy_main", "dqm_receiver_main", "main", "pass_app", "processing_main", "webapp_main"]
+__all__ = [
+    "AppContext",
+    "cli",
+    "deploy_main",
+    "dqm_receiver_main",
+    "main",
+    "pass_app",
+    "processing_main",
+    "webapp_main",
+]
 
 
 class AppContext:
@@ -70,11 +79,18 @@ pass_app = click.make_pass_decorator(AppContext)
 
 @click.group()
 @click.version_option(__version__, prog_name="overwatch")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Settings file (default ./config.yaml).")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    help="Settings file (default ./config.yaml).",
+)
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Override the data directory.")
 @click.option("--database-url", help="Override the database URL.")
 @click.pass_context
-def cli(ctx: click.Context, config_file: str | None, data_dir: str | None, database_url: str | None) -> None:
+def cli(
+    ctx: click.Context, config_file: str | None, data_dir: str | None, database_url: str | None
+) -> None:
     """Overwatch: online data-quality monitoring of ROOT histograms."""
     overrides: dict[str, Any] = {}
     if data_dir:
@@ -102,15 +118,15 @@ def config_show(app: AppContext) -> None:
 
 def _register_subcommands() -> None:
     # Imported here, not at module top, so each part's heavy imports load only when used.
-    from overwatch.commands import db_group
-    from overwatch.commands import demo_command
-    from overwatch.commands import process_command
+    from overwatch.commands import db_group  # noqa: PLC0415
+    from overwatch.commands import demo_command  # noqa: PLC0415
+    from overwatch.commands import process_command  # noqa: PLC0415
 
     cli.add_command(process_command)
     cli.add_command(db_group)
     cli.add_command(demo_command)
     try:
-        from overwatch.webapp.commands import register_commands
+        from overwatch.webapp.commands import register_commands  # noqa: PLC0415
     except ImportError:
         cli.add_command(_not_built("web", "the web app"))
         cli.add_command(_not_built("users", "user management"))
@@ -121,7 +137,9 @@ def _register_subcommands() -> None:
 
 
 def _not_built(name: str, what: str) -> click.Command:
-    @click.command(name, context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+    @click.command(
+        name, context_settings={"ignore_unknown_options": True, "allow_extra_args": True}
+    )
     def command() -> None:
         click.echo(f"overwatch {name}: {what} is not built yet.", err=True)
         sys.exit(2)
@@ -176,4 +194,3 @@ def dqm_receiver_main() -> None:
 
 def deploy_main() -> None:
     _alias("deploy")
-

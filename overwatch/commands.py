@@ -49,7 +49,9 @@ def _run_pass(app: AppContext, workers: int | None) -> int:
 
 @click.command("process")
 @click.option("--once", is_flag=True, help="Process everything pending, print a summary and exit.")
-@click.option("--workers", type=click.IntRange(1, 64), help="Worker processes (default: processing_workers).")
+@click.option(
+    "--workers", type=click.IntRange(1, 64), help="Worker processes (default: processing_workers)."
+)
 @pass_app
 def process_command(app: AppContext, once: bool, workers: int | None) -> None:
     """Scan the data directory and process new files (overwatchProcessing).
@@ -93,7 +95,9 @@ def db_current(app: AppContext) -> None:
 
 @db_group.command("rebuild")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--process/--no-process", default=True, show_default=True, help="Process the runs afterwards.")
+@click.option(
+    "--process/--no-process", default=True, show_default=True, help="Process the runs afterwards."
+)
 @pass_app
 def db_rebuild(app: AppContext, yes: bool, process: bool) -> None:
     """Re-derive the whole database from the files on disk (users are kept)."""
@@ -107,20 +111,33 @@ def db_rebuild(app: AppContext, yes: bool, process: bool) -> None:
 
     settings, db = app.settings, app.database()
     if not yes:
-        click.confirm(f"Delete everything derived in {db!r} and rebuild it from {settings.data_dir}?", abort=True)
+        click.confirm(
+            f"Delete everything derived in {db!r} and rebuild it from {settings.data_dir}?",
+            abort=True,
+        )
     with db.session() as session:
         for model in (Job, Alarm, TrendValue, Run, QuarantinedFile, DaemonHeartbeat):
             session.execute(delete(model))
     report = register_existing(settings, db)
-    click.echo(f"rebuild: {len(report.registered)} file(s) registered, {report.jobs_queued} job(s) queued")
+    click.echo(
+        f"rebuild: {len(report.registered)} file(s) registered, {report.jobs_queued} job(s) queued"
+    )
     if process:
         sys.exit(1 if _run_pass(app, None) else 0)
 
 
 @click.command("demo")
 @click.option("--runs", type=click.IntRange(1, 50), default=3, show_default=True)
-@click.option("--minutes", type=click.IntRange(2, 240), default=12, show_default=True, help="Snapshots (one a minute) per run.")
-@click.option("--serve/--no-serve", default=True, show_default=True, help="Start the web app afterwards.")
+@click.option(
+    "--minutes",
+    type=click.IntRange(2, 240),
+    default=12,
+    show_default=True,
+    help="Snapshots (one a minute) per run.",
+)
+@click.option(
+    "--serve/--no-serve", default=True, show_default=True, help="Start the web app afterwards."
+)
 @pass_app
 def demo_command(app: AppContext, runs: int, minutes: int, serve: bool) -> None:
     """Write a synthetic data set (EMC, HLT, TPC), process it and start the web app."""
@@ -129,7 +146,9 @@ def demo_command(app: AppContext, runs: int, minutes: int, serve: bool) -> None:
 
     settings, db = app.settings, app.database()
     click.echo(f"writing demo data into {settings.data_dir} ...")
-    files = generate_demo_data(settings.data_dir, settings.tz, runs=runs, minutes=minutes, now=datetime.now(UTC))
+    files = generate_demo_data(
+        settings.data_dir, settings.tz, runs=runs, minutes=minutes, now=datetime.now(UTC)
+    )
     click.echo(f"wrote {len(files)} receiver file(s)")
     # The files were just written; they are complete (atomic rename), so no settle wait.
     from dataclasses import replace  # noqa: PLC0415

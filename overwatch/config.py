@@ -167,7 +167,9 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("data_dir", _to_path, Path("data"), "Directory receivers write into; holds Run<N>/ folders."),
+    Setting(
+        "data_dir", _to_path, Path("data"), "Directory receivers write into; holds Run<N>/ folders."
+    ),
     Setting(
         "database_url",
         _to_optional_str,
@@ -176,32 +178,88 @@ SETTINGS: tuple[Setting, ...] = (
         "PostgreSQL: postgresql+psycopg://user@host/db",
         secret=True,
     ),
-    Setting("timezone", _to_timezone, "Europe/Zurich", "Time zone of the local times in receiver file names."),
+    Setting(
+        "timezone",
+        _to_timezone,
+        "Europe/Zurich",
+        "Time zone of the local times in receiver file names.",
+    ),
     Setting(
         "accumulation_mode",
         _one_of("cumulative", "reset"),
         "cumulative",
         "cumulative: each file holds everything since start of run; reset: files are summed.",
     ),
-    Setting("subsystem_modes", _to_mode_map, {}, "Per-subsystem accumulation mode overrides, e.g. {EMC: reset}."),
-    Setting("scan_interval", _to_positive_float, 10.0, "Seconds between scans of the data directory by the daemon."),
+    Setting(
+        "subsystem_modes",
+        _to_mode_map,
+        {},
+        "Per-subsystem accumulation mode overrides, e.g. {EMC: reset}.",
+    ),
+    Setting(
+        "scan_interval",
+        _to_positive_float,
+        10.0,
+        "Seconds between scans of the data directory by the daemon.",
+    ),
     Setting(
         "file_settle_seconds",
         _to_non_negative_float,
         2.0,
         "A file modified less than this many seconds ago is treated as still being written.",
     ),
-    Setting("quarantine_dir", _to_optional_path, None, "Where bad files go; empty means <data_dir>/quarantine."),
-    Setting("job_max_attempts", _to_positive_int, 3, "How often a failing job is tried before it is marked failed."),
-    Setting("job_lease_seconds", _to_positive_float, 300.0, "A running job whose heartbeat is older is reclaimed."),
-    Setting("processing_workers", _to_positive_int, 2, "Processes used to read and convert histograms in parallel."),
-    Setting("json_compression_level", _to_gzip_level, 1, "gzip level (1-9) for stored histogram JSON; 1 is fastest."),
+    Setting(
+        "quarantine_dir",
+        _to_optional_path,
+        None,
+        "Where bad files go; empty means <data_dir>/quarantine.",
+    ),
+    Setting(
+        "job_max_attempts",
+        _to_positive_int,
+        3,
+        "How often a failing job is tried before it is marked failed.",
+    ),
+    Setting(
+        "job_lease_seconds",
+        _to_positive_float,
+        300.0,
+        "A running job whose heartbeat is older is reclaimed.",
+    ),
+    Setting(
+        "processing_workers",
+        _to_positive_int,
+        2,
+        "Processes used to read and convert histograms in parallel.",
+    ),
+    Setting(
+        "json_compression_level",
+        _to_gzip_level,
+        1,
+        "gzip level (1-9) for stored histogram JSON; 1 is fastest.",
+    ),
     Setting("log_level", _to_log_level, "INFO", "Logging level: DEBUG, INFO, WARNING or ERROR."),
     Setting("web_bind", _to_str, "127.0.0.1:8850", "Address the web app listens on."),
     Setting("web_workers", _to_positive_int, 2, "gunicorn worker processes for the web app."),
-    Setting("secret_key", _to_optional_str, None, "Flask secret key; generated and kept in <data_dir> when empty.", secret=True),
-    Setting("ongoing_minutes", _to_positive_float, 5.0, "A run with a file younger than this is shown as ongoing."),
-    Setting("live_refresh_seconds", _to_positive_float, 30.0, "How often run pages of ongoing runs refresh histograms."),
+    Setting(
+        "secret_key",
+        _to_optional_str,
+        None,
+        "Flask secret key; generated and kept in <data_dir> when empty.",
+        secret=True,
+    ),
+    Setting(
+        "ongoing_minutes",
+        _to_positive_float,
+        5.0,
+        "A run with a file younger than this is shown as ongoing.",
+    ),
+    Setting(
+        "live_refresh_seconds",
+        _to_positive_float,
+        30.0,
+        "How often run pages of ongoing runs refresh histograms.",
+    ),
     Setting(
         "dqm_upload_tokens",
         _to_optional_str,
@@ -305,7 +363,9 @@ def _mask(value: Any) -> str:
     return "********"
 
 
-def find_config_file(explicit: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Path | None:
+def find_config_file(
+    explicit: str | os.PathLike[str] | None, environ: Mapping[str, str]
+) -> Path | None:
     """The config file to read: ``--config``, else ``OVERWATCH_CONFIG``, else ./config.yaml if present."""
     if explicit:
         path = Path(explicit)
@@ -349,7 +409,9 @@ def load_settings(
     if path is not None:
         for key, value in _read_yaml(path).items():
             if key not in _BY_NAME:
-                raise ConfigError(str(key), str(path), f"unknown setting (known: {', '.join(sorted(_BY_NAME))})")
+                raise ConfigError(
+                    str(key), str(path), f"unknown setting (known: {', '.join(sorted(_BY_NAME))})"
+                )
             raw[key] = (value, str(path))
         # Relative paths in a config file are relative to the file, not to the caller.
         for key in ("data_dir", "quarantine_dir"):

@@ -56,8 +56,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         if os.environ.get(REQUIRE_POSTGRES_ENV) == "1":
             pytest.fail(f"PostgreSQL at {base} is required but unusable: {exc}")
         pytest.skip(f"PostgreSQL at {base} unusable: {exc}")
-    url = make_url(base).set(drivername="postgresql+psycopg").update_query_dict(
-        {"options": f"-csearch_path={schema}"}
+    url = (
+        make_url(base)
+        .set(drivername="postgresql+psycopg")
+        .update_query_dict({"options": f"-csearch_path={schema}"})
     )
     try:
         yield url.render_as_string(hide_password=False)

@@ -42,13 +42,20 @@ def _count(db: Database, model: type) -> int:
         return int(session.scalar(select(func.count()).select_from(model)) or 0)
 
 
-def test_demo_without_serving_fills_the_database(settings: Settings, db: Database, tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["demo", "--runs", "2", "--minutes", "3", "--no-serve"], env=_env(settings))
+def test_demo_without_serving_fills_the_database(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    result = CliRunner().invoke(
+        cli, ["demo", "--runs", "2", "--minutes", "3", "--no-serve"], env=_env(settings)
+    )
     assert result.exit_code == 0, result.output
     assert "wrote 18 receiver file(s)" in result.output
     assert "6 job(s) done, 0 failed" in result.output
     with db.session() as session:
-        assert session.scalars(select(Run.run_number).order_by(Run.run_number)).all() == [294832, 294833]
+        assert session.scalars(select(Run.run_number).order_by(Run.run_number)).all() == [
+            294832,
+            294833,
+        ]
         assert session.scalar(select(func.count()).select_from(ReceivedFile)) == 18
         names = set(session.scalars(select(HistogramRecord.name)))
     for problem in PLANTED_PROBLEMS:
@@ -57,7 +64,12 @@ def test_demo_without_serving_fills_the_database(settings: Settings, db: Databas
 
 def test_process_once_reports_and_exits_zero(settings: Settings, db: Database) -> None:
     runner = CliRunner()
-    assert runner.invoke(cli, ["demo", "--runs", "1", "--minutes", "2", "--no-serve"], env=_env(settings)).exit_code == 0
+    assert (
+        runner.invoke(
+            cli, ["demo", "--runs", "1", "--minutes", "2", "--no-serve"], env=_env(settings)
+        ).exit_code
+        == 0
+    )
     (settings.data_dir / "junk.root").write_bytes(b"junk")
     result = runner.invoke(cli, ["process", "--once"], env=_env(settings))
     assert result.exit_code == 0, result.output
@@ -95,7 +107,12 @@ def test_db_upgrade_current_and_rebuild(settings: Settings, db: Database) -> Non
     env = _env(settings)
     assert "current: 0001  head: 0001" in runner.invoke(cli, ["db", "current"], env=env).output
     assert runner.invoke(cli, ["db", "upgrade"], env=env).exit_code == 0
-    assert runner.invoke(cli, ["demo", "--runs", "1", "--minutes", "2", "--no-serve"], env=env).exit_code == 0
+    assert (
+        runner.invoke(
+            cli, ["demo", "--runs", "1", "--minutes", "2", "--no-serve"], env=env
+        ).exit_code
+        == 0
+    )
     before = _count(db, HistogramRecord)
     result = runner.invoke(cli, ["db", "rebuild", "--yes"], env=env)
     assert result.exit_code == 0, result.output
@@ -110,13 +127,21 @@ def test_unbuilt_parts_say_so_and_fail() -> None:
     assert "not built yet" in result.output
 
 
-def test_classic_alias_keeps_group_options_in_front(settings: Settings, db: Database, tmp_path: Path) -> None:
+def test_classic_alias_keeps_group_options_in_front(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
     config = tmp_path / "c.yaml"
-    config.write_text(f"data_dir: {settings.data_dir}\nfile_settle_seconds: 0\nprocessing_workers: 1\n")
+    config.write_text(
+        f"data_dir: {settings.data_dir}\nfile_settle_seconds: 0\nprocessing_workers: 1\n"
+    )
     env = {**os.environ, "OVERWATCH_DATABASE_URL": settings.effective_database_url}
     done = subprocess.run(
         [BIN / "overwatchProcessing", "--config", str(config), "--once"],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert "scan: 0 new file(s)" in done.stdout
@@ -124,9 +149,18 @@ def test_classic_alias_keeps_group_options_in_front(settings: Settings, db: Data
 
 @pytest.mark.slow
 def test_daemon_processes_new_files_and_stops_on_sigterm(settings: Settings, db: Database) -> None:
-    env = {**os.environ, **_env(settings), "OVERWATCH_SCAN_INTERVAL": "0.5", "OVERWATCH_LOG_LEVEL": "INFO"}
+    env = {
+        **os.environ,
+        **_env(settings),
+        "OVERWATCH_SCAN_INTERVAL": "0.5",
+        "OVERWATCH_LOG_LEVEL": "INFO",
+    }
     daemon = subprocess.Popen(
-        [BIN / "overwatch", "process"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [BIN / "overwatch", "process"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         from overwatch.demo import generate_demo_data  # noqa: PLC0415
@@ -135,7 +169,9 @@ def test_daemon_processes_new_files_and_stops_on_sigterm(settings: Settings, db:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             with db.session() as session:
-                done = session.scalar(select(func.count()).select_from(Job).where(Job.state == "done"))
+                done = session.scalar(
+                    select(func.count()).select_from(Job).where(Job.state == "done")
+                )
             if done:
                 break
             time.sleep(0.3)

@@ -53,7 +53,9 @@ def test_config_file_from_environment(tmp_path: Path) -> None:
         ("no_such_setting: 1\n", "no_such_setting", "unknown setting"),
     ],
 )
-def test_bad_file_value_names_key_file_and_reason(tmp_path: Path, content: str, key: str, reason: str) -> None:
+def test_bad_file_value_names_key_file_and_reason(
+    tmp_path: Path, content: str, key: str, reason: str
+) -> None:
     config = tmp_path / "bad.yaml"
     config.write_text(content)
     with pytest.raises(ConfigError) as info:
@@ -64,7 +66,9 @@ def test_bad_file_value_names_key_file_and_reason(tmp_path: Path, content: str, 
 
 
 def test_bad_environment_value_names_variable() -> None:
-    with pytest.raises(ConfigError, match="OVERWATCH_WEB_WORKERS: setting 'web_workers': must be at least 1"):
+    with pytest.raises(
+        ConfigError, match="OVERWATCH_WEB_WORKERS: setting 'web_workers': must be at least 1"
+    ):
         load_settings(environ={"OVERWATCH_WEB_WORKERS": "0"}, use_default_file=False)
 
 
@@ -85,7 +89,9 @@ def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
 
 
 def test_subsystem_modes_from_environment() -> None:
-    settings = load_settings(environ={"OVERWATCH_SUBSYSTEM_MODES": "EMC=reset, TPC=cumulative"}, use_default_file=False)
+    settings = load_settings(
+        environ={"OVERWATCH_SUBSYSTEM_MODES": "EMC=reset, TPC=cumulative"}, use_default_file=False
+    )
     assert settings.mode_for("EMC") == "reset"
     assert settings.mode_for("HLT") == "cumulative"
 
@@ -99,7 +105,10 @@ def test_describe_masks_secrets() -> None:
         use_default_file=False,
     )
     shown = {key: (value, source) for key, value, source in settings.describe()}
-    assert shown["database_url"] == ("postgresql://***@db.example/overwatch", "OVERWATCH_DATABASE_URL")
+    assert shown["database_url"] == (
+        "postgresql://***@db.example/overwatch",
+        "OVERWATCH_DATABASE_URL",
+    )
     assert shown["secret_key"][0] == "********"
     assert "hunter2" not in repr(shown)
 

@@ -93,7 +93,9 @@ def test_file_seen_twice_is_one_row(settings: Settings, db: Database) -> None:
     assert _count(db, ReceivedFile) == 1
 
 
-def test_crash_between_registration_and_move_is_completed_next_scan(settings: Settings, db: Database) -> None:
+def test_crash_between_registration_and_move_is_completed_next_scan(
+    settings: Settings, db: Database
+) -> None:
     path = _drop(settings, "HLT", 5, 2)
     scan(settings, db)
     filed = settings.data_dir / "Run5" / "HLT" / path.name
@@ -106,7 +108,9 @@ def test_crash_between_registration_and_move_is_completed_next_scan(settings: Se
     assert _count(db, ReceivedFile) == 1
 
 
-def test_bad_names_and_bad_content_are_quarantined_without_blocking(settings: Settings, db: Database) -> None:
+def test_bad_names_and_bad_content_are_quarantined_without_blocking(
+    settings: Settings, db: Database
+) -> None:
     (settings.data_dir / "garbage.root").write_bytes(b"not a root file at all")
     (settings.data_dir / "EMChistos_12_C_2018_13_40_1_2_3.root").write_bytes(b"x")
     (settings.data_dir / "EMChistos_12_C_2018_1_4_1_2_3.root").write_bytes(b"\x00" * 300)
@@ -133,7 +137,9 @@ def test_bad_names_and_bad_content_are_quarantined_without_blocking(settings: Se
         assert {r.original_name for r in rows} == set(reasons)
 
 
-def test_hidden_temporary_and_unsettled_files_are_left_alone(make_settings, data_dir: Path, db: Database) -> None:  # type: ignore[no-untyped-def]
+def test_hidden_temporary_and_unsettled_files_are_left_alone(
+    make_settings, data_dir: Path, db: Database
+) -> None:  # type: ignore[no-untyped-def]
     settings = make_settings(file_settle_seconds=3600)
     (data_dir / ".EMChistos_1_C_2018_1_1_1_1_1.root.x1.tmp").write_bytes(b"partial")
     fresh = _drop(settings, "EMC", 1, 1)
@@ -157,7 +163,9 @@ def test_replay_files_are_set_aside_and_never_processed(settings: Settings, db: 
 def test_conflicting_file_with_same_name_is_quarantined(settings: Settings, db: Database) -> None:
     path = _drop(settings, "EMC", 3, 1)
     scan(settings, db)
-    write_receiver_file(settings.data_dir, "EMC", 3, "C", T0.replace(minute=1), {"other": _hist(9)}, settings.tz)
+    write_receiver_file(
+        settings.data_dir, "EMC", 3, "C", T0.replace(minute=1), {"other": _hist(9)}, settings.tz
+    )
     report = scan(settings, db)
     assert [name for name, _ in report.quarantined] == [path.name]
     assert "already received" in report.quarantined[0][1]

@@ -48,7 +48,13 @@ START = datetime(2018, 10, 22, 7, 0, 0, tzinfo=UTC)
 EDGES = np.linspace(0.0, 10.0, 11)
 
 
-def _drop(settings: Settings, minute: int, counts: Sequence[float], subsystem: str = "EMC", **extra: object) -> Path:
+def _drop(
+    settings: Settings,
+    minute: int,
+    counts: Sequence[float],
+    subsystem: str = "EMC",
+    **extra: object,
+) -> Path:
     objects: dict[str, object] = {
         "EMCTRQA_histA": (np.asarray(counts, dtype=np.float64), EDGES),
         "EMCTRQA_histB": (np.asarray(counts, dtype=np.float64) * 2, EDGES),
@@ -71,7 +77,9 @@ def _payload(record: HistogramRecord) -> dict[str, object]:
 def _current(db: Database, subsystem: str = "EMC") -> dict[str, HistogramRecord]:
     with db.session() as session:
         sub = session.scalars(select(SubsystemRun).where(SubsystemRun.name == subsystem)).one()
-        rows = session.scalars(select(HistogramRecord).where(HistogramRecord.result_id == sub.current_result_id)).all()
+        rows = session.scalars(
+            select(HistogramRecord).where(HistogramRecord.result_id == sub.current_result_id)
+        ).all()
         return {row.name: row for row in rows}
 
 
@@ -93,18 +101,29 @@ def test_cumulative_run_state_is_the_newest_file(settings: Settings, db: Databas
     # What is stored is exactly the JSROOT JSON of the newest file's histogram.
     from overwatch.processing.jsroot import to_jsroot_json  # noqa: PLC0415
 
-    expected = {h.name: h for h in read_file(settings.data_dir / f"Run{RUN}" / "EMC" / newest.name).histograms}
-    assert gzip.decompress(stored["Cells/histC"].json_gz or b"") == to_jsroot_json(expected["Cells/histC"])
+    expected = {
+        h.name: h
+        for h in read_file(settings.data_dir / f"Run{RUN}" / "EMC" / newest.name).histograms
+    }
+    assert gzip.decompress(stored["Cells/histC"].json_gz or b"") == to_jsroot_json(
+        expected["Cells/histC"]
+    )
     payload = _payload(stored["EMCTRQA_histA"])
     assert payload["_typename"] == "TH1D"
-    assert stored["EMCTRQA_histA"].etag and len(stored["EMCTRQA_histA"].etag) == 40
+    assert stored["EMCTRQA_histA"].etag
+    assert len(stored["EMCTRQA_histA"].etag) == 40
     with db.session() as session:
         sub = session.scalars(select(SubsystemRun)).one()
         assert sub.processed_until == START.replace(minute=2)
         groups = session.scalars(select(HistogramGroup).order_by(HistogramGroup.position)).all()
         assert [g.name for g in groups] == ["Cells", "EMCTRQA"]
         attempt = session.scalars(select(JobAttempt)).one()
-        assert (attempt.outcome, attempt.plugin, attempt.plugin_version, attempt.histogram_count) == ("done", "generic", "1", 3)
+        assert (
+            attempt.outcome,
+            attempt.plugin,
+            attempt.plugin_version,
+            attempt.histogram_count,
+        ) == ("done", "generic", "1", 3)
         assert attempt.duration_seconds is not None
         assert attempt.duration_seconds >= 0
         job = session.scalars(select(Job)).one()
@@ -113,7 +132,9 @@ def test_cumulative_run_state_is_the_newest_file(settings: Settings, db: Databas
         assert states == {"processed", "registered"}  # the older file was not needed
 
 
-def test_new_file_replaces_the_result_and_removes_the_old_one(settings: Settings, db: Database) -> None:
+def test_new_file_replaces_the_result_and_removes_the_old_one(
+    settings: Settings, db: Database
+) -> None:
     _drop(settings, 1, range(10))
     scan(settings, db)
     Worker(settings, db).run_until_idle()
@@ -138,7 +159,9 @@ def test_reset_mode_sums_the_files(make_settings, db: Database) -> None:  # type
     assert _payload(stored["Cells/histC"])["fEntries"] == 20.0
 
 
-def test_time_slice_subtracts_the_file_before_the_range_and_is_reused(settings: Settings, db: Database) -> None:
+def test_time_slice_subtracts_the_file_before_the_range_and_is_reused(
+    settings: Settings, db: Database
+) -> None:
     for minute, value in ((0, 1), (5, 3), (10, 6)):
         _drop(settings, minute, [value] * 10)
     scan(settings, db)
@@ -146,8 +169,16 @@ def test_time_slice_subtracts_the_file_before_the_range_and_is_reused(settings: 
     with db.session() as session:
         sub = session.scalars(select(SubsystemRun)).one()
         params = {"min_minutes": 2, "max_minutes": 7, "options": {}}
-        job = enqueue_job(session, kind="time_slice", dedupe_key="slice-1", subsystem_id=sub.id,
-                          run_number=RUN, subsystem="EMC", params=params, priority=PRIORITY_USER)
+        job = enqueue_job(
+            session,
+            kind="time_slice",
+            dedupe_key="slice-1",
+            subsystem_id=sub.id,
+            run_number=RUN,
+            subsystem="EMC",
+            params=params,
+            priority=PRIORITY_USER,
+        )
         job_id = job.id
     [outcome] = Worker(settings, db).run_until_idle()
     assert outcome.state == "done", outcome.error
@@ -158,21 +189,40 @@ def test_time_slice_subtracts_the_file_before_the_range_and_is_reused(settings: 
         assert result is not None
         assert result.kind == "time_slice"
         assert (result.min_time, result.max_time) == (START, START.replace(minute=5))
-        rows = {r.name: r for r in session.scalars(select(HistogramRecord).where(HistogramRecord.result_id == result.id))}
+        rows = {
+            r.name: r
+            for r in session.scalars(
+                select(HistogramRecord).where(HistogramRecord.result_id == result.id)
+            )
+        }
         # newest file in [2, 7] minutes is minute 5; the last one before minute 2 is minute 0.
         assert _inner(rows["EMCTRQA_histA"]) == [2.0] * 10
-        again = enqueue_job(session, kind="time_slice", dedupe_key="slice-2", subsystem_id=sub.id,
-                            run_number=RUN, subsystem="EMC", params=params)
+        again = enqueue_job(
+            session,
+            kind="time_slice",
+            dedupe_key="slice-2",
+            subsystem_id=sub.id,
+            run_number=RUN,
+            subsystem="EMC",
+            params=params,
+        )
         again_id = again.id
     Worker(settings, db).run_until_idle()
     with db.session() as session:
         second = session.get(Job, again_id)
         assert second is not None
         assert second.result_id == result.id  # served from storage, not recomputed
-        assert session.scalar(select(func.count()).select_from(Result).where(Result.kind == "time_slice")) == 1
+        assert (
+            session.scalar(
+                select(func.count()).select_from(Result).where(Result.kind == "time_slice")
+            )
+            == 1
+        )
 
 
-def test_corrupt_file_found_while_processing_is_quarantined_and_older_data_used(settings: Settings, db: Database) -> None:
+def test_corrupt_file_found_while_processing_is_quarantined_and_older_data_used(
+    settings: Settings, db: Database
+) -> None:
     _drop(settings, 1, [4] * 10)
     newest = _drop(settings, 2, [9] * 10)
     scan(settings, db)
@@ -186,7 +236,9 @@ def test_corrupt_file_found_while_processing_is_quarantined_and_older_data_used(
         quarantined = session.scalars(select(QuarantinedFile)).one()
         assert quarantined.original_name == newest.name
         assert "unreadable during processing" in quarantined.reason
-        row = session.scalars(select(ReceivedFile).where(ReceivedFile.file_name == newest.name)).one()
+        row = session.scalars(
+            select(ReceivedFile).where(ReceivedFile.file_name == newest.name)
+        ).one()
         assert row.state == "quarantined"
 
 
@@ -197,7 +249,9 @@ class QualityPlugin(DetectorPlugin):
     version = "7"
     options = (ProcessingOption("threshold", float, 5.0, "bad above this mean", minimum=0),)
 
-    def derived(self, histograms: Sequence[Histogram], context: ProcessingContext) -> list[Histogram]:
+    def derived(
+        self, histograms: Sequence[Histogram], context: ProcessingContext
+    ) -> list[Histogram]:
         by_name = {h.name: h for h in histograms}
         total = by_name["EMCTRQA_histA"].copy()
         total.name = "EMCTRQA_sum"
@@ -244,8 +298,17 @@ def test_plugin_hooks_shape_the_result(settings: Settings, db: Database) -> None
         assert sub.quality == "bad"
         groups = {g.id: g.name for g in session.scalars(select(HistogramGroup))}
         assert list(groups.values()) == ["Sums", "Trigger", "Other"]
-        placed = {r.name: groups[r.group_id] for r in session.scalars(select(HistogramRecord)) if r.group_id}
-        assert placed == {"EMCTRQA_sum": "Sums", "EMCTRQA_histA": "Trigger", "EMCTRQA_histB": "Trigger", "Cells/histC": "Other"}
+        placed = {
+            r.name: groups[r.group_id]
+            for r in session.scalars(select(HistogramRecord))
+            if r.group_id
+        }
+        assert placed == {
+            "EMCTRQA_sum": "Sums",
+            "EMCTRQA_histA": "Trigger",
+            "EMCTRQA_histB": "Trigger",
+            "Cells/histC": "Other",
+        }
         attempt = session.scalars(select(JobAttempt)).one()
         assert (attempt.plugin, attempt.plugin_version) == ("quality-test", "7")
 
@@ -258,8 +321,15 @@ def test_reprocessing_with_options_is_stored_apart(settings: Settings, db: Datab
     with db.session() as session:
         sub = session.scalars(select(SubsystemRun)).one()
         current = sub.current_result_id
-        job = enqueue_job(session, kind="reprocess", dedupe_key="re", subsystem_id=sub.id, run_number=RUN,
-                          subsystem="EMC", params={"options": {"threshold": "10"}})
+        job = enqueue_job(
+            session,
+            kind="reprocess",
+            dedupe_key="re",
+            subsystem_id=sub.id,
+            run_number=RUN,
+            subsystem="EMC",
+            params={"options": {"threshold": "10"}},
+        )
         job_id = job.id
     Worker(settings, db).run_until_idle()
     with db.session() as session:
@@ -268,7 +338,11 @@ def test_reprocessing_with_options_is_stored_apart(settings: Settings, db: Datab
         assert job.state == "done"
         result = session.get(Result, job.result_id)
         assert result is not None
-        assert (result.kind, result.options, result.quality) == ("reprocess", {"threshold": 10.0}, "good")
+        assert (result.kind, result.options, result.quality) == (
+            "reprocess",
+            {"threshold": 10.0},
+            "good",
+        )
         sub = session.scalars(select(SubsystemRun)).one()
         assert sub.current_result_id == current  # the run's own result is untouched
 
@@ -281,8 +355,16 @@ def test_bad_option_fails_the_job_with_the_reason(make_settings, db: Database) -
     Worker(settings, db).run_until_idle()
     with db.session() as session:
         sub = session.scalars(select(SubsystemRun)).one()
-        enqueue_job(session, kind="reprocess", dedupe_key="bad", subsystem_id=sub.id, run_number=RUN,
-                    subsystem="EMC", params={"options": {"threshold": -1}}, max_attempts=1)
+        enqueue_job(
+            session,
+            kind="reprocess",
+            dedupe_key="bad",
+            subsystem_id=sub.id,
+            run_number=RUN,
+            subsystem="EMC",
+            params={"options": {"threshold": -1}},
+            max_attempts=1,
+        )
     [outcome] = Worker(settings, db).run_until_idle()
     assert outcome.state == "failed"
     assert outcome.error is not None
@@ -296,7 +378,9 @@ class BrokenPlugin(DetectorPlugin):
         raise ZeroDivisionError("plugin bug")
 
 
-def test_failing_plugin_is_retried_then_failed_keeping_the_previous_result(settings: Settings, db: Database) -> None:
+def test_failing_plugin_is_retried_then_failed_keeping_the_previous_result(
+    settings: Settings, db: Database
+) -> None:
     _drop(settings, 1, [2] * 10)
     scan(settings, db)
     Worker(settings, db).run_until_idle()
@@ -327,7 +411,9 @@ def test_job_taken_over_by_another_worker_writes_nothing(settings: Settings, db:
     scan(settings, db)
 
     class Thief(DetectorPlugin):
-        def derived(self, histograms: Sequence[Histogram], context: ProcessingContext) -> list[Histogram]:
+        def derived(
+            self, histograms: Sequence[Histogram], context: ProcessingContext
+        ) -> list[Histogram]:
             with db.session() as session:
                 session.execute(update(Job).values(worker="someone-else"))
             return []
@@ -342,8 +428,13 @@ def test_job_taken_over_by_another_worker_writes_nothing(settings: Settings, db:
         assert session.scalar(select(func.count()).select_from(Result)) == 0
 
 
-def test_large_job_split_across_two_processes_gives_the_same_result(settings: Settings, db: Database, tmp_path: Path) -> None:
-    objects = {f"dir{i % 4}/h{i}": rootfiles.th1(f"h{i}", np.arange(2000) * (i + 1), kind="F") for i in range(400)}
+def test_large_job_split_across_two_processes_gives_the_same_result(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    objects = {
+        f"dir{i % 4}/h{i}": rootfiles.th1(f"h{i}", np.arange(2000) * (i + 1), kind="F")
+        for i in range(400)
+    }
     stamp = START.replace(minute=1)
     write_receiver_file(settings.data_dir, "TPC", RUN, "C", stamp, objects, settings.tz)
     copy = (settings.data_dir / "TPChistos_294832_C_2018_10_22_9_1_0.root").read_bytes()
@@ -354,7 +445,9 @@ def test_large_job_split_across_two_processes_gives_the_same_result(settings: Se
     assert (outcome.state, outcome.histograms) == ("done", 400)
     split = {name: row.etag for name, row in _current(db, "TPC").items()}
     serial = {}
-    for hist in read_file(settings.data_dir / f"Run{RUN}" / "TPC" / "TPChistos_294832_C_2018_10_22_9_1_0.root").histograms:
+    for hist in read_file(
+        settings.data_dir / f"Run{RUN}" / "TPC" / "TPChistos_294832_C_2018_10_22_9_1_0.root"
+    ).histograms:
         from overwatch.processing.pipeline import encode_histogram  # noqa: PLC0415
 
         serial[hist.name] = encode_histogram(hist, 1)[2]

@@ -184,13 +184,17 @@ class DetectorPlugin:
         known = {option.name: option for option in self.options}
         unknown = sorted(set(requested) - set(known))
         if unknown:
-            raise OptionError(unknown[0], f"unknown processing option (known: {', '.join(sorted(known))})")
+            raise OptionError(
+                unknown[0], f"unknown processing option (known: {', '.join(sorted(known))})"
+            )
         values = {name: option.default for name, option in known.items()}
         for name, value in requested.items():
             values[name] = known[name].convert(value)
         return values
 
-    def derived(self, histograms: Sequence[Histogram], context: ProcessingContext) -> list[Histogram]:
+    def derived(
+        self, histograms: Sequence[Histogram], context: ProcessingContext
+    ) -> list[Histogram]:
         return []
 
     def prepare(self, hist: Histogram, context: ProcessingContext) -> None:

@@ -13,7 +13,13 @@ from importlib.metadata import entry_points
 
 from overwatch.detectors.api import DetectorPlugin
 
-__all__ = ["ENTRY_POINT_GROUP", "get_plugin", "register_plugin", "registered_plugins", "unregister_plugin"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "get_plugin",
+    "register_plugin",
+    "registered_plugins",
+    "unregister_plugin",
+]
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +37,9 @@ def _load_entry_points() -> None:
     for entry_point in entry_points(group=ENTRY_POINT_GROUP):
         plugin = entry_point.load()
         if not (isinstance(plugin, type) and issubclass(plugin, DetectorPlugin)):
-            raise TypeError(f"entry point {entry_point.name} = {entry_point.value} is not a DetectorPlugin subclass")
+            raise TypeError(
+                f"entry point {entry_point.name} = {entry_point.value} is not a DetectorPlugin subclass"
+            )
         _registered.setdefault(entry_point.name, plugin)
 
 

@@ -37,7 +37,14 @@ from overwatch.storage.models import DaemonHeartbeat
 from overwatch.storage.models import Job
 from overwatch.storage.models import utcnow
 
-__all__ = ["PassSummary", "ScheduledTask", "process_pending", "publish_heartbeat", "run_daemon", "schedule"]
+__all__ = [
+    "PassSummary",
+    "ScheduledTask",
+    "process_pending",
+    "publish_heartbeat",
+    "run_daemon",
+    "schedule",
+]
 
 log = logging.getLogger(__name__)
 
@@ -61,17 +68,25 @@ def _reclaim(settings: Settings, db: Database) -> None:
         log.warning("reclaimed jobs of dead workers: %s", reclaimed)
 
 
-def publish_heartbeat(settings: Settings, db: Database, *, name: str | None = None, started: datetime | None = None) -> None:
+def publish_heartbeat(
+    settings: Settings, db: Database, *, name: str | None = None, started: datetime | None = None
+) -> None:
     """Record that this daemon is alive (shown on the status page)."""
     name = name or f"processing@{worker_name()}"
     now = utcnow()
     with db.session() as session:
-        row = session.scalars(select(DaemonHeartbeat).where(DaemonHeartbeat.name == name)).one_or_none()
+        row = session.scalars(
+            select(DaemonHeartbeat).where(DaemonHeartbeat.name == name)
+        ).one_or_none()
         if row is None:
             row = DaemonHeartbeat(name=name, started_at=started or now, heartbeat_at=now, info={})
             session.add(row)
         row.heartbeat_at = now
-        row.info = {"version": __version__, "scan_interval": settings.scan_interval, "queue": queue_counts(session)}
+        row.info = {
+            "version": __version__,
+            "scan_interval": settings.scan_interval,
+            "queue": queue_counts(session),
+        }
 
 
 def _scan(settings: Settings, db: Database) -> None:
@@ -94,8 +109,13 @@ def _worker_loop(settings: Settings, db: Database, stop: Any, until_idle: bool) 
         if outcome is not None:
             log.info(
                 "job %s %s %s run %s: %s (%d histograms, %.2f s)",
-                outcome.job_id, outcome.kind, outcome.subsystem, outcome.run_number,
-                outcome.state, outcome.histograms, outcome.seconds,
+                outcome.job_id,
+                outcome.kind,
+                outcome.subsystem,
+                outcome.run_number,
+                outcome.state,
+                outcome.histograms,
+                outcome.seconds,
             )
             continue
         if until_idle:
@@ -104,7 +124,10 @@ def _worker_loop(settings: Settings, db: Database, stop: Any, until_idle: bool) 
 
 
 def _child_main(settings: Settings, stop: Any, until_idle: bool) -> None:
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s",
+    )
     # The parent decides when to stop; a terminal's Ctrl-C reaches the whole group.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -120,7 +143,10 @@ def _start_children(settings: Settings, count: int, stop: Any, until_idle: bool)
     children = []
     for index in range(count):
         child = context.Process(
-            target=_child_main, args=(settings, stop, until_idle), name=f"overwatch-worker-{index + 1}", daemon=False
+            target=_child_main,
+            args=(settings, stop, until_idle),
+            name=f"overwatch-worker-{index + 1}",
+            daemon=False,
         )
         child.start()
         children.append(child)
@@ -170,14 +196,24 @@ def process_pending(
         child.join()
     with db.session() as session:
         rows = session.execute(
-            select(Job.id, Job.state, Job.error).where(Job.finished_at >= started, Job.state.in_(["done", "failed"]))
+            select(Job.id, Job.state, Job.error).where(
+                Job.finished_at >= started, Job.state.in_(["done", "failed"])
+            )
         ).all()
         histograms = session.scalar(
-            select(func.coalesce(func.sum(JobAttempt.histogram_count), 0)).where(JobAttempt.started_at >= started)
+            select(func.coalesce(func.sum(JobAttempt.histogram_count), 0)).where(
+                JobAttempt.started_at >= started
+            )
         )
-    failures = [(job_id, (error or "").strip().splitlines()[-1:][0] if error else "") for job_id, state, error in rows if state == "failed"]
+    failures = [
+        (job_id, (error or "").strip().splitlines()[-1:][0] if error else "")
+        for job_id, state, error in rows
+        if state == "failed"
+    ]
     done = sum(1 for _, state, _ in rows if state == "done")
-    return PassSummary(done, len(failures), int(histograms or 0), time.perf_counter() - clock, failures)
+    return PassSummary(
+        done, len(failures), int(histograms or 0), time.perf_counter() - clock, failures
+    )
 
 
 def _finished_since(db: Database, started: datetime) -> int:
@@ -185,7 +221,13 @@ def _finished_since(db: Database, started: datetime) -> int:
         return int(session.scalar(select(func.count()).where(Job.finished_at >= started)) or 0)
 
 
-def run_daemon(settings: Settings, db: Database, *, workers: int | None = None, stop: threading.Event | None = None) -> None:
+def run_daemon(
+    settings: Settings,
+    db: Database,
+    *,
+    workers: int | None = None,
+    stop: threading.Event | None = None,
+) -> None:
     """Run until SIGTERM/SIGINT (or ``stop`` is set): scheduled tasks plus worker loops."""
     stop = stop or threading.Event()
     child_stop = multiprocessing.get_context("spawn").Event()
@@ -201,14 +243,24 @@ def run_daemon(settings: Settings, db: Database, *, workers: int | None = None, 
     scheduler = BackgroundScheduler(timezone=UTC)
     for task in schedule(settings):
         scheduler.add_job(
-            task.func, "interval", seconds=task.seconds, args=(settings, db), id=task.name,
-            max_instances=1, coalesce=True, next_run_time=datetime.now(UTC),
+            task.func,
+            "interval",
+            seconds=task.seconds,
+            args=(settings, db),
+            id=task.name,
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
         )
     publish_heartbeat(settings, db, started=started)
     scheduler.start()
     workers = workers or settings.processing_workers
     children = _start_children(settings, workers - 1, child_stop, until_idle=False)
-    log.info("processing daemon started: %d worker(s), scan every %.0f s", workers, settings.scan_interval)
+    log.info(
+        "processing daemon started: %d worker(s), scan every %.0f s",
+        workers,
+        settings.scan_interval,
+    )
     try:
         _worker_loop(settings, db, stop, until_idle=False)
     finally:

@@ -51,7 +51,7 @@ def _top_level_keys(path: os.PathLike[str]) -> list[str]:
     try:
         with uproot.open(path) as root_file:
             return sorted(set(root_file.keys(recursive=False, cycle=False)))
-    except Exception as exc:  # noqa: BLE001 - the reader reports the same file properly
+    except Exception as exc:
         raise CorruptFileError(os.fspath(path), f"cannot list keys: {exc}") from exc
 
 
@@ -101,7 +101,11 @@ def load_and_encode(
     sender.close()
     try:
         histograms, unconvertible = load_state(add, subtract, names=None if needs_all else own_keys)
-        own = [h for h in histograms if h.name.split("/", 1)[0] in set(own_keys)] if needs_all else histograms
+        own = (
+            [h for h in histograms if h.name.split("/", 1)[0] in set(own_keys)]
+            if needs_all
+            else histograms
+        )
         encoded = encode_all(plugin, context, own, level)
         message: Any = receiver.recv()
     finally:

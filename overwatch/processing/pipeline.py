@@ -13,7 +13,6 @@ so they can be called directly from tests and from other processes.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
 import zlib
@@ -235,7 +234,9 @@ def build_result(
     names = [e.name for e in encoded] + [u.name for u in unconvertible]
     specs = plugin.groups(names, context)
     compiled = [(spec.name, re.compile(spec.pattern)) for spec in specs]
-    group_of = {name: next((g for g, rx in compiled if rx.search(name)), OTHER_GROUP) for name in names}
+    group_of = {
+        name: next((g for g, rx in compiled if rx.search(name)), OTHER_GROUP) for name in names
+    }
     used = set(group_of.values())
     groups = [GroupRow(s.name, s.pattern) for s in specs if s.name in used]
     if OTHER_GROUP in used and all(g.name != OTHER_GROUP for g in groups):

@@ -125,7 +125,9 @@ def _candidates(data_dir: Path, settle_seconds: float, report: ScanReport) -> It
             yield Path(entry.path)
 
 
-def _file_one(settings: Settings, db: Database, path: Path, parsed: ReceivedFileName, report: ScanReport) -> None:
+def _file_one(
+    settings: Settings, db: Database, path: Path, parsed: ReceivedFileName, report: ScanReport
+) -> None:
     data_dir = settings.data_dir
     if not parsed.processable:
         target_dir = data_dir / REPLAY_DIR / f"Run{parsed.run_number}" / parsed.subsystem
@@ -227,7 +229,9 @@ def register_existing(settings: Settings, db: Database) -> ScanReport:
             report.quarantined.append((path.name, str(exc)))
             continue
         if path.parent != run_directory(data_dir, parsed.run_number, parsed.subsystem):
-            log.warning("%s is filed under the wrong run or subsystem; registering it where it is", path)
+            log.warning(
+                "%s is filed under the wrong run or subsystem; registering it where it is", path
+            )
         with db.session() as session:
             _, created = register_file(
                 session,

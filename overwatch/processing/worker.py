@@ -70,7 +70,7 @@ class JobOutcome:
     error: str | None = None
 
 
-class _LostLease(RuntimeError):
+class _LostLeaseError(RuntimeError):
     """The job was reclaimed by another worker while we were processing it."""
 
 
@@ -130,14 +130,26 @@ class Worker:
             plugin = get_plugin(job.subsystem or "")
             state, count, files = self._execute(job, plugin, started)
             outcome = JobOutcome(job.id, job.kind, job.run_number, job.subsystem, state, count)
-        except _LostLease as exc:
+        except _LostLeaseError as exc:
             log.warning("job %s: %s", job.id, exc)
-            outcome = JobOutcome(job.id, job.kind, job.run_number, job.subsystem, "lost", error=str(exc))
+            outcome = JobOutcome(
+                job.id, job.kind, job.run_number, job.subsystem, "lost", error=str(exc)
+            )
         except Exception:  # noqa: BLE001 - a job boundary: record the traceback, keep the daemon alive
             error = traceback.format_exc()
             state = self._record_failure(job, plugin, started, error, files)
-            log.error("job %s (%s %s run %s) failed, now %s:\n%s", job.id, job.kind, job.subsystem, job.run_number, state, error)
-            outcome = JobOutcome(job.id, job.kind, job.run_number, job.subsystem, state, error=error)
+            log.error(
+                "job %s (%s %s run %s) failed, now %s:\n%s",
+                job.id,
+                job.kind,
+                job.subsystem,
+                job.run_number,
+                state,
+                error,
+            )
+            outcome = JobOutcome(
+                job.id, job.kind, job.run_number, job.subsystem, state, error=error
+            )
         finally:
             stop_beat.set()
             beat.join()
@@ -166,26 +178,39 @@ class Worker:
             session.expunge_all()
         return sub, refs
 
-    def _plan(self, job: Job, sub: SubsystemRun, files: list[FileRef], plugin: DetectorPlugin) -> _Plan:
+    def _plan(
+        self, job: Job, sub: SubsystemRun, files: list[FileRef], plugin: DetectorPlugin
+    ) -> _Plan:
         options = plugin.validate_options(dict(job.params.get("options", {})))
         run_start = sub.run.first_file_time
         if job.kind == "time_slice":
             minutes = (float(job.params["min_minutes"]), float(job.params["max_minutes"]))
             add, older = files_for_slice(files, sub.accumulation_mode, run_start, minutes)
             context = ProcessingContext(
-                sub.run.run_number, sub.name, "time_slice", options,
-                min_time=older.timestamp if older else run_start, max_time=add[-1].timestamp, minutes=minutes,
+                sub.run.run_number,
+                sub.name,
+                "time_slice",
+                options,
+                min_time=older.timestamp if older else run_start,
+                max_time=add[-1].timestamp,
+                minutes=minutes,
             )
             return _Plan(add, older, context, request_key("time_slice", options, minutes))
         add = files if sub.accumulation_mode == "reset" else files[-1:]
         kind = "reprocess" if job.kind == "reprocess" else "run"
         context = ProcessingContext(
-            sub.run.run_number, sub.name, kind, options,
-            min_time=run_start, max_time=files[-1].timestamp if files else None,
+            sub.run.run_number,
+            sub.name,
+            kind,
+            options,
+            min_time=run_start,
+            max_time=files[-1].timestamp if files else None,
         )
         return _Plan(add, None, context, request_key(kind, options, None) if kind != "run" else "")
 
-    def _execute(self, job: Job, plugin: DetectorPlugin, started: datetime) -> tuple[str, int, list[int]]:
+    def _execute(
+        self, job: Job, plugin: DetectorPlugin, started: datetime
+    ) -> tuple[str, int, list[int]]:
         if job.kind not in {"process", "time_slice", "reprocess"}:
             raise ValueError(f"unknown job kind {job.kind!r}")
         for _ in range(MAX_QUARANTINED_PER_JOB + 1):
@@ -215,8 +240,13 @@ class Worker:
                 self._quarantine_received(exc)
                 continue
             data = build_result(
-                plugin, plan.context, histograms, unconvertible,
-                encoded=encoded, key=plan.key, compression_level=level,
+                plugin,
+                plan.context,
+                histograms,
+                unconvertible,
+                encoded=encoded,
+                key=plan.key,
+                compression_level=level,
             )
             data.file_ids = used
             self._commit(job, plugin, started, data, None, used, newest=files[-1].timestamp)
@@ -229,7 +259,9 @@ class Worker:
         if path.exists():
             quarantine(self.settings, self.db, path, f"unreadable during processing: {exc}")
         with self.db.session() as session:
-            row = session.scalars(select(ReceivedFile).where(ReceivedFile.path == relative)).one_or_none()
+            row = session.scalars(
+                select(ReceivedFile).where(ReceivedFile.path == relative)
+            ).one_or_none()
             if row is None:
                 raise exc
             row.state = "quarantined"
@@ -248,7 +280,9 @@ class Worker:
         with self.db.session() as session:
             current = session.get(Job, job.id, populate_existing=True, with_for_update=True)
             if current is None or current.state != "running" or current.worker != self.name:
-                raise _LostLease(f"job {job.id} is no longer ours (state {current.state if current else 'gone'})")
+                raise _LostLeaseError(
+                    f"job {job.id} is no longer ours (state {current.state if current else 'gone'})"
+                )
             sub = session.get(SubsystemRun, job.subsystem_id) if job.subsystem_id else None
             if data is not None and sub is not None:
                 result_id = store_result(session, sub, data).id
@@ -256,28 +290,59 @@ class Worker:
                     sub.processed_at = utcnow()
                     sub.processed_until = newest
                     if file_ids:
-                        for row in session.scalars(select(ReceivedFile).where(ReceivedFile.id.in_(file_ids))):
+                        for row in session.scalars(
+                            select(ReceivedFile).where(ReceivedFile.id.in_(file_ids))
+                        ):
                             row.state = "processed"
             elif sub is not None and job.kind == "process" and not file_ids:
                 sub.processed_until = sub.last_file_time
             finish_job(session, current, result_id=result_id)
-            session.add(self._attempt(current, plugin, started, "done", None, file_ids, len(data.histograms) if data else 0))
+            session.add(
+                self._attempt(
+                    current,
+                    plugin,
+                    started,
+                    "done",
+                    None,
+                    file_ids,
+                    len(data.histograms) if data else 0,
+                )
+            )
 
     def _attempt(
-        self, job: Job, plugin: DetectorPlugin | None, started: datetime, outcome: str,
-        error: str | None, file_ids: list[int], count: int,
+        self,
+        job: Job,
+        plugin: DetectorPlugin | None,
+        started: datetime,
+        outcome: str,
+        error: str | None,
+        file_ids: list[int],
+        count: int,
     ) -> JobAttempt:
         finished = utcnow()
         return JobAttempt(
-            job_id=job.id, attempt=job.attempts, worker=self.name,
-            plugin=plugin.name if plugin else "", plugin_version=plugin.version if plugin else "",
-            overwatch_version=__version__, started_at=started, finished_at=finished,
-            duration_seconds=(finished - started).total_seconds(), outcome=outcome, error=error,
-            files={"ids": file_ids}, histogram_count=count,
+            job_id=job.id,
+            attempt=job.attempts,
+            worker=self.name,
+            plugin=plugin.name if plugin else "",
+            plugin_version=plugin.version if plugin else "",
+            overwatch_version=__version__,
+            started_at=started,
+            finished_at=finished,
+            duration_seconds=(finished - started).total_seconds(),
+            outcome=outcome,
+            error=error,
+            files={"ids": file_ids},
+            histogram_count=count,
         )
 
     def _record_failure(
-        self, job: Job, plugin: DetectorPlugin | None, started: datetime, error: str, file_ids: list[int]
+        self,
+        job: Job,
+        plugin: DetectorPlugin | None,
+        started: datetime,
+        error: str,
+        file_ids: list[int],
     ) -> str:
         with self.db.session() as session:
             state = fail_job(session, job.id, error)
@@ -289,7 +354,17 @@ class Worker:
                 sub = session.get(SubsystemRun, current.subsystem_id)
                 if sub is not None:
                     sub.processed_until = sub.last_file_time
-            session.add(self._attempt(current, plugin, started, "failed" if state == "failed" else "retry", error, file_ids, 0))
+            session.add(
+                self._attempt(
+                    current,
+                    plugin,
+                    started,
+                    "failed" if state == "failed" else "retry",
+                    error,
+                    file_ids,
+                    0,
+                )
+            )
         return state
 
 

@@ -102,7 +102,7 @@ def write_bytes_atomically(
     return path
 
 
-def write_receiver_file(  # noqa: PLR0917 -- mirrors the file-name fields, in name order
+def write_receiver_file(
     data_dir: Path,
     subsystem: str,
     run_number: int,

@@ -48,7 +48,9 @@ def normalize_url(url: str) -> URL:
     if parsed.drivername in {"postgresql", "postgres"}:
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() not in {"sqlite", "postgresql"}:
-        raise DatabaseError(f"unsupported database {parsed.get_backend_name()!r}: use SQLite or PostgreSQL")
+        raise DatabaseError(
+            f"unsupported database {parsed.get_backend_name()!r}: use SQLite or PostgreSQL"
+        )
     return parsed
 
 
@@ -128,7 +130,7 @@ class Database:
         """Migrate an empty or older database; refuse one newer than this code."""
         try:
             current = self.current_revision()
-        except Exception as exc:  # noqa: BLE001 - any driver error means unreachable
+        except Exception as exc:
             raise DatabaseError(f"cannot reach {self!r}: {exc}") from exc
         head = self.head_revision()
         if current == head:

@@ -94,8 +94,7 @@ def enqueue_job(
     job = session.scalars(
         select(Job).where(Job.dedupe_key == dedupe_key, Job.state == "queued")
     ).one()
-    if job.priority < priority:
-        job.priority = priority
+    job.priority = max(job.priority, priority)
     session.flush()
     return job
 
@@ -137,8 +136,7 @@ def claim_job(session: Session, worker: str, *, now: datetime | None = None) -> 
         return None
     if job_id is None:
         return None
-    job = session.get(Job, job_id, populate_existing=True)
-    return job
+    return session.get(Job, job_id, populate_existing=True)
 
 
 def heartbeat(session: Session, job_id: int, worker: str, *, now: datetime | None = None) -> bool:
@@ -191,7 +189,9 @@ def fail_job(session: Session, job_id: int, error: str) -> str:
     return job.state
 
 
-def reclaim_expired(session: Session, lease_seconds: float, *, now: datetime | None = None) -> list[int]:
+def reclaim_expired(
+    session: Session, lease_seconds: float, *, now: datetime | None = None
+) -> list[int]:
     """Return running jobs whose worker stopped heartbeating to the queue (or fail them when spent)."""
     now = now or utcnow()
     cutoff = now - timedelta(seconds=lease_seconds)
@@ -216,5 +216,5 @@ def queue_counts(session: Session) -> dict[str, int]:
     """Number of jobs in each state."""
     rows = session.execute(select(Job.state, func.count()).group_by(Job.state)).all()
     counts = {"queued": 0, "running": 0, "done": 0, "failed": 0}
-    counts.update({state: count for state, count in rows})
+    counts.update(dict(rows))
     return counts

@@ -143,12 +143,16 @@ class SubsystemRun(Base):
     files: Mapped[list[ReceivedFile]] = relationship(
         back_populates="subsystem", order_by="ReceivedFile.timestamp", cascade="all, delete-orphan"
     )
-    current_result: Mapped[Result | None] = relationship(foreign_keys=[current_result_id], post_update=True)
+    current_result: Mapped[Result | None] = relationship(
+        foreign_keys=[current_result_id], post_update=True
+    )
 
 
 class ReceivedFile(Base):
     __tablename__ = "received_files"
-    __table_args__ = (Index("ix_received_files_subsystem_id_timestamp", "subsystem_id", "timestamp"),)
+    __table_args__ = (
+        Index("ix_received_files_subsystem_id_timestamp", "subsystem_id", "timestamp"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subsystem_id: Mapped[int] = mapped_column(ForeignKey("subsystem_runs.id", ondelete="CASCADE"))
@@ -223,7 +227,9 @@ class HistogramRecord(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     result_id: Mapped[int] = mapped_column(ForeignKey("results.id", ondelete="CASCADE"))
-    group_id: Mapped[int | None] = mapped_column(ForeignKey("histogram_groups.id", ondelete="CASCADE"))
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("histogram_groups.id", ondelete="CASCADE")
+    )
     position: Mapped[int] = mapped_column(default=0)
     name: Mapped[str] = mapped_column(String(512))
     class_name: Mapped[str] = mapped_column(String(64))
@@ -328,7 +334,9 @@ class CheckResult(Base):
     __tablename__ = "check_results"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    histogram_id: Mapped[int] = mapped_column(ForeignKey("histograms.id", ondelete="CASCADE"), index=True)
+    histogram_id: Mapped[int] = mapped_column(
+        ForeignKey("histograms.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(String(128))
     quality: Mapped[str | None] = mapped_column(String(8))
     message: Mapped[str] = mapped_column(Text, default="")

@@ -105,8 +105,12 @@ def register_file(
     return row, True
 
 
-def record_quarantine(session: Session, original_name: str, path: str, reason: str) -> QuarantinedFile:
-    row = QuarantinedFile(original_name=original_name, path=path, reason=reason, quarantined_at=utcnow())
+def record_quarantine(
+    session: Session, original_name: str, path: str, reason: str
+) -> QuarantinedFile:
+    row = QuarantinedFile(
+        original_name=original_name, path=path, reason=reason, quarantined_at=utcnow()
+    )
     session.add(row)
     session.flush()
     return row
@@ -200,7 +204,9 @@ def store_result(session: Session, subsystem: SubsystemRun, data: ResultData) ->
     session.flush()
     group_ids: dict[str, int] = {}
     for position, group in enumerate(data.groups):
-        row = HistogramGroup(result_id=result.id, name=group.name, position=position, selector=group.selector)
+        row = HistogramGroup(
+            result_id=result.id, name=group.name, position=position, selector=group.selector
+        )
         session.add(row)
         session.flush()
         group_ids[group.name] = row.id

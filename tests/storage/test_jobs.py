@@ -23,7 +23,9 @@ from overwatch.storage.models import utcnow
 
 def _enqueue(db: Database, key: str, priority: int = 0, max_attempts: int = 3) -> int:
     with db.session() as session:
-        return enqueue_job(session, kind="process", dedupe_key=key, priority=priority, max_attempts=max_attempts).id
+        return enqueue_job(
+            session, kind="process", dedupe_key=key, priority=priority, max_attempts=max_attempts
+        ).id
 
 
 def test_enqueue_is_deduplicated_while_queued(db: Database) -> None:
@@ -100,7 +102,7 @@ def test_expired_lease_is_reclaimed_and_heartbeat_keeps_it(db: Database) -> None
         reclaimed = reclaim_expired(session, lease_seconds=60)
     assert reclaimed == [dead]
     with db.session() as session:
-        states = {job_id: state for job_id, state in session.execute(select(Job.id, Job.state))}
+        states = dict(session.execute(select(Job.id, Job.state)))
         assert states == {live: "running", dead: "queued"}
         job = session.get(Job, dead)
         assert job is not None
