@@ -75,12 +75,16 @@ def _minutes(raw: Any, name: str, errors: dict[str, str]) -> float | None:
     return value
 
 
-def _check_range(sub: SubsystemSummary, low: float, high: float, errors: dict[str, str]) -> None:
+def _check_range(
+    sub: SubsystemSummary, low: float | None, high: float | None, errors: dict[str, str]
+) -> None:
     length = sub.length_minutes
-    if low < 0:
+    if low is not None and low < 0:
         errors["min_minutes"] = "must not be negative"
-    elif low >= length and low > 0:
+    elif low is not None and low >= length and low > 0:
         errors["min_minutes"] = f"the run is only {length:.2f} minutes long"
+    if low is None or high is None:
+        return
     if high <= low:
         errors.setdefault("max_minutes", "must be greater than the start of the slice")
     elif high > length + LENGTH_TOLERANCE_MINUTES:
@@ -102,8 +106,8 @@ def submit(
     if kind == "time_slice":
         low = _minutes(minutes[0] if minutes else None, "min_minutes", errors)
         high = _minutes(minutes[1] if minutes else None, "max_minutes", errors)
+        _check_range(sub, low, high, errors)
         if low is not None and high is not None:
-            _check_range(sub, low, high, errors)
             span = (low, min(high, sub.length_minutes))
     try:
         validated = get_plugin(sub.name).validate_options(options)

@@ -1,0 +1,130 @@
+"""``overwatch users ...``, ``overwatch web --help`` and the demo login."""
+
+from __future__ import annotations
+
+import stat
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from overwatch.cli import AppContext
+from overwatch.cli import cli
+from overwatch.config import Settings
+from overwatch.storage import Database
+from overwatch.storage.users import authenticate
+from overwatch.storage.users import user_for_token
+from overwatch.webapp import commands
+
+
+@pytest.fixture(autouse=True)
+def _close_cli_databases(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each CLI call opens its own engine; close them so no connection outlives the test."""
+    opened: list[Database] = []
+    original = AppContext.database
+
+    def tracked(self: AppContext, *, migrate: bool = True) -> Database:
+        database = original(self, migrate=migrate)
+        if database not in opened:
+            opened.append(database)
+        return database
+
+    monkeypatch.setattr(AppContext, "database", tracked)
+    yield
+    for database in opened:
+        database.dispose()
+
+
+def _run(settings: Settings, *args: str, stdin: str | None = None) -> Any:
+    options = [
+        "--data-dir",
+        str(settings.data_dir),
+        "--database-url",
+        settings.effective_database_url,
+    ]
+    return CliRunner().invoke(cli, [*options, *args], input=stdin, catch_exceptions=False)
+
+
+def test_users_add_list_token_remove(settings: Settings, db: Database) -> None:
+    added = _run(
+        settings,
+        "users",
+        "add",
+        "alice",
+        "--role",
+        "expert",
+        "--password-stdin",
+        stdin="s3cret-pass\n",
+    )
+    assert added.exit_code == 0, added.output
+    assert added.output == "added alice (expert)\n"
+    listed = _run(settings, "users", "list")
+    assert listed.output.split() == ["alice", "expert", "active"]
+    with db.session() as session:
+        assert authenticate(session, "alice", "s3cret-pass").user is not None
+    token = _run(settings, "users", "token", "alice").output.strip()
+    assert token.startswith("ow_")
+    with db.session() as session:
+        info = user_for_token(session, token)
+        assert info is not None
+        assert info.name == "alice"
+    assert _run(settings, "users", "remove", "alice").output == "removed alice\n"
+    with db.session() as session:
+        assert user_for_token(session, token) is None
+    missing = _run(settings, "users", "remove", "alice")
+    assert missing.exit_code == 1
+    assert "no user 'alice'" in missing.output
+
+
+def test_users_add_prompts_for_the_password_twice(settings: Settings, db: Database) -> None:
+    result = _run(settings, "users", "add", "bob", stdin="long-password\nlong-password\n")
+    assert result.exit_code == 0, result.output
+    assert "added bob (viewer)" in result.output
+
+
+def test_users_add_refuses_short_passwords_and_duplicates(settings: Settings, db: Database) -> None:
+    short = _run(settings, "users", "add", "carol", "--password-stdin", stdin="short\n")
+    assert short.exit_code == 1
+    assert "a password needs at least 8 characters" in short.output
+    _run(settings, "users", "add", "carol", "--password-stdin", stdin="long-password\n")
+    again = _run(settings, "users", "add", "carol", "--password-stdin", stdin="long-password\n")
+    assert "user 'carol' already exists" in again.output
+
+
+def test_web_command_help_lists_its_options() -> None:
+    result = CliRunner().invoke(cli, ["web", "--help"])
+    assert result.exit_code == 0
+    for option in ("--debug", "--bind", "--workers"):
+        assert option in result.output
+
+
+def test_serve_demo_creates_the_demo_login_once_and_prints_it(
+    settings: Settings,
+    db: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    served: list[tuple[str, int]] = []
+    # Serving blocks until Ctrl-C; record the call instead of starting gunicorn.
+    monkeypatch.setattr(
+        commands, "serve", lambda s, *, bind, workers: served.append((bind, workers))
+    )
+    context = AppContext(
+        None, {"data_dir": str(settings.data_dir), "database_url": settings.effective_database_url}
+    )
+    commands.serve_demo(context)
+    output = capsys.readouterr().out
+    password_file = settings.data_dir / commands.DEMO_PASSWORD_FILE
+    password = password_file.read_text().strip()
+    assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
+    assert "http://127.0.0.1:8850/" in output
+    assert "log in as        demo" in output
+    assert f"password         {password}" in output
+    assert served == [("127.0.0.1:8850", 2)]
+    with db.session() as session:
+        outcome = authenticate(session, "demo", password)
+        assert outcome.user is not None
+        assert outcome.user.role == "expert"
+    commands.serve_demo(context)
+    assert password_file.read_text().strip() == password
