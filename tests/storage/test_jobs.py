@@ -102,7 +102,7 @@ def test_expired_lease_is_reclaimed_and_heartbeat_keeps_it(db: Database) -> None
         reclaimed = reclaim_expired(session, lease_seconds=60)
     assert reclaimed == [dead]
     with db.session() as session:
-        states = dict(session.execute(select(Job.id, Job.state)))
+        states = dict(session.execute(select(Job.id, Job.state)).all())
         assert states == {live: "running", dead: "queued"}
         job = session.get(Job, dead)
         assert job is not None
