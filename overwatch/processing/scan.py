@@ -125,6 +125,30 @@ def _candidates(data_dir: Path, settle_seconds: float, report: ScanReport) -> It
             yield Path(entry.path)
 
 
+def _register(
+    settings: Settings,
+    db: Database,
+    parsed: ReceivedFileName,
+    relative: str,
+    size: int,
+    checksum: str,
+) -> bool:
+    """Register one file in its own transaction; whether it was new."""
+    with db.session() as session:
+        _, created = register_file(
+            session,
+            run_number=parsed.run_number,
+            subsystem=parsed.subsystem,
+            hlt_mode=parsed.hlt_mode,
+            accumulation_mode=settings.mode_for(parsed.subsystem),
+            timestamp=parsed.timestamp,
+            path=relative,
+            size=size,
+            checksum=checksum,
+        )
+    return created
+
+
 def _file_one(
     settings: Settings, db: Database, path: Path, parsed: ReceivedFileName, report: ScanReport
 ) -> None:
@@ -151,18 +175,7 @@ def _file_one(
             report.quarantined.append((path.name, reason))
             return
     relative = target.relative_to(data_dir).as_posix()
-    with db.session() as session:
-        _, created = register_file(
-            session,
-            run_number=parsed.run_number,
-            subsystem=parsed.subsystem,
-            hlt_mode=parsed.hlt_mode,
-            accumulation_mode=settings.mode_for(parsed.subsystem),
-            timestamp=parsed.timestamp,
-            path=relative,
-            size=path.stat().st_size,
-            checksum=checksum,
-        )
+    created = _register(settings, db, parsed, relative, path.stat().st_size, checksum)
     target_dir.mkdir(parents=True, exist_ok=True)
     os.replace(path, target)
     if created:
@@ -232,19 +245,8 @@ def register_existing(settings: Settings, db: Database) -> ScanReport:
             log.warning(
                 "%s is filed under the wrong run or subsystem; registering it where it is", path
             )
-        with db.session() as session:
-            _, created = register_file(
-                session,
-                run_number=parsed.run_number,
-                subsystem=parsed.subsystem,
-                hlt_mode=parsed.hlt_mode,
-                accumulation_mode=settings.mode_for(parsed.subsystem),
-                timestamp=parsed.timestamp,
-                path=path.relative_to(data_dir).as_posix(),
-                size=path.stat().st_size,
-                checksum=file_checksum(path),
-            )
-        if created:
-            report.registered.append(path.relative_to(data_dir).as_posix())
+        relative = path.relative_to(data_dir).as_posix()
+        if _register(settings, db, parsed, relative, path.stat().st_size, file_checksum(path)):
+            report.registered.append(relative)
     report.jobs_queued = enqueue_pending(settings, db)
     return report
