@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 from sqlalchemy import delete
+from sqlalchemy import func
+from sqlalchemy import select
 
 from overwatch.cli import AppContext
 from overwatch.cli import pass_app
@@ -144,11 +146,25 @@ def demo_command(app: AppContext, runs: int, minutes: int, serve: bool) -> None:
     from overwatch.demo import generate_demo_data  # noqa: PLC0415
     from overwatch.processing.scan import scan  # noqa: PLC0415
 
+    from overwatch.demo import FIRST_RUN  # noqa: PLC0415
+    from overwatch.storage.models import Run  # noqa: PLC0415
+
     settings, db = app.settings, app.database()
-    click.echo(f"writing demo data into {settings.data_dir} ...")
-    files = generate_demo_data(
-        settings.data_dir, settings.tz, runs=runs, minutes=minutes, now=datetime.now(UTC)
-    )
+    with db.session() as session:
+        newest = session.scalar(select(func.max(Run.run_number)))
+    # A second demo in the same place continues the run numbers instead of mixing into old runs.
+    first_run = max(FIRST_RUN, (newest or 0) + 1)
+    click.echo(f"writing demo runs {first_run}-{first_run + runs - 1} into {settings.data_dir} ...")
+    with click.progressbar(length=runs * minutes * 3, label="demo files", file=sys.stderr) as bar:
+        files = generate_demo_data(
+            settings.data_dir,
+            settings.tz,
+            runs=runs,
+            minutes=minutes,
+            now=datetime.now(UTC),
+            first_run=first_run,
+            progress=lambda done, total: bar.update(done - bar.pos),
+        )
     click.echo(f"wrote {len(files)} receiver file(s)")
     # The files were just written; they are complete (atomic rename), so no settle wait.
     from dataclasses import replace  # noqa: PLC0415

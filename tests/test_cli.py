@@ -185,3 +185,17 @@ def test_daemon_processes_new_files_and_stops_on_sigterm(settings: Settings, db:
     assert daemon.returncode == 0, output
     assert "signal SIGTERM received: stopping after the current job" in output
     assert "processing daemon stopped" in output
+
+
+def test_second_demo_continues_the_run_numbers(settings: Settings, db: Database) -> None:
+    runner = CliRunner()
+    args = ["demo", "--runs", "1", "--minutes", "2", "--no-serve"]
+    assert runner.invoke(cli, args, env=_env(settings)).exit_code == 0
+    second = runner.invoke(cli, args, env=_env(settings))
+    assert second.exit_code == 0, second.output
+    assert "writing demo runs 294833-294833" in second.output
+    with db.session() as session:
+        assert session.scalars(select(Run.run_number).order_by(Run.run_number)).all() == [
+            294832,
+            294833,
+        ]
