@@ -143,10 +143,9 @@ def db_rebuild(app: AppContext, yes: bool, process: bool) -> None:
 @pass_app
 def demo_command(app: AppContext, runs: int, minutes: int, serve: bool) -> None:
     """Write a synthetic data set (EMC, HLT, TPC), process it and start the web app."""
+    from overwatch.demo import FIRST_RUN  # noqa: PLC0415
     from overwatch.demo import generate_demo_data  # noqa: PLC0415
     from overwatch.processing.scan import scan  # noqa: PLC0415
-
-    from overwatch.demo import FIRST_RUN  # noqa: PLC0415
     from overwatch.storage.models import Run  # noqa: PLC0415
 
     settings, db = app.settings, app.database()
