@@ -1,0 +1,122 @@
+"""A real browser (Debian's chromium driven by Playwright) against a real server.
+
+Logs in, opens the run list and a run page, checks that JSROOT drew every
+histogram of the group (an SVG each) without console errors, then requests a
+time slice through the form while a processing worker runs in a background
+thread, and sees the result page. Skipped when /usr/bin/chromium is missing,
+unless OVERWATCH_REQUIRE_BROWSER=1 (CI), which makes that a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from overwatch.config import Settings
+from overwatch.processing.worker import Worker
+from overwatch.storage import Database
+from overwatch.storage.users import create_user
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = Path("/usr/bin/chromium")
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        if os.environ.get("OVERWATCH_REQUIRE_BROWSER") == "1":
+            pytest.fail(
+                f"OVERWATCH_REQUIRE_BROWSER=1 but {CHROMIUM} is missing (apt-get install chromium)"
+            )
+        pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def worker_thread(processed_demo: Settings, db: Database) -> Iterator[None]:
+    """A processing worker polling the queue, as the daemon would, while the browser works."""
+    stop = threading.Event()
+    worker = Worker(processed_demo, db, name="browser-test-worker")
+
+    def loop() -> None:
+        while not stop.is_set():
+            worker.run_until_idle(stop=stop)
+            stop.wait(0.2)
+
+    thread = threading.Thread(target=loop, name="processing", daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join(timeout=30)
+
+
+def test_shift_crew_and_expert_workflow(
+    browser: Any, live_server: str, processed_demo: Settings, db: Database, worker_thread: None
+) -> None:
+    with db.session() as session:
+        create_user(session, "shifter", "shift-password", "expert")
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    problems: list[str] = []
+    page.on(
+        "console",
+        lambda message: problems.append(message.text) if message.type == "error" else None,
+    )
+    page.on("pageerror", lambda error: problems.append(str(error)))
+
+    page.goto(f"{live_server}/runs")
+    assert page.url.startswith(f"{live_server}/login")
+    page.fill("#name", "shifter")
+    page.fill("#password", "shift-password")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server}/runs")
+    rows = page.locator("tr.run-row")
+    assert rows.count() == 2
+    newest = rows.first.get_attribute("data-run")
+    assert newest is not None
+
+    page.click(f'tr.run-row[data-run="{newest}"] a.subchip[data-subsystem="EMC"]')
+    page.wait_for_url(f"{live_server}/runs/{newest}/EMC")
+    page.wait_for_selector("section.histograms[data-drawn=all]", timeout=30_000)
+    frames = page.locator(".hist-draw[data-url]")
+    count = frames.count()
+    assert count > 0
+    assert page.locator(".hist-draw[data-url][data-drawn=yes]").count() == count
+    for index in range(count):
+        assert frames.nth(index).locator("svg").count() >= 1, f"histogram {index} has no SVG"
+
+    page.click("details.requestbox summary")
+    page.fill('input[name="min_minutes"]', "1")
+    page.fill('input[name="max_minutes"]', "3")
+    page.check('input[name="opt_scale_hists"]')
+    page.click("#request-form button[type=submit]")
+    page.wait_for_url(f"{live_server}/runs/{newest}/EMC?result=*", timeout=60_000)
+    page.wait_for_selector("section.histograms[data-drawn=all]", timeout=30_000)
+    banner = page.locator(".banner-slice").inner_text()
+    assert banner.startswith("Time slice")
+    assert "scale_hists=True" in banner
+    assert (
+        page.locator(".hist-draw[data-url][data-drawn=yes]").count()
+        == page.locator(".hist-draw[data-url]").count()
+    )
+    assert "Scaled by 1/" in page.locator(".hist-info").first.inner_text()
+    assert problems == []
