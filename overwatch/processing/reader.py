@@ -14,10 +14,12 @@ A key the fast decoder cannot handle is read through uproot's models instead.
 
 from __future__ import annotations
 
+import hashlib
 import mmap
 import os
 import struct
 import zlib
+from collections import OrderedDict
 from collections.abc import Collection
 from contextlib import closing
 from dataclasses import dataclass
@@ -101,17 +103,46 @@ class _Filter:
         return any(name.startswith(path + "/") for name in self._names)
 
 
+# Receivers write the same streamer records into every file; parsing them with
+# uproot costs ~20 ms a file, more than decoding a small file's histograms. Decoders
+# (with their compiled layouts) are therefore shared by files with identical records.
+_DECODERS: OrderedDict[bytes, Decoder] = OrderedDict()
+_DECODER_CACHE_SIZE = 16
+
+
+def _decoder_for(file: Any, data: mmap.mmap) -> Decoder:
+    try:
+        seek, size = int(file.file.fSeekInfo), int(file.file.fNbytesInfo)
+    except (AttributeError, TypeError, ValueError):
+        seek, size = 0, 0
+    fingerprint = b""
+    if seek > 0 and size > 18 and seek + size <= len(data):
+        # Skip the key header: it holds the write time, which differs file to file.
+        (keylen,) = struct.unpack_from(">h", data, seek + 14)
+        fingerprint = hashlib.blake2b(data[seek + keylen : seek + size], digest_size=16).digest()
+        cached = _DECODERS.get(fingerprint)
+        if cached is not None:
+            _DECODERS.move_to_end(fingerprint)
+            return cached
+    try:
+        streamers = file.file.streamers
+    except _READ_ERRORS:
+        streamers = {}  # every key then goes through uproot's own models
+    decoder = Decoder(streamers)
+    if fingerprint and streamers:
+        _DECODERS[fingerprint] = decoder
+        if len(_DECODERS) > _DECODER_CACHE_SIZE:
+            _DECODERS.popitem(last=False)
+    return decoder
+
+
 class _FileReader:
     def __init__(self, path: str, file: Any, data: mmap.mmap, names: _Filter) -> None:
         self.path = path
         self.data = data
         self.names = names
         self.result = ReadResult(path)
-        try:
-            streamers = file.file.streamers
-        except _READ_ERRORS:
-            streamers = {}  # every key then goes through uproot's own models
-        self.decoder = Decoder(streamers)
+        self.decoder = _decoder_for(file, data)
 
     def directory(self, directory: Any, prefix: str) -> None:
         seen: set[str] = set()
