@@ -8,13 +8,17 @@ and a page costs a fixed, small number of queries however many runs there are.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy import Row
+from sqlalchemy import Select
 from sqlalchemy import and_
+from sqlalchemy import bindparam
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -300,30 +304,48 @@ def histogram_meta(session: Session, result_id: int, name: str) -> HistogramMeta
     return HistogramMeta(*row) if row is not None else None
 
 
+@functools.cache
+def _payload_statement(by_result: bool) -> Select[Any]:
+    """Built once: constructing the statement costs more than running it on the hot path."""
+    query = (
+        select(HistogramRecord.json_gz, HistogramRecord.etag, HistogramRecord.error)
+        .select_from(Run)
+        .join(
+            SubsystemRun,
+            and_(SubsystemRun.run_id == Run.id, SubsystemRun.name == bindparam("subsystem")),
+        )
+    )
+    if by_result:
+        query = query.join(
+            Result,
+            and_(Result.id == bindparam("result_id"), Result.subsystem_id == SubsystemRun.id),
+        )
+        target: Any = Result.id
+    else:
+        target = SubsystemRun.current_result_id
+    return query.join(
+        HistogramRecord,
+        and_(HistogramRecord.result_id == target, HistogramRecord.name == bindparam("name")),
+    ).where(Run.run_number == bindparam("run_number"))
+
+
 def histogram_payload(
-    session: Session, run_number: int, subsystem: str, name: str, result_id: int | None = None
+    connection: Connection | Session,
+    run_number: int,
+    subsystem: str,
+    name: str,
+    result_id: int | None = None,
 ) -> HistogramPayload | None:
     """The stored JSON of one histogram in one indexed query, without ORM objects.
 
     Without ``result_id`` it is the subsystem's current result; with it, that result,
-    provided it belongs to the subsystem named.
+    provided it belongs to the subsystem named. Takes a plain connection so the hot
+    path skips the ORM session.
     """
-    query = (
-        select(HistogramRecord.json_gz, HistogramRecord.etag, HistogramRecord.error)
-        .select_from(Run)
-        .join(SubsystemRun, and_(SubsystemRun.run_id == Run.id, SubsystemRun.name == subsystem))
-    )
-    if result_id is None:
-        target = SubsystemRun.current_result_id
-    else:
-        query = query.join(
-            Result, and_(Result.id == result_id, Result.subsystem_id == SubsystemRun.id)
-        )
-        target = Result.id
-    query = query.join(
-        HistogramRecord, and_(HistogramRecord.result_id == target, HistogramRecord.name == name)
-    ).where(Run.run_number == run_number)
-    row = session.execute(query).one_or_none()
+    params: dict[str, Any] = {"run_number": run_number, "subsystem": subsystem, "name": name}
+    if result_id is not None:
+        params["result_id"] = result_id
+    row = connection.execute(_payload_statement(result_id is not None), params).one_or_none()
     return HistogramPayload(*row) if row is not None else None
 
 

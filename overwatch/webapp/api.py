@@ -35,6 +35,7 @@ from overwatch.storage.queries import list_runs
 from overwatch.storage.queries import result_histograms
 from overwatch.webapp.auth import protect
 from overwatch.webapp.auth import require_role
+from overwatch.webapp.database import get_db
 from overwatch.webapp.database import read_session
 from overwatch.webapp.formatting import is_ongoing
 from overwatch.webapp.openapi import openapi_document
@@ -194,8 +195,8 @@ def subsystem(run_number: int, subsystem: str) -> Response:
 def histogram(run_number: int, subsystem: str, name: str) -> Response:
     """One histogram's JSROOT JSON, straight from storage."""
     result_id = _int_arg("result")
-    with read_session() as session:
-        payload = histogram_payload(session, run_number, subsystem, name, result_id)
+    with get_db().engine.connect() as connection:
+        payload = histogram_payload(connection, run_number, subsystem, name, result_id)
     if payload is None:
         abort(404, f"no histogram {name!r} in run {run_number} {subsystem}")
     if payload.json_gz is None:

@@ -57,46 +57,46 @@ def test_users_add_list_token_remove(settings: Settings, db: Database) -> None:
         "--password-stdin",
         stdin="s3cret-pass\n",
     )
-    assert added.exit_code == 0, added.output
-    assert added.output == "added alice (expert)\n"
+    assert added.exit_code == 0, added.stdout
+    assert added.stdout == "added alice (expert)\n"
     listed = _run(settings, "users", "list")
-    assert listed.output.split() == ["alice", "expert", "active"]
+    assert listed.stdout.split() == ["alice", "expert", "active"]
     with db.session() as session:
         assert authenticate(session, "alice", "s3cret-pass").user is not None
-    token = _run(settings, "users", "token", "alice").output.strip()
+    token = _run(settings, "users", "token", "alice").stdout.strip()
     assert token.startswith("ow_")
     with db.session() as session:
         info = user_for_token(session, token)
         assert info is not None
         assert info.name == "alice"
-    assert _run(settings, "users", "remove", "alice").output == "removed alice\n"
+    assert _run(settings, "users", "remove", "alice").stdout == "removed alice\n"
     with db.session() as session:
         assert user_for_token(session, token) is None
     missing = _run(settings, "users", "remove", "alice")
     assert missing.exit_code == 1
-    assert "no user 'alice'" in missing.output
+    assert "no user 'alice'" in missing.stderr
 
 
 def test_users_add_prompts_for_the_password_twice(settings: Settings, db: Database) -> None:
     result = _run(settings, "users", "add", "bob", stdin="long-password\nlong-password\n")
-    assert result.exit_code == 0, result.output
-    assert "added bob (viewer)" in result.output
+    assert result.exit_code == 0, result.stdout
+    assert "added bob (viewer)" in result.stdout
 
 
 def test_users_add_refuses_short_passwords_and_duplicates(settings: Settings, db: Database) -> None:
     short = _run(settings, "users", "add", "carol", "--password-stdin", stdin="short\n")
     assert short.exit_code == 1
-    assert "a password needs at least 8 characters" in short.output
+    assert "a password needs at least 8 characters" in short.stderr
     _run(settings, "users", "add", "carol", "--password-stdin", stdin="long-password\n")
     again = _run(settings, "users", "add", "carol", "--password-stdin", stdin="long-password\n")
-    assert "user 'carol' already exists" in again.output
+    assert "user 'carol' already exists" in again.stderr
 
 
 def test_web_command_help_lists_its_options() -> None:
     result = CliRunner().invoke(cli, ["web", "--help"])
     assert result.exit_code == 0
     for option in ("--debug", "--bind", "--workers"):
-        assert option in result.output
+        assert option in result.stdout
 
 
 def test_serve_demo_creates_the_demo_login_once_and_prints_it(
