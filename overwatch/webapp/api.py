@@ -97,10 +97,14 @@ def _run_json(run: RunSummary) -> dict[str, Any]:
 def _histogram_json(
     sub: SubsystemSummary, hist: HistogramMeta, result_id: int | None
 ) -> dict[str, Any]:
-    extra = {"result": result_id} if result_id is not None else {}
-    url = url_for(
-        "api.histogram", run_number=sub.run_number, subsystem=sub.name, name=hist.name, **extra
-    )
+    values: dict[str, Any] = {
+        "run_number": sub.run_number,
+        "subsystem": sub.name,
+        "name": hist.name,
+    }
+    if result_id is not None:
+        values["result"] = result_id
+    url = url_for("api.histogram", **values)
     data = asdict(hist)
     data.pop("group_id")
     data["url"] = url if hist.drawable else None

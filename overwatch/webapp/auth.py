@@ -89,7 +89,6 @@ class WebUser(UserMixin):  # type: ignore[misc]
         return has_role(self.info.role, role)
 
 
-@login_manager.user_loader  # type: ignore[misc]
 def _load_user(user_id: str) -> WebUser | None:
     try:
         key = int(user_id)
@@ -107,7 +106,6 @@ def _load_user(user_id: str) -> WebUser | None:
     return WebUser(info) if info is not None and info.active else None
 
 
-@login_manager.request_loader  # type: ignore[misc]
 def _load_from_token(req: Any) -> WebUser | None:
     header = req.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -118,7 +116,6 @@ def _load_from_token(req: Any) -> WebUser | None:
     return WebUser(info, via_token=True) if info is not None else None
 
 
-@login_manager.unauthorized_handler  # type: ignore[misc]
 def _unauthorized() -> Response:
     if is_api_request():
         response = api_error(
@@ -206,5 +203,8 @@ def logout() -> Response:
 
 
 def init_app(app: Flask) -> None:
+    login_manager.user_loader(_load_user)
+    login_manager.request_loader(_load_from_token)
+    login_manager.unauthorized_handler(_unauthorized)
     login_manager.init_app(app)
     app.register_blueprint(bp)

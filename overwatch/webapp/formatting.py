@@ -39,7 +39,7 @@ def is_ongoing(last_file_time: datetime | None, now: datetime | None = None) -> 
     """A run is ongoing while its newest file is younger than ``ongoing_minutes``."""
     if last_file_time is None:
         return False
-    minutes = current_app.extensions["overwatch"].settings.ongoing_minutes
+    minutes: float = current_app.extensions["overwatch"].settings.ongoing_minutes
     return ((now or utcnow()) - last_file_time).total_seconds() < minutes * 60
 
 

@@ -179,12 +179,21 @@ def root_file_page(run_number: int, subsystem: str) -> str:
 
 @bp.get("/runs/<int:run_number>/<subsystem>/file/raw")
 def raw_root_file(run_number: int, subsystem: str) -> Response:
-    """The received ROOT file itself, with HTTP range support for JSROOT."""
-    sub = _subsystem_or_404(run_number, subsystem)
+    """The received ROOT file itself (newest, or ``?file=ID``), with HTTP range support for JSROOT."""
+    return _serve_file(_subsystem_or_404(run_number, subsystem), _int_arg("file"), None)
+
+
+@bp.get("/runs/<int:run_number>/<subsystem>/files/<int:file_id>/<file_name>")
+def named_root_file(run_number: int, subsystem: str, file_id: int, file_name: str) -> Response:
+    """The same file under its own name, so JSROOT's file browser shows a meaningful title."""
+    return _serve_file(_subsystem_or_404(run_number, subsystem), file_id, file_name)
+
+
+def _serve_file(sub: SubsystemSummary, file_id: int | None, file_name: str | None) -> Response:
     with read_session() as session:
-        found = raw_file(session, sub.id, _int_arg("file"))
-    if found is None:
-        abort(404, f"run {run_number} {subsystem} has no received file")
+        found = raw_file(session, sub.id, file_id)
+    if found is None or (file_name is not None and found[2] != file_name):
+        abort(404, f"run {sub.run_number} {sub.name} has no such received file")
     data_dir = get_settings().data_dir.resolve()
     path = (data_dir / found[1]).resolve()
     # The path comes from the database, but a tampered row must still not leave the data dir.

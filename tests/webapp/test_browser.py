@@ -104,6 +104,13 @@ def test_shift_crew_and_expert_workflow(
     for index in range(count):
         assert frames.nth(index).locator("svg").count() >= 1, f"histogram {index} has no SVG"
 
+    # The ROOT file view: JSROOT reads the received file with HTTP range requests.
+    page.goto(f"{live_server}/runs/{newest}/EMC/file")
+    page.wait_for_selector("#rootfile[data-opened]", timeout=30_000)
+    assert page.get_attribute("#rootfile", "data-opened") == "yes"
+    assert page.locator("#rootfile-tree").inner_text().count("EMChistos_") == 1
+
+    page.goto(f"{live_server}/runs/{newest}/EMC")
     page.click("details.requestbox summary")
     page.fill('input[name="min_minutes"]', "1")
     page.fill('input[name="max_minutes"]', "3")

@@ -150,7 +150,8 @@ def test_root_file_view_and_raw_file_with_range_requests(
     page = client.get("/runs/10/EMC/file")
     assert page.status_code == 200
     assert "EMChistos_10_C_2018_10_22_08_13_55.root" in page.text
-    assert 'data-url="/runs/10/EMC/file/raw?file=' in page.text
+    assert "/runs/10/EMC/files/" in page.text
+    assert "/EMChistos_10_C_2018_10_22_08_13_55.root" in page.text
     with client.get("/runs/10/EMC/file/raw") as whole:
         assert whole.status_code == 200
         assert whole.data == b"root\x00" + b"\x01" * 64
@@ -159,6 +160,24 @@ def test_root_file_view_and_raw_file_with_range_requests(
         assert part.status_code == 206
         assert part.data == b"root\x00"
         assert part.headers["Content-Range"] == "bytes 0-4/69"
+
+
+def test_named_raw_file_must_match_the_database(
+    client_as: Client, db: Database, settings: Settings
+) -> None:
+    ids = add_run(db, 10, data_dir=settings.data_dir)
+    with db.session() as session:
+        file_id, name = session.execute(
+            select(ReceivedFile.id, ReceivedFile.file_name)
+            .where(ReceivedFile.subsystem_id == ids["EMC"])
+            .order_by(ReceivedFile.id)
+        ).first()  # type: ignore[misc]
+    client = client_as("viewer")
+    with client.get(f"/runs/10/EMC/files/{file_id}/{name}") as response:
+        assert response.status_code == 200
+        assert response.data == b"root\x00" + b"\x00" * 64
+    assert client.get(f"/runs/10/EMC/files/{file_id}/other.root").status_code == 404
+    assert client.get(f"/runs/10/EMC/files/{file_id}/..%2F..%2Fsecret").status_code == 404
 
 
 def test_raw_file_path_never_leaves_the_data_dir(
