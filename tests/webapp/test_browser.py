@@ -127,3 +127,58 @@ def test_shift_crew_and_expert_workflow(
     )
     assert "Scaled by 1/" in page.locator(".hist-info").first.inner_text()
     assert problems == []
+
+
+def test_live_mode_redraws_only_changed_histograms(
+    browser: Any, make_settings: Any, make_app: Any, db: Database
+) -> None:
+    from datetime import timedelta  # noqa: PLC0415
+
+    from sqlalchemy import update  # noqa: PLC0415
+    from werkzeug.serving import make_server  # noqa: PLC0415
+
+    from overwatch.storage.models import HistogramRecord  # noqa: PLC0415
+    from overwatch.storage.models import utcnow  # noqa: PLC0415
+    from tests.webapp.builders import add_run  # noqa: PLC0415
+    from tests.webapp.histjson import gz_payload  # noqa: PLC0415
+    from tests.webapp.histjson import th1  # noqa: PLC0415
+
+    add_run(db, 500, start=utcnow() - timedelta(minutes=10), minutes=9)
+    with db.session() as session:
+        create_user(session, "shifter", "shift-password", "viewer")
+    app = make_app(make_settings(live_refresh_seconds=0.5))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        page = browser.new_page()
+        problems: list[str] = []
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        page.goto(f"{base}/login")
+        page.fill("#name", "shifter")
+        page.fill("#password", "shift-password")
+        page.click("button[type=submit]")
+        page.goto(f"{base}/runs/500/EMC")
+        page.wait_for_selector("section.histograms[data-drawn=all]")
+        page.wait_for_function(
+            "document.getElementById('livenote').textContent.includes('no change')"
+        )
+        gz, size, etag = gz_payload(
+            th1("EMCal/energy", [50, 1, 1, 1, 1, 1, 1, 1, 1, 1], low=0, high=10)
+        )
+        with db.session() as session:
+            session.execute(
+                update(HistogramRecord)
+                .where(HistogramRecord.name == "EMCal/energy")
+                .values(json_gz=gz, json_size=size, etag=etag)
+            )
+        page.wait_for_function(
+            "document.getElementById('livenote').textContent.includes('1 updated')"
+        )
+        assert page.locator(".hist-draw[data-drawn=yes]").count() == 2
+        assert problems == []
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
