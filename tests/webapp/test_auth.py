@@ -114,7 +114,15 @@ def test_every_route_refuses_anonymous_users(app: Flask) -> None:
             else "GET"
         )
         url = _fill(
-            str(rule.rule), {"run_number": 1, "subsystem": "EMC", "name": "a/b", "job_id": 1}
+            str(rule.rule),
+            {
+                "run_number": 1,
+                "subsystem": "EMC",
+                "name": "a/b",
+                "job_id": 1,
+                "file_id": 1,
+                "file_name": "f.root",
+            },
         )
         response = client.open(url, method=method)
         checked += 1
