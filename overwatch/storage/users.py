@@ -45,6 +45,7 @@ __all__ = [
     "remove_user",
     "retry_delay",
     "set_password",
+    "set_role",
     "user_for_token",
     "verify_password",
 ]
@@ -143,6 +144,16 @@ def set_password(session: Session, name: str, password: str) -> None:
         raise UserError("a password needs at least 8 characters")
     user.password_hash = hash_password(password)
     user.failed_logins = 0
+
+
+def set_role(session: Session, name: str, role: str) -> UserInfo:
+    if role not in ROLES:
+        raise UserError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
+    user = session.scalars(select(User).where(User.name == name)).one_or_none()
+    if user is None:
+        raise UserError(f"no user {name!r}")
+    user.role = role
+    return _info(user)
 
 
 def list_users(session: Session) -> Sequence[UserInfo]:

@@ -21,6 +21,7 @@ from overwatch import __version__
 from overwatch.config import Settings
 from overwatch.config import load_settings
 from overwatch.storage import Database
+from overwatch.webapp import admin
 from overwatch.webapp import api
 from overwatch.webapp import assets
 from overwatch.webapp import auth
@@ -83,7 +84,7 @@ def create_app(
     app.extensions["overwatch"] = WebState(settings, database, assets.find_jsroot(settings))
     app.jinja_env.globals["overwatch_version"] = __version__
 
-    for part in (security, auth, errors, formatting, assets, runs, slicing, status, api):
+    for part in (security, auth, errors, formatting, assets, runs, slicing, status, api, admin):
         part.init_app(app)
 
     @app.get("/")

@@ -48,7 +48,7 @@ from overwatch.webapp.database import write_session
 from overwatch.webapp.errors import api_error
 from overwatch.webapp.errors import is_api_request
 
-__all__ = ["WebUser", "bp", "init_app", "login_manager", "protect", "require_role"]
+__all__ = ["WebUser", "bp", "forget_user", "init_app", "login_manager", "protect", "require_role"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -87,6 +87,11 @@ class WebUser(UserMixin):  # type: ignore[misc]
 
     def can(self, role: str) -> bool:
         return has_role(self.info.role, role)
+
+
+def forget_user(user_id: int) -> None:
+    """Drop a cached user so a role change takes effect at once in this worker."""
+    _user_cache().pop(user_id, None)
 
 
 def _load_user(user_id: str) -> WebUser | None:

@@ -24,7 +24,8 @@ PUBLIC = {"auth.login", "static", "assets.jsroot_file", "health.healthz", "api_d
 
 def _fill(rule: str, values: dict[str, Any]) -> str:
     for key, value in values.items():
-        for form in (f"<int:{key}>", f"<path:{key}>", f"<{key}>"):
+        forms = (f"<{key}>",) if ":" in key else (f"<int:{key}>", f"<{key}>")
+        for form in forms:
             rule = rule.replace(form, str(value))
     return rule
 
@@ -118,7 +119,8 @@ def test_every_route_refuses_anonymous_users(app: Flask) -> None:
             {
                 "run_number": 1,
                 "subsystem": "EMC",
-                "name": "a/b",
+                "path:name": "a/b",
+                "name": "x",
                 "job_id": 1,
                 "file_id": 1,
                 "file_name": "f.root",
