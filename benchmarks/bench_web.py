@@ -34,6 +34,7 @@ from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy import select
+from sqlalchemy import text
 
 from overwatch.config import Settings
 from overwatch.config import load_settings
@@ -64,6 +65,15 @@ def _settings(data_dir: Path, database_url: str | None) -> Settings:
     if database_url:
         overrides["database_url"] = database_url
     return load_settings(environ={}, overrides=overrides, use_default_file=False)
+
+
+def _reset(settings: Settings) -> None:
+    """Empty a PostgreSQL database (or schema) so the benchmark builds it from scratch."""
+    database = Database(settings.effective_database_url)
+    Base.metadata.drop_all(database.engine)
+    with database.engine.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    database.dispose()
 
 
 def _payloads() -> list[tuple[bytes, int, str, str]]:
@@ -219,7 +229,7 @@ def bench_pages(
     with tempfile.TemporaryDirectory() as tmp:
         settings = _settings(Path(tmp), database_url)
         if database_url:
-            Base.metadata.drop_all(Database(settings.effective_database_url).engine)
+            _reset(settings)
         built = 0
         db = None
         for size in sizes:
@@ -228,14 +238,16 @@ def bench_pages(
             app = create_app(settings)
             client = app.test_client()
             _login(client)
-            pages = max(size // 50, 1)
             timings: dict[str, list[float]] = {"list": [], "run": [], "json": []}
             for _ in range(samples):
                 run_number = 100_000 + random.randrange(size)
                 for key, url in (
+                    # Newest pages, a deep page reached by run number, and the oldest page.
                     (
                         "list",
-                        f"/runs?page={random.choice([1, 2, random.randint(1, pages), pages])}",
+                        random.choice(
+                            ["/runs", "/runs?page=2", f"/runs?before={run_number}", "/runs?after=0"]
+                        ),
                     ),
                     ("run", f"/runs/{run_number}/{random.choice(SUBSYSTEMS)}"),
                     ("json", f"/api/v1/runs/{run_number}/EMC/histograms/Main/h00"),
@@ -252,7 +264,7 @@ def bench_pages(
             app.extensions["overwatch"].db.dispose()
         if db is not None:
             if database_url:
-                Base.metadata.drop_all(db.engine)
+                _reset(settings)
             db.dispose()
 
 
@@ -332,7 +344,7 @@ def bench_json(database_url: str | None, seconds: float = 10.0) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = _settings(Path(tmp), database_url)
         if database_url:
-            Base.metadata.drop_all(Database(settings.effective_database_url).engine)
+            _reset(settings)
         db = build_database(settings, 200)
         with db.session() as session:
             stored = session.scalar(
@@ -379,7 +391,7 @@ def bench_json(database_url: str | None, seconds: float = 10.0) -> None:
             server.terminate()
             server.wait(timeout=30)
             if database_url:
-                Base.metadata.drop_all(db.engine)
+                _reset(settings)
             db.dispose()
     backend = "PostgreSQL" if database_url else "SQLite"
     print(
@@ -403,7 +415,7 @@ def bench_draw(database_url: str | None, histograms: int = 50, repeats: int = 5)
     with tempfile.TemporaryDirectory() as tmp:
         settings = _settings(Path(tmp), database_url)
         if database_url:
-            Base.metadata.drop_all(Database(settings.effective_database_url).engine)
+            _reset(settings)
         db = build_database(settings, 3, hists=histograms)
         app = create_app(settings)
         server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -441,7 +453,7 @@ def bench_draw(database_url: str | None, histograms: int = 50, repeats: int = 5)
             server.shutdown()
             app.extensions["overwatch"].db.dispose()
             if database_url:
-                Base.metadata.drop_all(db.engine)
+                _reset(settings)
             db.dispose()
     print(
         f"\n### Run page with {histograms} histograms (half TH2F colz, half TH1F) in headless chromium\n"

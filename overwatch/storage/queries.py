@@ -15,13 +15,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
-from sqlalchemy import Row
-from sqlalchemy import Select
 from sqlalchemy import and_
 from sqlalchemy import bindparam
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
 
 from overwatch.storage.models import DaemonHeartbeat
 from overwatch.storage.models import HistogramGroup
@@ -89,10 +88,14 @@ class RunSummary:
 
 @dataclass(frozen=True)
 class RunList:
+    """One page of runs; ``page`` is ``None`` for pages reached by run number (keyset)."""
+
     runs: list[RunSummary]
-    page: int
+    page: int | None
     per_page: int
     total: int
+    has_newer: bool
+    has_older: bool
 
     @property
     def pages(self) -> int:
@@ -164,37 +167,60 @@ _SUBSYSTEM_COLUMNS = (
 )
 
 
-def _subsystem(row: Row[Any]) -> SubsystemSummary:
-    return SubsystemSummary(*row)
+def _subsystem(values: Any) -> SubsystemSummary:
+    return SubsystemSummary(*values)
 
 
-def list_runs(session: Session, page: int = 1, per_page: int = 50) -> RunList:
+def list_runs(
+    session: Session,
+    page: int | None = None,
+    per_page: int = 50,
+    *,
+    before: int | None = None,
+    after: int | None = None,
+) -> RunList:
     """One page of runs, newest (highest run number) first, each with its subsystems.
 
-    Offset pagination over the unique run-number index: two short queries for the
-    page and one for the count, flat in the number of runs for the pages people open.
+    ``before=N`` gives the runs just older than run N and ``after=N`` those just newer
+    (keyset pagination on the unique run-number index: as fast on the last page as on
+    the first, however many runs there are); else ``page`` counts pages from the newest.
     """
-    page = max(page, 1)
+    columns = select(Run.id, Run.run_number, Run.first_file_time, Run.last_file_time)
     total = session.scalar(select(func.count()).select_from(Run)) or 0
-    runs = session.execute(
-        select(Run.id, Run.run_number, Run.first_file_time, Run.last_file_time)
-        .order_by(Run.run_number.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
+    if before is not None or after is not None:
+        if before is not None:
+            query = columns.where(Run.run_number < before).order_by(Run.run_number.desc())
+            beyond = Run.run_number >= before
+        else:
+            query = columns.where(Run.run_number > after).order_by(Run.run_number.asc())
+            beyond = Run.run_number <= after
+        rows = list(session.execute(query.limit(per_page + 1)).all())
+        more = len(rows) > per_page
+        rows = rows[:per_page]
+        other_side = session.scalar(select(Run.id).where(beyond).limit(1)) is not None
+        if after is not None:
+            rows.reverse()
+        has_newer, has_older = (other_side, more) if before is not None else (more, other_side)
+        shown_page = None
+    else:
+        shown_page = max(page or 1, 1)
+        offset = (shown_page - 1) * per_page
+        query = columns.order_by(Run.run_number.desc()).limit(per_page).offset(offset)
+        rows = list(session.execute(query).all())
+        has_newer, has_older = shown_page > 1, offset + len(rows) < total
     by_id: dict[int, RunSummary] = {
-        run_id: RunSummary(number, first, last) for run_id, number, first, last in runs
+        run_id: RunSummary(number, first, last) for run_id, number, first, last in rows
     }
     if by_id:
-        rows = session.execute(
+        subsystem_rows = session.execute(
             select(SubsystemRun.run_id, *_SUBSYSTEM_COLUMNS)
             .join(Run, Run.id == SubsystemRun.run_id)
             .where(SubsystemRun.run_id.in_(by_id))
             .order_by(SubsystemRun.name)
         ).all()
-        for row in rows:
-            by_id[row[0]].subsystems.append(SubsystemSummary(*row[1:]))
-    return RunList(list(by_id.values()), page, per_page, total)
+        for row in subsystem_rows:
+            by_id[row[0]].subsystems.append(_subsystem(row[1:]))
+    return RunList(list(by_id.values()), shown_page, per_page, total, has_newer, has_older)
 
 
 def get_run(session: Session, run_number: int) -> RunSummary | None:
@@ -305,7 +331,7 @@ def histogram_meta(session: Session, result_id: int, name: str) -> HistogramMeta
 
 
 @functools.cache
-def _payload_statement(by_result: bool) -> Select[Any]:
+def _payload_statement(by_result: bool) -> Executable:
     """Built once: constructing the statement costs more than running it on the hot path."""
     query = (
         select(HistogramRecord.json_gz, HistogramRecord.etag, HistogramRecord.error)

@@ -128,16 +128,28 @@ def _job_json(job: JobView) -> dict[str, Any]:
 
 @bp.get("/runs")
 def runs() -> Response:
-    page = _int_arg("page", 1) or 1
+    """Runs newest first: ``?page=N``, or ``?before=RUN`` / ``?after=RUN`` (keyset, follow ``older``/``newer``)."""
     per_page = min(max(_int_arg("per_page", 50) or 50, 1), MAX_PER_PAGE)
     with read_session() as session:
-        listing = list_runs(session, page, per_page)
+        listing = list_runs(
+            session,
+            _int_arg("page"),
+            per_page,
+            before=_int_arg("before"),
+            after=_int_arg("after"),
+        )
+    links: dict[str, str | None] = {"newer": None, "older": None}
+    if listing.runs and listing.has_newer:
+        links["newer"] = url_for("api.runs", after=listing.runs[0].run_number, per_page=per_page)
+    if listing.runs and listing.has_older:
+        links["older"] = url_for("api.runs", before=listing.runs[-1].run_number, per_page=per_page)
     return jsonify(
         {
             "page": listing.page,
             "per_page": listing.per_page,
             "pages": listing.pages,
             "total": listing.total,
+            **links,
             "runs": [_run_json(run) for run in listing.runs],
         }
     )

@@ -66,6 +66,18 @@ PATHS: dict[str, Any] = {
                     "in": "query",
                     "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
                 },
+                {
+                    "name": "before",
+                    "in": "query",
+                    "schema": {"type": "integer"},
+                    "description": "Runs older than this run number (keyset; see 'older').",
+                },
+                {
+                    "name": "after",
+                    "in": "query",
+                    "schema": {"type": "integer"},
+                    "description": "Runs newer than this run number (keyset; see 'newer').",
+                },
             ],
             "responses": {"200": _ok("One page of runs.", "RunPage"), **_COMMON},
         }
@@ -210,7 +222,9 @@ _SCHEMAS: dict[str, Any] = {
     "RunPage": {
         "type": "object",
         "properties": {
-            "page": {"type": "integer"},
+            "page": {"type": ["integer", "null"]},
+            "newer": {"type": ["string", "null"], "description": "URL of the next newer page."},
+            "older": {"type": ["string", "null"], "description": "URL of the next older page."},
             "pages": {"type": "integer"},
             "total": {"type": "integer"},
             "runs": {"type": "array", "items": {"$ref": "#/components/schemas/Run"}},

@@ -60,10 +60,12 @@ def _int_arg(name: str) -> int | None:
 
 @bp.get("/runs")
 def run_list() -> str:
-    page = _int_arg("page") or 1
+    page = _int_arg("page")
     with read_session() as session:
-        listing = list_runs(session, page, PER_PAGE)
-    if page > listing.pages:
+        listing = list_runs(
+            session, page, PER_PAGE, before=_int_arg("before"), after=_int_arg("after")
+        )
+    if listing.page is not None and listing.page > listing.pages:
         abort(404, f"there are only {listing.pages} pages of runs")
     return render_template("runs.html", listing=listing)
 

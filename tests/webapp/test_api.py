@@ -29,6 +29,12 @@ def test_runs_are_paginated_newest_first(client_as: Client, db: Database) -> Non
     body = client_as("viewer").get("/api/v1/runs?per_page=2").json
     assert [run["run_number"] for run in body["runs"]] == [12, 11]
     assert (body["page"], body["pages"], body["total"], body["per_page"]) == (1, 2, 3, 2)
+    assert body["newer"] is None
+    assert body["older"] == "/api/v1/runs?before=11&per_page=2"
+    older = client_as("viewer").get(body["older"]).json
+    assert [run["run_number"] for run in older["runs"]] == [10]
+    assert older["page"] is None
+    assert (older["newer"], older["older"]) == ("/api/v1/runs?after=10&per_page=2", None)
     sub = body["runs"][0]["subsystems"][0]
     assert sub["name"] == "EMC"
     assert sub["quality"] == "good"

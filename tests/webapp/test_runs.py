@@ -64,6 +64,30 @@ def test_run_list_paginates_fifty_runs_a_page(client_as: Client, db: Database) -
     assert client.get("/runs?page=x").status_code == 400
 
 
+def test_run_list_pages_by_run_number(client_as: Client, db: Database) -> None:
+    for number in range(1, 121):
+        add_run(db, number, specs=[])
+    client = client_as("viewer")
+    first = client.get("/runs").text
+    assert 'href="/runs?before=71" rel="next">older' in first
+    assert "« newest" not in first
+    older = client.get("/runs?before=71").text
+    assert older.count('class="run-row"') == 50
+    assert 'data-run="70"' in older
+    assert 'data-run="21"' in older
+    assert 'data-run="71"' not in older
+    assert "runs 21\u201370" in older
+    assert 'href="/runs?after=70" rel="prev">\u2039 newer' in older
+    oldest = client.get("/runs?after=0").text
+    assert oldest.count('class="run-row"') == 50
+    assert oldest.index('data-run="50"') < oldest.index('data-run="1"')
+    assert "older \u203a" not in oldest
+    newer = client.get("/runs?after=70").text
+    assert 'data-run="120"' in newer
+    assert 'data-run="71"' in newer
+    assert "older \u203a" in newer
+
+
 def test_run_redirects_to_its_first_subsystem(client_as: Client, db: Database) -> None:
     add_run(db, 7, subsystems=("HLT", "EMC"))
     response = client_as("viewer").get("/runs/7")
