@@ -197,6 +197,10 @@ def build_database(
                 )
             for sub_id, result_id in result_ids.items():
                 session.get(SubsystemRun, sub_id).current_result_id = result_id  # type: ignore[union-attr]
+    if db.is_postgresql:
+        # Fresh bulk-loaded tables have no statistics yet; autovacuum would soon gather them.
+        with db.engine.begin() as connection:
+            connection.execute(text("ANALYZE"))
     return db
 
 

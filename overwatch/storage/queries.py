@@ -212,14 +212,17 @@ def list_runs(
         run_id: RunSummary(number, first, last) for run_id, number, first, last in rows
     }
     if by_id:
+        # The run columns are known already: read subsystem_runs alone, by its run_id index.
         subsystem_rows = session.execute(
-            select(SubsystemRun.run_id, *_SUBSYSTEM_COLUMNS)
-            .join(Run, Run.id == SubsystemRun.run_id)
+            select(SubsystemRun.run_id, SubsystemRun.id, *_SUBSYSTEM_COLUMNS[2:-1])
             .where(SubsystemRun.run_id.in_(by_id))
             .order_by(SubsystemRun.name)
         ).all()
-        for row in subsystem_rows:
-            by_id[row[0]].subsystems.append(_subsystem(row[1:]))
+        for run_id, sub_id, *values in subsystem_rows:
+            run = by_id[run_id]
+            run.subsystems.append(
+                _subsystem((sub_id, run.run_number, *values, run.first_file_time))
+            )
     return RunList(list(by_id.values()), shown_page, per_page, total, has_newer, has_older)
 
 

@@ -211,7 +211,9 @@ def subsystem(run_number: int, subsystem: str) -> Response:
 def histogram(run_number: int, subsystem: str, name: str) -> Response:
     """One histogram's JSROOT JSON, straight from storage."""
     result_id = _int_arg("result")
-    with get_db().engine.connect() as connection:
+    # One read needs no transaction: autocommit spares PostgreSQL a BEGIN and a ROLLBACK.
+    engine = get_db().engine.execution_options(isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
         payload = histogram_payload(connection, run_number, subsystem, name, result_id)
     if payload is None:
         abort(404, f"no histogram {name!r} in run {run_number} {subsystem}")
