@@ -45,6 +45,8 @@ lint: install-test
 
 bench: install-test
 	$(BIN)/python benchmarks/bench_processing.py
+	$(BIN)/python benchmarks/bench_histograms.py
+	$(BIN)/python benchmarks/bench_web.py all
 
 clean:
 	rm -rf $(VENV) node_modules data .pytest_cache .mypy_cache .ruff_cache

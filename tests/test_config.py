@@ -117,3 +117,15 @@ def test_every_setting_is_a_documented_field() -> None:
     fields = set(Settings.__dataclass_fields__) - {"sources"}
     assert {s.name for s in SETTINGS} == fields
     assert all(s.help.strip() for s in SETTINGS)
+
+
+def test_example_config_documents_every_setting_and_loads() -> None:
+    example = Path(__file__).resolve().parent.parent / "config.yaml"
+    settings = load_settings(example, environ={})
+    documented = {
+        line.split(":", 1)[0]
+        for line in example.read_text().splitlines()
+        if line and line[0].isalpha()
+    }
+    assert documented == {s.name for s in SETTINGS}
+    assert settings.sources["scan_interval"] == str(example)
