@@ -101,6 +101,11 @@ def quarantine(settings: Settings, db: Database, path: Path, reason: str) -> Pat
     return target
 
 
+def _reject(settings: Settings, db: Database, path: Path, reason: str, report: ScanReport) -> None:
+    quarantine(settings, db, path, reason)
+    report.quarantined.append((path.name, reason))
+
+
 def _content_problem(path: Path) -> str | None:
     """Why a file cannot be read as ROOT, or None; cheap: reads only the key list."""
     if path.stat().st_size == 0:
@@ -171,8 +176,7 @@ def _file_one(
             return
         if target.stat().st_size > 0:
             reason = f"a different file named {path.name} was already received for run {parsed.run_number}"
-            quarantine(settings, db, path, reason)
-            report.quarantined.append((path.name, reason))
+            _reject(settings, db, path, reason, report)
             return
     relative = target.relative_to(data_dir).as_posix()
     created = _register(settings, db, parsed, relative, path.stat().st_size, checksum)
@@ -209,13 +213,11 @@ def scan(settings: Settings, db: Database) -> ScanReport:
         try:
             parsed = parse_file_name(path.name, settings.tz)
         except FileNameError as exc:
-            quarantine(settings, db, path, str(exc))
-            report.quarantined.append((path.name, str(exc)))
+            _reject(settings, db, path, str(exc), report)
             continue
         problem = _content_problem(path)
         if problem is not None:
-            quarantine(settings, db, path, problem)
-            report.quarantined.append((path.name, problem))
+            _reject(settings, db, path, problem, report)
             continue
         try:
             _file_one(settings, db, path, parsed, report)
@@ -238,8 +240,7 @@ def register_existing(settings: Settings, db: Database) -> ScanReport:
         try:
             parsed = parse_file_name(path.name, settings.tz)
         except FileNameError as exc:
-            quarantine(settings, db, path, str(exc))
-            report.quarantined.append((path.name, str(exc)))
+            _reject(settings, db, path, str(exc), report)
             continue
         if path.parent != run_directory(data_dir, parsed.run_number, parsed.subsystem):
             log.warning(
