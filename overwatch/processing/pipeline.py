@@ -48,6 +48,7 @@ __all__ = [
     "build_result",
     "encode_all",
     "encode_histogram",
+    "encode_json",
     "files_for_slice",
     "load_state",
     "request_key",
@@ -145,13 +146,17 @@ def load_state(
     return histograms, unconvertible
 
 
-def encode_histogram(hist: Histogram, level: int) -> tuple[bytes, int, str]:
-    """JSROOT JSON, gzip-compressed for storage and serving: ``(gz, raw size, etag)``."""
-    data = to_jsroot_json(hist)
+def encode_json(data: bytes, level: int) -> tuple[bytes, int, str]:
+    """JSON bytes as stored and served: ``(gzip bytes, raw size, etag)``."""
     # wbits=31 writes a gzip member (no timestamp), served as Content-Encoding: gzip as is.
     compressor = zlib.compressobj(level, zlib.DEFLATED, 31)
     gz = compressor.compress(data) + compressor.flush()
     return gz, len(data), hashlib.blake2b(data, digest_size=20).hexdigest()
+
+
+def encode_histogram(hist: Histogram, level: int) -> tuple[bytes, int, str]:
+    """JSROOT JSON of ``hist``, gzip-compressed for storage and serving."""
+    return encode_json(to_jsroot_json(hist), level)
 
 
 def _clean_info(value: Any) -> Any:
