@@ -29,7 +29,6 @@ from overwatch.storage.queries import SubsystemSummary
 from overwatch.storage.queries import get_job
 from overwatch.storage.queries import get_result
 from overwatch.storage.queries import get_run
-from overwatch.storage.queries import get_subsystem
 from overwatch.storage.queries import histogram_payload
 from overwatch.storage.queries import list_runs
 from overwatch.storage.queries import result_histograms
@@ -37,6 +36,7 @@ from overwatch.webapp.auth import protect
 from overwatch.webapp.auth import require_role
 from overwatch.webapp.database import get_db
 from overwatch.webapp.database import read_session
+from overwatch.webapp.database import subsystem_or_404
 from overwatch.webapp.formatting import is_ongoing
 from overwatch.webapp.openapi import openapi_document
 from overwatch.webapp.security import csrf
@@ -164,18 +164,10 @@ def run(run_number: int) -> Response:
     return jsonify(_run_json(found))
 
 
-def _subsystem_or_404(run_number: int, subsystem: str) -> SubsystemSummary:
-    with read_session() as session:
-        sub = get_subsystem(session, run_number, subsystem)
-    if sub is None:
-        abort(404, f"run {run_number} has no subsystem {subsystem!r}")
-    return sub
-
-
 @bp.get("/runs/<int:run_number>/<subsystem>")
 def subsystem(run_number: int, subsystem: str) -> Response:
     """A subsystem's groups with their histograms (current result, or ``?result=ID``)."""
-    sub = _subsystem_or_404(run_number, subsystem)
+    sub = subsystem_or_404(run_number, subsystem)
     result_id = _int_arg("result")
     with read_session() as session:
         result = get_result(session, result_id, sub.id) if result_id is not None else None
@@ -238,7 +230,7 @@ def histogram(run_number: int, subsystem: str, name: str) -> Response:
 
 @bp.get("/runs/<int:run_number>/<subsystem>/options")
 def options(run_number: int, subsystem: str) -> Response:
-    sub = _subsystem_or_404(run_number, subsystem)
+    sub = subsystem_or_404(run_number, subsystem)
     return jsonify({"options": [option.describe() for option in get_plugin(sub.name).options]})
 
 
@@ -246,7 +238,7 @@ def _request(run_number: int, subsystem: str, kind: str) -> tuple[Response, int]
     if not current_user.via_token:
         # Browsers calling with their session cookie must prove the call came from our page.
         csrf.protect()
-    sub = _subsystem_or_404(run_number, subsystem)
+    sub = subsystem_or_404(run_number, subsystem)
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         abort(400, "send a JSON object")

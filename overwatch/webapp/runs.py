@@ -27,7 +27,6 @@ from overwatch.storage.queries import GroupView
 from overwatch.storage.queries import SubsystemSummary
 from overwatch.storage.queries import get_result
 from overwatch.storage.queries import get_run
-from overwatch.storage.queries import get_subsystem
 from overwatch.storage.queries import histogram_meta
 from overwatch.storage.queries import list_jobs
 from overwatch.storage.queries import list_runs
@@ -37,6 +36,7 @@ from overwatch.storage.queries import result_histograms
 from overwatch.webapp.auth import protect
 from overwatch.webapp.database import get_settings
 from overwatch.webapp.database import read_session
+from overwatch.webapp.database import subsystem_or_404
 
 __all__ = ["PER_PAGE", "bp", "init_app", "render_run_page", "search_histograms"]
 
@@ -142,22 +142,14 @@ def render_run_page(
     )
 
 
-def _subsystem_or_404(run_number: int, subsystem: str) -> SubsystemSummary:
-    with read_session() as session:
-        sub = get_subsystem(session, run_number, subsystem)
-    if sub is None:
-        abort(404, f"run {run_number} has no subsystem {subsystem}")
-    return sub
-
-
 @bp.get("/runs/<int:run_number>/<subsystem>")
 def run_page(run_number: int, subsystem: str) -> str:
-    return render_run_page(_subsystem_or_404(run_number, subsystem))
+    return render_run_page(subsystem_or_404(run_number, subsystem))
 
 
 @bp.get("/runs/<int:run_number>/<subsystem>/view/<path:name>")
 def histogram_page(run_number: int, subsystem: str, name: str) -> str:
-    sub = _subsystem_or_404(run_number, subsystem)
+    sub = subsystem_or_404(run_number, subsystem)
     result_id = _int_arg("result")
     with read_session() as session:
         if result_id is not None and get_result(session, result_id, sub.id) is None:
@@ -171,7 +163,7 @@ def histogram_page(run_number: int, subsystem: str, name: str) -> str:
 
 @bp.get("/runs/<int:run_number>/<subsystem>/file")
 def root_file_page(run_number: int, subsystem: str) -> str:
-    sub = _subsystem_or_404(run_number, subsystem)
+    sub = subsystem_or_404(run_number, subsystem)
     with read_session() as session:
         found = raw_file(session, sub.id, _int_arg("file"))
     if found is None:
@@ -182,13 +174,13 @@ def root_file_page(run_number: int, subsystem: str) -> str:
 @bp.get("/runs/<int:run_number>/<subsystem>/file/raw")
 def raw_root_file(run_number: int, subsystem: str) -> Response:
     """The received ROOT file itself (newest, or ``?file=ID``), with HTTP range support for JSROOT."""
-    return _serve_file(_subsystem_or_404(run_number, subsystem), _int_arg("file"), None)
+    return _serve_file(subsystem_or_404(run_number, subsystem), _int_arg("file"), None)
 
 
 @bp.get("/runs/<int:run_number>/<subsystem>/files/<int:file_id>/<file_name>")
 def named_root_file(run_number: int, subsystem: str, file_id: int, file_name: str) -> Response:
     """The same file under its own name, so JSROOT's file browser shows a meaningful title."""
-    return _serve_file(_subsystem_or_404(run_number, subsystem), file_id, file_name)
+    return _serve_file(subsystem_or_404(run_number, subsystem), file_id, file_name)
 
 
 def _serve_file(sub: SubsystemSummary, file_id: int | None, file_name: str | None) -> Response:

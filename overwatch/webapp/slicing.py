@@ -29,12 +29,12 @@ from overwatch.storage.jobs import PRIORITY_USER
 from overwatch.storage.jobs import enqueue_job
 from overwatch.storage.queries import SubsystemSummary
 from overwatch.storage.queries import get_job
-from overwatch.storage.queries import get_subsystem
 from overwatch.storage.records import find_result
 from overwatch.storage.records import request_key
 from overwatch.webapp.auth import protect
 from overwatch.webapp.auth import require_role
 from overwatch.webapp.database import read_session
+from overwatch.webapp.database import subsystem_or_404
 from overwatch.webapp.database import write_session
 from overwatch.webapp.runs import render_run_page
 
@@ -153,10 +153,7 @@ def parse_form(sub: SubsystemSummary, form: Any) -> dict[str, Any]:
 @bp.post("/runs/<int:run_number>/<subsystem>/requests")
 @require_role("expert")
 def request_form(run_number: int, subsystem: str) -> Response | tuple[str, int]:
-    with read_session() as session:
-        sub = get_subsystem(session, run_number, subsystem)
-    if sub is None:
-        abort(404, f"run {run_number} has no subsystem {subsystem}")
+    sub = subsystem_or_404(run_number, subsystem)
     kind = request.form.get("kind", "time_slice")
     minutes = (request.form.get("min_minutes"), request.form.get("max_minutes"))
     outcome = submit(sub, kind, parse_form(sub, request.form), minutes, current_user.name)
