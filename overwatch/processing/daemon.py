@@ -35,6 +35,7 @@ from overwatch.storage.jobs import reclaim_expired
 from overwatch.storage.jobs import worker_name
 from overwatch.storage.models import DaemonHeartbeat
 from overwatch.storage.models import Job
+from overwatch.storage.models import JobAttempt
 from overwatch.storage.models import utcnow
 
 __all__ = [
@@ -170,8 +171,6 @@ def process_pending(
     progress: Callable[[int, int], None] | None = None,
 ) -> PassSummary:
     """Run every queued job to completion with ``workers`` processes and summarise."""
-    from overwatch.storage.models import JobAttempt  # noqa: PLC0415 - local to keep the import list short
-
     started = utcnow()
     clock = time.perf_counter()
     workers = workers or settings.processing_workers

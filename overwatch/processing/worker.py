@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 
@@ -125,10 +124,9 @@ class Worker:
         beat = threading.Thread(target=self._heartbeat, args=(job.id, stop_beat), daemon=True)
         beat.start()
         plugin: DetectorPlugin | None = None
-        files: list[int] = []
         try:
             plugin = get_plugin(job.subsystem or "")
-            state, count, files = self._execute(job, plugin, started)
+            state, count = self._execute(job, plugin, started)
             outcome = JobOutcome(job.id, job.kind, job.run_number, job.subsystem, state, count)
         except _LostLeaseError as exc:
             log.warning("job %s: %s", job.id, exc)
@@ -137,7 +135,7 @@ class Worker:
             )
         except Exception:  # noqa: BLE001 - a job boundary: record the traceback, keep the daemon alive
             error = traceback.format_exc()
-            state = self._record_failure(job, plugin, started, error, files)
+            state = self._record_failure(job, plugin, started, error)
             log.error(
                 "job %s (%s %s run %s) failed, now %s:\n%s",
                 job.id,
@@ -208,16 +206,14 @@ class Worker:
         )
         return _Plan(add, None, context, request_key(kind, options, None) if kind != "run" else "")
 
-    def _execute(
-        self, job: Job, plugin: DetectorPlugin, started: datetime
-    ) -> tuple[str, int, list[int]]:
+    def _execute(self, job: Job, plugin: DetectorPlugin, started: datetime) -> tuple[str, int]:
         if job.kind not in {"process", "time_slice", "reprocess"}:
             raise ValueError(f"unknown job kind {job.kind!r}")
         for _ in range(MAX_QUARANTINED_PER_JOB + 1):
             sub, files = self._load_files(job)
             if not files:
                 self._commit(job, plugin, started, None, None, [])
-                return "done", 0, []
+                return "done", 0
             plan = self._plan(job, sub, files, plugin)
             if job.kind != "process":
                 with self.db.session() as session:
@@ -225,7 +221,7 @@ class Worker:
                     existing_id = existing.id if existing is not None else None
                 if existing_id is not None:
                     self._commit(job, plugin, started, None, existing_id, [])
-                    return "done", 0, []
+                    return "done", 0
             used = [ref.id for ref in plan.add] + ([plan.subtract.id] if plan.subtract else [])
             level = self.settings.json_compression_level
             encoded = None
@@ -250,7 +246,7 @@ class Worker:
             )
             data.file_ids = used
             self._commit(job, plugin, started, data, None, used, newest=files[-1].timestamp)
-            return "done", len(data.histograms), used
+            return "done", len(data.histograms)
         raise RuntimeError(f"gave up after quarantining {MAX_QUARANTINED_PER_JOB} corrupt files")
 
     def _quarantine_received(self, exc: CorruptFileError) -> None:
@@ -342,7 +338,6 @@ class Worker:
         plugin: DetectorPlugin | None,
         started: datetime,
         error: str,
-        file_ids: list[int],
     ) -> str:
         with self.db.session() as session:
             state = fail_job(session, job.id, error)
@@ -361,13 +356,8 @@ class Worker:
                     started,
                     "failed" if state == "failed" else "retry",
                     error,
-                    file_ids,
+                    [],
                     0,
                 )
             )
         return state
-
-
-def describe(outcome: JobOutcome) -> dict[str, Any]:
-    """A JSON-friendly summary line of an outcome (CLI ``--json`` output)."""
-    return {k: v for k, v in outcome.__dict__.items() if k != "error" or v}
