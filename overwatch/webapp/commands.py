@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
 import sys
 from typing import TYPE_CHECKING
 from typing import Any
@@ -197,8 +198,37 @@ def ensure_demo_user(app: AppContext) -> tuple[str, str]:
     return DEMO_USER, password
 
 
+def processing_command(app: AppContext) -> list[str]:
+    """The command line of an ``overwatch process`` daemon with the same settings as ``app``."""
+    args = [sys.executable, "-m", "overwatch"]
+    if app.config_file:
+        args += ["--config", str(app.config_file)]
+    # The group options are the only overrides a command line can carry; the environment
+    # (OVERWATCH_*) is inherited by the child as it is.
+    for key in ("data_dir", "database_url"):
+        if app.overrides.get(key):
+            args += [f"--{key.replace('_', '-')}", str(app.overrides[key])]
+    return [*args, "process"]
+
+
+def _stop(child: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    if child.poll() is None:
+        child.terminate()  # SIGTERM: the daemon finishes its current job and exits
+    try:
+        child.wait(timeout)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+
+
 def serve_demo(app: AppContext) -> None:
-    """After ``overwatch demo`` processed: make the demo login, print it, serve until Ctrl-C."""
+    """After ``overwatch demo`` processed: make the demo login, print it, then run the
+    processing daemon and the web app side by side until Ctrl-C stops both.
+
+    Production runs the same two as separate services (``overwatchProcessing`` and
+    ``overwatchWebApp``); the demo starts the daemon as a child process so that time
+    slices and reprocessing requested from the web form are computed.
+    """
     name, password = ensure_demo_user(app)
     bind = app.settings.web_bind
     line = "-" * 60
@@ -207,6 +237,10 @@ def serve_demo(app: AppContext) -> None:
     click.secho(f"  log in as        {name}", bold=True)
     click.secho(f"  password         {password}", bold=True)
     click.echo(f"  (kept in {app.settings.data_dir / DEMO_PASSWORD_FILE}; role expert)")
-    click.echo("  Ctrl-C stops the server.")
+    click.echo("  The processing daemon runs beside it; Ctrl-C stops both.")
     click.echo(line)
-    serve(app.settings, bind=bind, workers=app.settings.web_workers)
+    daemon = subprocess.Popen(processing_command(app))  # noqa: S603 - our own interpreter and module
+    try:
+        serve(app.settings, bind=bind, workers=app.settings.web_workers)
+    finally:
+        _stop(daemon)

@@ -1,0 +1,123 @@
+"""``overwatch demo`` as a newcomer runs it: web app and processing daemon side by side.
+
+A time slice requested while the demo is being served must finish on its own, and
+Ctrl-C must stop the web server and the daemon together.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.slow
+
+BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_for(url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the demo exited early with {process.returncode}")
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.3)
+    pytest.fail(f"{url} did not answer within {timeout} s")
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], subprocess.Popen[bytes]]]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "OVERWATCH_DATA_DIR": str(tmp_path / "data"),
+        "OVERWATCH_WEB_BIND": f"127.0.0.1:{port}",
+        "OVERWATCH_WEB_WORKERS": "1",
+        "OVERWATCH_PROCESSING_WORKERS": "1",
+        "OVERWATCH_SCAN_INTERVAL": "1",
+        "OVERWATCH_LOG_LEVEL": "WARNING",
+    }
+    env.pop("OVERWATCH_DATABASE_URL", None)
+    log = (tmp_path / "demo.log").open("wb")
+    # A session of its own, so the test can send Ctrl-C to the whole group as a terminal would.
+    process = subprocess.Popen(
+        [str(BIN / "overwatch"), "demo", "--runs", "1", "--minutes", "3"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/healthz", process, timeout=120)
+        yield f"http://127.0.0.1:{port}", env, process
+    finally:
+        if _group_alive(process.pid):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+        log.close()
+
+
+def test_a_time_slice_requested_in_the_demo_finishes_and_ctrl_c_stops_everything(
+    demo: tuple[str, dict[str, str], subprocess.Popen[bytes]],
+) -> None:
+    base, env, process = demo
+    token = subprocess.run(
+        [str(BIN / "overwatch"), "users", "token", "demo", "--label", "test"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()[-1]
+    auth = {"Authorization": f"Bearer {token}"}
+    run = requests.get(f"{base}/api/v1/runs", headers=auth, timeout=10).json()["runs"][0]
+    queued = requests.post(
+        f"{base}/api/v1/runs/{run['run_number']}/EMC/time-slices",
+        json={"min_minutes": 0, "max_minutes": 2, "options": {}},
+        headers=auth,
+        timeout=10,
+    )
+    assert queued.status_code == 202, queued.text
+    job_url = f"{base}{queued.json()['job_url']}"
+
+    deadline = time.monotonic() + 90
+    state = "queued"
+    while time.monotonic() < deadline:
+        job = requests.get(job_url, headers=auth, timeout=10).json()
+        state = job["state"]
+        if state not in {"queued", "running"}:
+            break
+        time.sleep(0.5)
+    assert state == "done", job
+
+    os.killpg(process.pid, signal.SIGINT)
+    assert process.wait(timeout=60) == 0 or process.returncode in {-signal.SIGINT, 130}
+    deadline = time.monotonic() + 30
+    while _group_alive(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _group_alive(process.pid), "a demo process outlived Ctrl-C"
