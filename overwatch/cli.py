@@ -59,6 +59,10 @@ class AppContext:
     def database(self, *, migrate: bool = True) -> Database:
         if self._db is None:
             try:
+                self.settings.check_writable(data_dir=False)
+            except ConfigError as exc:
+                raise click.ClickException(f"bad configuration: {exc}") from exc
+            try:
                 db = Database(self.settings.effective_database_url)
                 if migrate:
                     db.ensure_schema()
@@ -66,6 +70,13 @@ class AppContext:
                 raise click.ClickException(str(exc)) from exc
             self._db = db
         return self._db
+
+    def require_writable_data_dir(self) -> None:
+        """For commands that write into the data directory: fail at start, naming the key."""
+        try:
+            self.settings.check_writable()
+        except ConfigError as exc:
+            raise click.ClickException(f"bad configuration: {exc}") from exc
 
     def close(self) -> None:
         """Release database connections (called when the command ends)."""

@@ -64,6 +64,7 @@ def process_command(app: AppContext, once: bool, workers: int | None) -> None:
     from overwatch.processing.daemon import run_daemon  # noqa: PLC0415
     from overwatch.processing.scan import scan  # noqa: PLC0415
 
+    app.require_writable_data_dir()
     settings, db = app.settings, app.database()
     if once:
         _print_scan(scan(settings, db))
@@ -148,6 +149,7 @@ def demo_command(app: AppContext, runs: int, minutes: int, serve: bool) -> None:
     from overwatch.processing.scan import scan  # noqa: PLC0415
     from overwatch.storage.models import Run  # noqa: PLC0415
 
+    app.require_writable_data_dir()
     settings, db = app.settings, app.database()
     with db.session() as session:
         newest = session.scalar(select(func.max(Run.run_number)))

@@ -9,7 +9,10 @@ here runs at import time; call :func:`load_settings`.
 
 from __future__ import annotations
 
+import difflib
+import math
 import os
+import tempfile
 from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,12 +30,21 @@ __all__ = [
     "ConfigError",
     "Setting",
     "Settings",
+    "check_writable_directory",
     "find_config_file",
     "load_settings",
 ]
 
 ENV_PREFIX = "OVERWATCH_"
 DEFAULT_CONFIG_NAME = "config.yaml"
+#: ``OVERWATCH_*`` variables that are not settings: the config file's location, and the
+#: ``OVERWATCH_TEST_*`` family that only the test suite reads.
+_ENV_NOT_SETTINGS = frozenset({ENV_PREFIX + "CONFIG"})
+_ENV_RESERVED_PREFIX = ENV_PREFIX + "TEST_"
+#: Longest interval or duration a setting may hold: a year is already absurd, and far
+#: beyond it timers overflow (1e309 reads as infinity).
+MAX_SECONDS = 366 * 24 * 3600.0
+MIN_SECRET_KEY_LENGTH = 32
 
 
 class ConfigError(ValueError):
@@ -56,10 +68,22 @@ def _to_bool(value: Any) -> bool:
     raise ValueError(f"expected true/false, got {value!r}")
 
 
-def _to_positive_float(value: Any) -> float:
+def _to_finite_float(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected a number, got {value!r}")
-    number = float(value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"expected a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"must be a finite number, got {value!r}")
+    if number > MAX_SECONDS:
+        raise ValueError(f"must be at most {MAX_SECONDS:.0f}, got {value!r}")
+    return number
+
+
+def _to_positive_float(value: Any) -> float:
+    number = _to_finite_float(value)
     if not number > 0:
         raise ValueError(f"must be greater than 0, got {value!r}")
     return number
@@ -85,9 +109,7 @@ def _to_gzip_level(value: Any) -> int:
 
 
 def _to_non_negative_float(value: Any) -> float:
-    if isinstance(value, bool):
-        raise ValueError(f"expected a number, got {value!r}")
-    number = float(value)
+    number = _to_finite_float(value)
     if number < 0:
         raise ValueError(f"must not be negative, got {value!r}")
     return number
@@ -103,6 +125,16 @@ def _to_optional_str(value: Any) -> str | None:
     if value is None or value == "":
         return None
     return _to_str(value)
+
+
+def _to_secret_key(value: Any) -> str | None:
+    key = _to_optional_str(value)
+    if key is not None and len(key) < MIN_SECRET_KEY_LENGTH:
+        raise ValueError(
+            f"must be at least {MIN_SECRET_KEY_LENGTH} characters long (got {len(key)}); "
+            "leave it empty to have one generated"
+        )
+    return key
 
 
 def _to_path(value: Any) -> Path:
@@ -243,7 +275,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("web_workers", _to_positive_int, 2, "gunicorn worker processes for the web app."),
     Setting(
         "secret_key",
-        _to_optional_str,
+        _to_secret_key,
         None,
         "Flask secret key; generated and kept in <data_dir> when empty.",
         secret=True,
@@ -329,6 +361,27 @@ class Settings:
         return f"sqlite:///{(self.data_dir / 'overwatch.db').resolve()}"
 
     @property
+    def sqlite_path(self) -> Path | None:
+        """The database file when the database is SQLite on disk, else None."""
+        url = self.effective_database_url
+        prefix = "sqlite:///"
+        if not url.startswith(prefix) and not url.startswith("sqlite+pysqlite:///"):
+            return None
+        path = url.split(":///", 1)[1].split("?", 1)[0]
+        return None if path in {"", ":memory:"} else Path(path)
+
+    def check_writable(self, *, data_dir: bool = True) -> None:
+        """Fail with :class:`ConfigError` unless the places this process writes to are writable."""
+        if data_dir:
+            check_writable_directory(
+                self.data_dir, "data_dir", self.sources.get("data_dir", "default")
+            )
+        sqlite = self.sqlite_path
+        if sqlite is not None:
+            key = "database_url" if self.database_url else "data_dir"
+            check_writable_directory(sqlite.parent, key, self.sources.get(key, "default"))
+
+    @property
     def effective_quarantine_dir(self) -> Path:
         return self.quarantine_dir or self.data_dir / "quarantine"
 
@@ -384,7 +437,17 @@ def find_config_file(
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            "(file)",
+            str(path),
+            f"not UTF-8 text (byte {exc.object[exc.start]:#x} at offset {exc.start})",
+        ) from None
+    except OSError as exc:
+        raise ConfigError("(file)", str(path), f"cannot be read: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError("(file)", str(path), f"not valid YAML: {exc}") from exc
     if data is None:
@@ -392,6 +455,33 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError("(file)", str(path), "the top level must be a mapping of settings")
     return data
+
+
+def _refuse_unknown_variables(env: Mapping[str, str]) -> None:
+    """A misspelt ``OVERWATCH_*`` variable must not silently leave its default in place."""
+    known = {setting.env_var for setting in SETTINGS} | _ENV_NOT_SETTINGS
+    for name in sorted(env):
+        if not name.startswith(ENV_PREFIX) or name in known:
+            continue
+        if name.startswith(_ENV_RESERVED_PREFIX):
+            continue
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        raise ConfigError(
+            name[len(ENV_PREFIX) :].lower(), name, f"unknown environment variable{hint}"
+        )
+
+
+def check_writable_directory(directory: Path, key: str, source: str) -> None:
+    """Create ``directory`` if needed and prove a file can be written there, or raise
+    :class:`ConfigError` naming the setting: failing at start beats a traceback later."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".overwatch-write-check-"):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConfigError(key, source, f"directory {directory} is not writable: {reason}") from None
 
 
 def load_settings(
@@ -419,6 +509,7 @@ def load_settings(
             if source == str(path) and value and not Path(str(value)).expanduser().is_absolute():
                 raw[key] = (str(path.parent / str(value)), source)
 
+    _refuse_unknown_variables(env)
     for setting in SETTINGS:
         if setting.env_var in env:
             raw[setting.name] = (env[setting.env_var], setting.env_var)

@@ -3,7 +3,7 @@
 Every test that takes ``db`` (or ``settings``) runs twice: on a SQLite file and on
 PostgreSQL. The PostgreSQL run uses the server named by
 ``OVERWATCH_TEST_POSTGRES_URL`` (a fresh schema per test); without it those runs
-are skipped, unless ``OVERWATCH_REQUIRE_POSTGRES=1`` (set by CI), which turns a
+are skipped, unless ``OVERWATCH_TEST_REQUIRE_POSTGRES=1`` (set by CI), which turns a
 missing or unreachable server into an error.
 """
 
@@ -25,7 +25,7 @@ from overwatch.config import load_settings
 from overwatch.storage import Database
 
 POSTGRES_URL_ENV = "OVERWATCH_TEST_POSTGRES_URL"
-REQUIRE_POSTGRES_ENV = "OVERWATCH_REQUIRE_POSTGRES"
+REQUIRE_POSTGRES_ENV = "OVERWATCH_TEST_REQUIRE_POSTGRES"
 
 
 def _postgres_base_url() -> str | None:

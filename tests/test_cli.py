@@ -84,7 +84,7 @@ def test_config_show_names_sources_and_masks_secrets(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         cli,
         ["--config", str(config), "config", "show"],
-        env={"OVERWATCH_SECRET_KEY": "s3cr3t", "OVERWATCH_CONFIG": ""},
+        env={"OVERWATCH_SECRET_KEY": "s3cr3t" * 6, "OVERWATCH_CONFIG": ""},
     )
     assert result.exit_code == 0, result.output
     lines = {line.split()[0]: line for line in result.output.splitlines()}
@@ -199,3 +199,64 @@ def test_second_demo_continues_the_run_numbers(settings: Settings, db: Database)
             294832,
             294833,
         ]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "environment", "expected"),
+    [
+        (["--data-dir", "{blocker}/data", "process", "--once"], {}, "setting 'data_dir'"),
+        (
+            ["--database-url", "sqlite:///{blocker}/x.db", "process", "--once"],
+            {},
+            "setting 'database_url'",
+        ),
+        (["config", "show"], {"OVERWATCH_DATABSE_URL": "x"}, "did you mean OVERWATCH_DATABASE_URL"),
+        (["process", "--once"], {"OVERWATCH_SCAN_INTERVAL": "1e309"}, "must be a finite number"),
+    ],
+)
+def test_bad_configuration_is_one_line_naming_the_key_not_a_traceback(
+    tmp_path: Path, arguments: list[str], environment: dict[str, str], expected: str
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("OVERWATCH_")},
+        "OVERWATCH_DATA_DIR": str(tmp_path / "data"),
+        **environment,
+    }
+    completed = subprocess.run(
+        [str(BIN / "overwatch"), *(a.format(blocker=blocker) for a in arguments)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode != 0
+    assert "Traceback" not in completed.stderr
+    assert expected in completed.stderr
+    assert "bad configuration" in completed.stderr
+
+
+def test_web_refuses_a_secret_key_file_that_is_too_short(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "secret_key").write_text("short\n")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("OVERWATCH_")},
+        "OVERWATCH_DATA_DIR": str(data),
+    }
+    completed = subprocess.run(
+        [str(BIN / "overwatch"), "web", "--bind", "127.0.0.1:1"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode != 0
+    assert "Traceback" not in completed.stderr
+    assert "setting 'secret_key'" in completed.stderr
+    assert "delete it to have a new key generated" in completed.stderr

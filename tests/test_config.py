@@ -100,7 +100,7 @@ def test_describe_masks_secrets() -> None:
     settings = load_settings(
         environ={
             "OVERWATCH_DATABASE_URL": "postgresql://overwatch:hunter2@db.example/overwatch",
-            "OVERWATCH_SECRET_KEY": "very-secret",
+            "OVERWATCH_SECRET_KEY": "very-secret-" * 4,
         },
         use_default_file=False,
     )
@@ -129,3 +129,75 @@ def test_example_config_documents_every_setting_and_loads() -> None:
     }
     assert documented == {s.name for s in SETTINGS}
     assert settings.sources["scan_interval"] == str(example)
+
+
+@pytest.mark.parametrize(
+    ("content", "key", "reason"),
+    [
+        ("scan_interval: 1e309\n", "scan_interval", "finite"),
+        ("scan_interval: .nan\n", "scan_interval", "finite"),
+        ("job_lease_seconds: 1e300\n", "job_lease_seconds", "at most"),
+        ("file_settle_seconds: .inf\n", "file_settle_seconds", "finite"),
+        ("ongoing_minutes: many\n", "ongoing_minutes", "expected a number"),
+        ("secret_key: short\n", "secret_key", "at least 32 characters"),
+    ],
+)
+def test_out_of_range_numbers_and_short_keys_fail_at_load(
+    tmp_path: Path, content: str, key: str, reason: str
+) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text(content)
+    with pytest.raises(ConfigError) as info:
+        load_settings(config, environ={})
+    assert info.value.key == key
+    assert reason in info.value.reason
+
+
+def test_a_config_file_that_is_not_utf8_is_one_clear_error(tmp_path: Path) -> None:
+    config = tmp_path / "latin1.yaml"
+    config.write_bytes("# café\nscan_interval: 5\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"latin1\.yaml: .*not UTF-8 text \(byte 0xe9"):
+        load_settings(config, environ={})
+
+
+def test_a_misspelt_environment_variable_is_refused_with_a_suggestion() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(
+            environ={"OVERWATCH_DATABSE_URL": "postgresql://db/x"}, use_default_file=False
+        )
+    assert info.value.source == "OVERWATCH_DATABSE_URL"
+    assert "did you mean OVERWATCH_DATABASE_URL?" in str(info.value)
+
+
+def test_the_config_variable_and_the_test_suites_variables_are_not_settings() -> None:
+    settings = load_settings(
+        environ={"OVERWATCH_TEST_ANYTHING": "1", "OVERWATCH_SCAN_INTERVAL": "3"},
+        use_default_file=False,
+    )
+    assert settings.scan_interval == 3.0
+
+
+def test_an_unwritable_data_dir_names_the_key(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    settings = load_settings(overrides={"data_dir": str(blocker / "data")}, environ={})
+    with pytest.raises(ConfigError) as info:
+        settings.check_writable()
+    assert info.value.key == "data_dir"
+    assert "is not writable" in info.value.reason
+
+
+def test_an_unwritable_sqlite_path_names_the_database_url(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    settings = load_settings(
+        overrides={"data_dir": str(tmp_path), "database_url": f"sqlite:///{blocker}/x.db"},
+        environ={},
+    )
+    with pytest.raises(ConfigError) as info:
+        settings.check_writable()
+    assert info.value.key == "database_url"
+    settings = load_settings(
+        overrides={"data_dir": str(tmp_path), "database_url": "postgresql://db/x"}, environ={}
+    )
+    settings.check_writable()  # nothing local to check for a server database

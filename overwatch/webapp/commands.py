@@ -76,7 +76,14 @@ def _web_command() -> click.Command:
     @_pass_app
     def web(app: AppContext, debug: bool, bind: str | None, workers: int | None) -> None:
         """Serve the web app (overwatchWebApp): gunicorn, or Flask's server with --debug."""
+        from overwatch.config import ConfigError  # noqa: PLC0415
+        from overwatch.webapp.security import secret_key  # noqa: PLC0415
+
         settings = app.settings
+        try:
+            secret_key(settings)  # a bad key file fails here, once, not in every worker
+        except ConfigError as exc:
+            raise click.ClickException(f"bad configuration: {exc}") from exc
         app.database()  # migrate once here, before any worker starts
         address = bind or settings.web_bind
         if debug:

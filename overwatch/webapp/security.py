@@ -15,6 +15,8 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.wrappers import Response
 
+from overwatch.config import MIN_SECRET_KEY_LENGTH
+from overwatch.config import ConfigError
 from overwatch.config import Settings
 
 __all__ = ["SECRET_KEY_FILE", "csrf", "init_app", "secret_key"]
@@ -25,9 +27,17 @@ csrf = CSRFProtect()
 
 
 def _read_key(path: Path) -> str:
-    key = path.read_text(encoding="utf-8").strip()
-    if len(key) < 32:
-        raise RuntimeError(f"{path} holds no usable secret key; delete it to generate a new one")
+    try:
+        key = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError("secret_key", str(path), f"cannot be read: {exc}") from None
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(
+            "secret_key",
+            str(path),
+            f"the file holds {len(key)} characters, at least {MIN_SECRET_KEY_LENGTH} are needed; "
+            "delete it to have a new key generated",
+        )
     return key
 
 
@@ -38,13 +48,19 @@ def secret_key(settings: Settings) -> str:
     path = settings.data_dir / SECRET_KEY_FILE
     if path.exists():
         return _read_key(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_hex(32)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         # O_EXCL: when several workers start at once, exactly one writes the key.
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return _read_key(path)
+    except OSError as exc:
+        raise ConfigError(
+            "secret_key",
+            str(path),
+            f"no key is configured and none can be kept here: {exc.strerror}",
+        ) from None
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         handle.write(key + "\n")
     return key

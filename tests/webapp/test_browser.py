@@ -4,7 +4,7 @@ Logs in, opens the run list and a run page, checks that JSROOT drew every
 histogram of the group (an SVG each) without console errors, then requests a
 time slice through the form while a processing worker runs in a background
 thread, and sees the result page. Skipped when /usr/bin/chromium is missing,
-unless OVERWATCH_REQUIRE_BROWSER=1 (CI), which makes that a failure.
+unless OVERWATCH_TEST_REQUIRE_BROWSER=1 (CI), which makes that a failure.
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ LAUNCH_ARGS = [
 @pytest.fixture
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
-        if os.environ.get("OVERWATCH_REQUIRE_BROWSER") == "1":
+        if os.environ.get("OVERWATCH_TEST_REQUIRE_BROWSER") == "1":
             pytest.fail(
-                f"OVERWATCH_REQUIRE_BROWSER=1 but {CHROMIUM} is missing (apt-get install chromium)"
+                f"OVERWATCH_TEST_REQUIRE_BROWSER=1 but {CHROMIUM} is missing (apt-get install chromium)"
             )
         pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM}")
     from playwright.sync_api import sync_playwright  # noqa: PLC0415
