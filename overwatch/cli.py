@@ -8,19 +8,17 @@ from ``--config`` / ``OVERWATCH_CONFIG`` / ``./config.yaml`` and the environment
 
 from __future__ import annotations
 
-import logging
+import importlib
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
 from overwatch import __version__
-from overwatch.config import ConfigError
-from overwatch.config import Settings
-from overwatch.config import load_settings
-from overwatch.storage import Database
-from overwatch.storage import DatabaseError
+from overwatch.context import AppContext
+from overwatch.context import pass_app
 
 __all__ = [
     "AppContext",
@@ -34,61 +32,78 @@ __all__ = [
 ]
 
 
-class AppContext:
-    """Settings and database, created on first use so ``--help`` works without either."""
+@dataclass(frozen=True)
+class LazyCommand:
+    """A subcommand named by where it lives, imported only when it is run.
 
-    def __init__(self, config_file: str | None, overrides: dict[str, Any]) -> None:
-        self.config_file = config_file
-        self.overrides = overrides
-        self._settings: Settings | None = None
-        self._db: Database | None = None
+    ``target`` is ``module:attribute``; the attribute is a click command, or a function
+    returning one. ``summary`` is shown by ``overwatch --help`` without importing the
+    module; a test keeps it equal to the command's own short help.
+    """
 
-    @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            try:
-                self._settings = load_settings(self.config_file, overrides=self.overrides)
-            except ConfigError as exc:
-                raise click.ClickException(f"bad configuration: {exc}") from exc
-            logging.basicConfig(
-                level=self._settings.log_level,
-                format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-            )
-        return self._settings
+    target: str
+    summary: str
 
-    def database(self, *, migrate: bool = True) -> Database:
-        if self._db is None:
-            try:
-                self.settings.check_writable(data_dir=False)
-            except ConfigError as exc:
-                raise click.ClickException(f"bad configuration: {exc}") from exc
-            try:
-                db = Database(self.settings.effective_database_url)
-                if migrate:
-                    db.ensure_schema()
-            except DatabaseError as exc:
-                raise click.ClickException(str(exc)) from exc
-            self._db = db
-        return self._db
-
-    def require_writable_data_dir(self) -> None:
-        """For commands that write into the data directory: fail at start, naming the key."""
-        try:
-            self.settings.check_writable()
-        except ConfigError as exc:
-            raise click.ClickException(f"bad configuration: {exc}") from exc
-
-    def close(self) -> None:
-        """Release database connections (called when the command ends)."""
-        if self._db is not None:
-            self._db.dispose()
-            self._db = None
+    def load(self) -> click.Command:
+        module_name, _, attribute = self.target.partition(":")
+        found = getattr(importlib.import_module(module_name), attribute)
+        command = found if isinstance(found, click.Command) else found()
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{self.target} is not a click command")
+        return command
 
 
-pass_app = click.make_pass_decorator(AppContext)
+#: Every subcommand of ``overwatch``; each module's heavy imports load only when it runs.
+COMMANDS: dict[str, LazyCommand] = {
+    "process": LazyCommand(
+        "overwatch.commands:process_command",
+        "Scan the data directory and process new files (overwatchProcessing).",
+    ),
+    "db": LazyCommand("overwatch.commands:db_group", "Database schema and contents."),
+    "demo": LazyCommand(
+        "overwatch.commands:demo_command",
+        "Write a synthetic data set (EMC, HLT, TPC), process it and start the web app.",
+    ),
+    "web": LazyCommand(
+        "overwatch.webapp.commands:web_command",
+        "Serve the web app (overwatchWebApp): gunicorn, or Flask's server with --debug.",
+    ),
+    "users": LazyCommand(
+        "overwatch.webapp.commands:users_group",
+        "User accounts (roles: viewer, expert, admin) and API tokens.",
+    ),
+    "receive": LazyCommand("overwatch.cli:receive_not_built", "(the DQM receiver: not built yet)"),
+    "deploy": LazyCommand("overwatch.cli:deploy_not_built", "(deployment: not built yet)"),
+}
 
 
-@click.group()
+class LazyGroup(click.Group):
+    """A click group whose subcommands come from :data:`COMMANDS`, imported on use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            self.add_command(COMMANDS[cmd_name].load(), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in self.commands:
+                command = self.commands[name]
+                if command.hidden:
+                    continue
+                rows.append((name, command.get_short_help_str(formatter.width)))
+            else:
+                rows.append((name, COMMANDS[name].summary))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup)
 @click.version_option(__version__, prog_name="overwatch")
 @click.option(
     "--config",
@@ -127,26 +142,6 @@ def config_show(app: AppContext) -> None:
         click.echo(f"{key:<{width}}  {value:<40}  [{source}]")
 
 
-def _register_subcommands() -> None:
-    # Imported here, not at module top, so each part's heavy imports load only when used.
-    from overwatch.commands import db_group  # noqa: PLC0415
-    from overwatch.commands import demo_command  # noqa: PLC0415
-    from overwatch.commands import process_command  # noqa: PLC0415
-
-    cli.add_command(process_command)
-    cli.add_command(db_group)
-    cli.add_command(demo_command)
-    try:
-        from overwatch.webapp.commands import register_commands  # noqa: PLC0415
-    except ImportError:
-        cli.add_command(_not_built("web", "the web app"))
-        cli.add_command(_not_built("users", "user management"))
-    else:
-        register_commands(cli)
-    cli.add_command(_not_built("receive", "the DQM receiver"))
-    cli.add_command(_not_built("deploy", "deployment"))
-
-
 def _not_built(name: str, what: str) -> click.Command:
     @click.command(
         name, context_settings={"ignore_unknown_options": True, "allow_extra_args": True}
@@ -159,7 +154,12 @@ def _not_built(name: str, what: str) -> click.Command:
     return command
 
 
-_register_subcommands()
+def receive_not_built() -> click.Command:
+    return _not_built("receive", "the DQM receiver")
+
+
+def deploy_not_built() -> click.Command:
+    return _not_built("deploy", "deployment")
 
 
 def main() -> None:

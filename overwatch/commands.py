@@ -12,8 +12,8 @@ from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import select
 
-from overwatch.cli import AppContext
-from overwatch.cli import pass_app
+from overwatch.context import AppContext
+from overwatch.context import pass_app
 
 __all__ = ["db_group", "demo_command", "process_command"]
 

@@ -260,3 +260,71 @@ def test_web_refuses_a_secret_key_file_that_is_too_short(tmp_path: Path) -> None
     assert "Traceback" not in completed.stderr
     assert "setting 'secret_key'" in completed.stderr
     assert "delete it to have a new key generated" in completed.stderr
+
+
+HEAVY = ("uproot", "numpy", "flask", "sqlalchemy", "alembic", "gunicorn")
+
+
+def _modules_loaded_by(arguments: list[str], tmp_path: Path) -> set[str]:
+    code = (
+        "import sys\n"
+        "from overwatch.cli import cli\n"
+        "try:\n"
+        f"    cli.main(args={arguments!r}, prog_name='overwatch')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('MODULES', ' '.join(sorted(sys.modules)))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OVERWATCH_")}
+    env["OVERWATCH_DATA_DIR"] = str(tmp_path / "data")
+    completed = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    line = next(x for x in completed.stdout.splitlines() if x.startswith("MODULES "))
+    return {name.split(".")[0] for name in line.split()[1:]} | set(line.split()[1:])
+
+
+def test_help_imports_none_of_the_heavy_libraries(tmp_path: Path) -> None:
+    loaded = _modules_loaded_by(["--help"], tmp_path)
+    assert not loaded & set(HEAVY), loaded & set(HEAVY)
+
+
+def test_idle_processing_on_a_migrated_database_loads_no_web_or_migration_code(
+    tmp_path: Path,
+) -> None:
+    _modules_loaded_by(["process", "--once"], tmp_path)  # the first run migrates
+    loaded = _modules_loaded_by(["process", "--once"], tmp_path)
+    assert "alembic" not in loaded
+    assert "flask" not in loaded
+    assert "overwatch.webapp" not in loaded
+
+
+def test_the_help_summaries_are_the_commands_own() -> None:
+    from overwatch.cli import COMMANDS  # noqa: PLC0415
+
+    for name, lazy in COMMANDS.items():
+        assert lazy.load().get_short_help_str(limit=200) == lazy.summary, name
+
+
+def test_processing_says_nothing_about_migrations_unless_it_runs_one(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OVERWATCH_")}
+    env |= {"OVERWATCH_DATA_DIR": str(tmp_path / "data"), "OVERWATCH_LOG_LEVEL": "INFO"}
+    outputs = [
+        subprocess.run(
+            [str(BIN / "overwatch"), "process", "--once"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        for _ in range(2)
+    ]
+    assert "Running upgrade" in outputs[0].stderr  # the first run migrates and says so
+    assert "alembic" not in outputs[1].stderr + outputs[1].stdout

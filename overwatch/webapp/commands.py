@@ -1,6 +1,6 @@
 """``overwatch web`` (overwatchWebApp), ``overwatch users ...`` and the demo's web server.
 
-Attached to the click group by :mod:`overwatch.cli` through :func:`register_commands`.
+Named in :data:`overwatch.cli.COMMANDS` and imported only when one of them runs.
 Heavy imports happen inside the commands so ``overwatch --help`` stays fast.
 """
 
@@ -11,26 +11,28 @@ import secrets
 import subprocess
 import sys
 from typing import TYPE_CHECKING
-from typing import Any
 
 import click
+
+from overwatch.context import AppContext
+from overwatch.context import pass_app
 
 if TYPE_CHECKING:
     from flask import Flask
 
-    from overwatch.cli import AppContext
     from overwatch.config import Settings
 
-__all__ = ["DEMO_PASSWORD_FILE", "DEMO_USER", "register_commands", "serve", "serve_demo"]
+__all__ = [
+    "DEMO_PASSWORD_FILE",
+    "DEMO_USER",
+    "serve",
+    "serve_demo",
+    "users_group",
+    "web_command",
+]
 
 DEMO_USER = "demo"
 DEMO_PASSWORD_FILE = "demo_password"  # noqa: S105 - a file name, not a password
-
-
-def _pass_app(function: Any) -> Any:
-    from overwatch.cli import pass_app  # noqa: PLC0415 - overwatch.cli imports this module
-
-    return pass_app(function)
 
 
 def _split_bind(bind: str) -> tuple[str, int]:
@@ -64,7 +66,7 @@ def serve(settings: Settings, *, bind: str, workers: int) -> None:
     _Server().run()
 
 
-def _web_command() -> click.Command:
+def web_command() -> click.Command:
     @click.command("web")
     @click.option(
         "--debug", is_flag=True, help="Flask's development server with reloader and debugger."
@@ -73,7 +75,7 @@ def _web_command() -> click.Command:
     @click.option(
         "--workers", type=click.IntRange(1, 64), help="gunicorn workers (default: web_workers)."
     )
-    @_pass_app
+    @pass_app
     def web(app: AppContext, debug: bool, bind: str | None, workers: int | None) -> None:
         """Serve the web app (overwatchWebApp): gunicorn, or Flask's server with --debug."""
         from overwatch.config import ConfigError  # noqa: PLC0415
@@ -105,7 +107,7 @@ def _read_password(password_stdin: bool) -> str:
     return value
 
 
-def _users_group() -> click.Group:
+def users_group() -> click.Group:
     from overwatch.storage.users import ROLES  # noqa: PLC0415
 
     @click.group("users")
@@ -118,7 +120,7 @@ def _users_group() -> click.Group:
     @click.option(
         "--password-stdin", is_flag=True, help="Read the password from the first line of stdin."
     )
-    @_pass_app
+    @pass_app
     def add(app: AppContext, name: str, role: str, password_stdin: bool) -> None:
         """Add a user; the password is prompted for unless --password-stdin."""
         from overwatch.storage.users import UserError  # noqa: PLC0415
@@ -133,7 +135,7 @@ def _users_group() -> click.Group:
         click.echo(f"added {info.name} ({info.role})")
 
     @users.command("list")
-    @_pass_app
+    @pass_app
     def list_(app: AppContext) -> None:
         """List users and their roles."""
         from overwatch.storage.users import list_users  # noqa: PLC0415
@@ -147,7 +149,7 @@ def _users_group() -> click.Group:
 
     @users.command("remove")
     @click.argument("name")
-    @_pass_app
+    @pass_app
     def remove(app: AppContext, name: str) -> None:
         """Remove a user and their API tokens."""
         from overwatch.storage.users import remove_user  # noqa: PLC0415
@@ -161,7 +163,7 @@ def _users_group() -> click.Group:
     @users.command("token")
     @click.argument("name")
     @click.option("--label", default="", help="A note saying what the token is for.")
-    @_pass_app
+    @pass_app
     def token(app: AppContext, name: str, label: str) -> None:
         """Create an API token for NAME (shown once); send it as 'Authorization: Bearer <token>'."""
         from overwatch.storage.users import UserError  # noqa: PLC0415
@@ -175,11 +177,6 @@ def _users_group() -> click.Group:
         click.echo(value)
 
     return users
-
-
-def register_commands(cli: click.Group) -> None:
-    cli.add_command(_web_command())
-    cli.add_command(_users_group())
 
 
 def ensure_demo_user(app: AppContext) -> tuple[str, str]:

@@ -11,6 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from overwatch.storage import Database
+from overwatch.storage.database import SCHEMA_HEAD
 from overwatch.storage.models import Base
 
 
@@ -27,3 +28,8 @@ def test_migrated_schema_matches_the_models(db: Database) -> None:
         )
         differences = compare_metadata(context, Base.metadata)
     assert differences == []
+
+
+def test_schema_head_constant_is_the_newest_migration(db: Database) -> None:
+    script = ScriptDirectory.from_config(db.alembic_config())
+    assert script.get_current_head() == SCHEMA_HEAD

@@ -1,0 +1,80 @@
+"""What every command gets: the settings and the database, created on first use.
+
+Kept apart from :mod:`overwatch.cli` so that command modules import this small
+module, never the entry point (which would form an import circle), and so that
+``overwatch --help`` loads neither settings nor a database driver.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+from typing import Any
+
+import click
+
+from overwatch.config import ConfigError
+from overwatch.config import Settings
+from overwatch.config import load_settings
+
+if TYPE_CHECKING:
+    from overwatch.storage import Database
+
+__all__ = ["AppContext", "pass_app"]
+
+
+class AppContext:
+    """Settings and database, created on first use so ``--help`` works without either."""
+
+    def __init__(self, config_file: str | None, overrides: dict[str, Any]) -> None:
+        self.config_file = config_file
+        self.overrides = overrides
+        self._settings: Settings | None = None
+        self._db: Database | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings(self.config_file, overrides=self.overrides)
+            except ConfigError as exc:
+                raise click.ClickException(f"bad configuration: {exc}") from exc
+            logging.basicConfig(
+                level=self._settings.log_level,
+                format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            )
+        return self._settings
+
+    def database(self, *, migrate: bool = True) -> Database:
+        from overwatch.storage import Database  # noqa: PLC0415 - SQLAlchemy only when needed
+        from overwatch.storage import DatabaseError  # noqa: PLC0415
+
+        if self._db is None:
+            try:
+                self.settings.check_writable(data_dir=False)
+            except ConfigError as exc:
+                raise click.ClickException(f"bad configuration: {exc}") from exc
+            try:
+                db = Database(self.settings.effective_database_url)
+                if migrate:
+                    db.ensure_schema()
+            except DatabaseError as exc:
+                raise click.ClickException(str(exc)) from exc
+            self._db = db
+        return self._db
+
+    def require_writable_data_dir(self) -> None:
+        """For commands that write into the data directory: fail at start, naming the key."""
+        try:
+            self.settings.check_writable()
+        except ConfigError as exc:
+            raise click.ClickException(f"bad configuration: {exc}") from exc
+
+    def close(self) -> None:
+        """Release database connections (called when the command ends)."""
+        if self._db is not None:
+            self._db.dispose()
+            self._db = None
+
+
+pass_app = click.make_pass_decorator(AppContext)
