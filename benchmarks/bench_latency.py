@@ -119,7 +119,7 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
     latencies.sort()
-    p95 = latencies[max(0, int(round(0.95 * len(latencies))) - 1)]
+    p95 = latencies[max(0, round(0.95 * len(latencies)) - 1)]
     database = "PostgreSQL" if args.database_url else "SQLite"
     print(
         f"\n### Arrival to page ({database}, {args.files} files of 20 TH1 x 100 bins, idle daemon)\n"
