@@ -120,8 +120,13 @@ class HistogramTooLargeError(Exception):
     """A histogram has more bins than the reader was allowed to decode.
 
     Not a :class:`StreamerError`: the caller must not retry with uproot, which
-    would decode the arrays this refusal exists to avoid.
+    would decode the arrays this refusal exists to avoid.  ``name`` is the
+    histogram's ``fName`` (read before its axes), to name it inside a container.
     """
+
+    def __init__(self, reason: str, name: str) -> None:
+        super().__init__(reason)
+        self.name = name
 
 
 def dimension(class_name: str) -> int:
@@ -143,7 +148,8 @@ def check_size(members: Mapping[str, Any], max_cells: int) -> None:
     if cells > max_cells:
         raise HistogramTooLargeError(
             f"refused: {cells:,} bins (with under/overflow), more than "
-            f"max_histogram_bins = {max_cells:,}"
+            f"max_histogram_bins = {max_cells:,}",
+            str(members.get("fName", "")),
         )
 
 
@@ -186,7 +192,9 @@ def _tstring(buf: bytes, pos: int) -> tuple[str, int]:
     if size == 255:
         (size,) = _I32.unpack_from(buf, pos)
         pos += 4
-    return buf[pos : pos + size].decode("utf-8", "replace"), pos + size
+    # As uproot does: bytes that are not UTF-8 survive as surrogates, which
+    # names.clean_text later shows as \xNN instead of losing them.
+    return buf[pos : pos + size].decode("utf-8", "surrogateescape"), pos + size
 
 
 def _header(buf: bytes, pos: int) -> tuple[int, int, int]:
@@ -316,7 +324,7 @@ class Decoder:
         except HistogramTooLargeError as error:
             if end < 0:
                 raise
-            return {"_typename": class_name, "_refused": str(error)}, end
+            return {"_typename": class_name, "fName": error.name, "_refused": str(error)}, end
         except (StreamerError, struct.error, IndexError, ValueError) as error:
             if (
                 end < 0
@@ -348,7 +356,7 @@ class Decoder:
                 if version > 4 and size == 255:
                     (size,) = _I32.unpack_from(buf, pos)
                     pos += 4
-                option = buf[pos : pos + size].decode("utf-8", "replace")
+                option = buf[pos : pos + size].decode("utf-8", "surrogateescape")
                 pos += size
             out["arr"].append(obj)
             out["opt"].append(option)
