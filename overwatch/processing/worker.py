@@ -57,7 +57,7 @@ from overwatch.storage.records import ResultData
 from overwatch.storage.records import find_result
 from overwatch.storage.records import store_result
 
-__all__ = ["JobOutcome", "NothingReadableError", "Worker", "limit_memory"]
+__all__ = ["JobOutcome", "NothingReadableError", "Worker"]
 
 log = logging.getLogger(__name__)
 
@@ -65,25 +65,6 @@ log = logging.getLogger(__name__)
 MAX_QUARANTINED_PER_JOB = 5
 #: How many unreadable objects a job's error or provenance names one by one.
 MAX_LISTED_PROBLEMS = 10
-
-
-def limit_memory(megabytes: int) -> None:
-    """Cap this process's address space at ``megabytes`` MiB (0: leave it as it is).
-
-    Called once in every process that runs jobs (``worker_memory_limit_mb``): an
-    allocation beyond the cap raises ``MemoryError``, which fails the job that
-    made it with a clear reason, instead of the kernel's OOM killer taking the
-    daemon or the machine.  Only the soft limit is lowered, never above the hard one.
-    """
-    if megabytes <= 0:
-        return
-    import resource  # noqa: PLC0415 - POSIX only; imported when a limit is asked for
-
-    _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    limit = megabytes * 1024 * 1024
-    if hard != resource.RLIM_INFINITY:
-        limit = min(limit, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
 class NothingReadableError(RuntimeError):

@@ -277,7 +277,7 @@ def test_out_of_memory_fails_the_job_with_a_clear_reason(make_settings: Any, db:
 
 def test_memory_limit_makes_a_huge_allocation_fail_in_that_process() -> None:
     program = """
-from overwatch.processing.worker import limit_memory
+from overwatch.processing.limits import limit_memory
 data = bytearray(300 << 20)  # fine without a limit
 del data
 limit_memory(256)
