@@ -30,6 +30,7 @@ from overwatch.detectors.api import ProcessingContext
 from overwatch.detectors.api import worst_quality
 from overwatch.processing.histogram import Histogram
 from overwatch.processing.jsroot import to_jsroot_json
+from overwatch.processing.merge import IncompatibleHistogramsError
 from overwatch.processing.merge import merge
 from overwatch.processing.merge import subtract
 from overwatch.processing.names import clean_text
@@ -134,8 +135,31 @@ def _merged(results: Sequence[ReadResult]) -> tuple[list[Histogram], list[Unconv
             by_name.setdefault(hist.name, []).append(hist)
         for item in result.unconvertible:
             unconvertible[item.name] = item
-    merged = [parts[0] if len(parts) == 1 else merge(parts) for parts in by_name.values()]
+    merged = []
+    for name, parts in by_name.items():
+        try:
+            merged.append(parts[0] if len(parts) == 1 else merge(parts))
+        except IncompatibleHistogramsError as error:
+            # E.g. the binning changed during the run: this histogram, not the job, fails.
+            reason = f"cannot sum the files: {error}"
+            unconvertible[name] = Unconvertible(name, parts[0].class_name, reason)
     return merged, list(unconvertible.values())
+
+
+def _subtracted(
+    histograms: list[Histogram], older: dict[str, Histogram], unconvertible: list[Unconvertible]
+) -> list[Histogram]:
+    out = []
+    for hist in histograms:
+        if hist.name not in older:
+            out.append(hist)
+            continue
+        try:
+            out.append(subtract(hist, older[hist.name]))
+        except IncompatibleHistogramsError as error:
+            reason = f"cannot subtract the earlier file: {error}"
+            unconvertible.append(Unconvertible(hist.name, hist.class_name, reason))
+    return out
 
 
 def load_state(
@@ -152,7 +176,7 @@ def load_state(
     histograms, unconvertible = _merged([reader(ref.path, names) for ref in add])
     if subtract_file is not None:
         older = {h.name: h for h in reader(subtract_file.path, names).histograms}
-        histograms = [subtract(h, older[h.name]) if h.name in older else h for h in histograms]
+        histograms = _subtracted(histograms, older, unconvertible)
     return histograms, unconvertible
 
 

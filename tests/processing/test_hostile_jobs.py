@@ -290,3 +290,33 @@ except MemoryError:
         [sys.executable, "-c", program], capture_output=True, text=True, check=True, timeout=120
     )
     assert done.stdout.strip() == "MemoryError"
+
+
+def test_binning_change_in_reset_mode_costs_that_histogram_not_the_job(
+    make_settings: Any, db: Database
+) -> None:
+    settings = make_settings(subsystem_modes={"EMC": "reset"})
+    _drop(settings, 1, {"h": rootfiles.th1("h", [1, 1]), "g": rootfiles.th1("g", [1])})
+    _drop(settings, 2, {"h": rootfiles.th1("h", [1, 1, 1]), "g": rootfiles.th1("g", [2])})
+    scan(settings, db)
+    [outcome] = Worker(settings, db).run_until_idle()
+    assert outcome.state == "done", outcome.error
+    stored = _stored(db)
+    assert _values(stored["g"]) == [3.0]
+    assert stored["h"].json_gz is None
+    assert "cannot sum the files" in (stored["h"].error or "")
+
+
+def test_two_process_split_reads_odd_top_level_names(make_settings: Any, db: Database) -> None:
+    settings = make_settings(processing_workers=2)
+    rng = np.random.default_rng(3)
+    objects: dict[str, Any] = {
+        f"h{i}": rootfiles.th1(f"h{i}", rng.random(1000)) for i in range(300)
+    }
+    objects["odd|name"] = rootfiles.th1("odd|name", [5, 6])
+    path = _drop(settings, 1, objects, {"odd|name": "odd/name"})
+    assert path.stat().st_size > 1024 * 1024  # large enough to be split
+    scan(settings, db)
+    [outcome] = Worker(settings, db).run_until_idle()
+    assert (outcome.state, outcome.histograms) == ("done", 301), outcome.error
+    assert _values(_stored(db)["odd\\x2fname"]) == [5.0, 6.0]
