@@ -51,6 +51,7 @@ from overwatch.processing.rootio import inflate
 
 __all__ = [
     "BYTES_PER_CELL",
+    "MAX_DIRECTORY_DEPTH",
     "NOT_A_HISTOGRAM",
     "CorruptFileError",
     "ReadResult",
@@ -67,6 +68,8 @@ BYTES_PER_CELL = 32
 _PAYLOAD_SLACK = 16 << 20
 # A container key holds many histograms; it may be this many times larger.
 _CONTAINER_FACTOR = 8
+#: Directories nested deeper than this are not entered (and reported).
+MAX_DIRECTORY_DEPTH = 100
 # What a damaged file makes uproot (or our decoder) raise; anything else is a bug.
 _READ_ERRORS = (
     OSError,
@@ -74,6 +77,7 @@ _READ_ERRORS = (
     KeyError,
     IndexError,
     EOFError,
+    RecursionError,  # containers nested absurdly deep
     struct.error,
     zlib.error,
     StreamerError,
@@ -199,13 +203,16 @@ class _FileReader:
         self.decoder = _decoder_for(file, data)
         self.taken: set[str] = set()
 
-    def directory(self, directory: Any, prefix: str) -> None:
+    def directory(self, directory: Any, prefix: str, depth: int = 0) -> None:
         for key in _keys(directory):
             path = prefix + escape_component(key.fName)
             class_name = clean_text(key.fClassName)
             if class_name in _DIRECTORY_CLASSES:
-                if self.names.may_contain(path):
-                    self.directory(key.get(), path + "/")
+                if depth >= MAX_DIRECTORY_DEPTH:
+                    reason = f"not read: nested deeper than {MAX_DIRECTORY_DEPTH} directories"
+                    self.skip(path, class_name, reason)
+                elif self.names.may_contain(path):
+                    self.directory(key.get(), path + "/", depth + 1)
             elif class_name in HISTOGRAM_CLASSES or class_name in CONTAINER_CLASSES:
                 if self.names.may_contain(path):
                     self.key(key, path, class_name)

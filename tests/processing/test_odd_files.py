@@ -13,6 +13,7 @@ from overwatch.processing.names import clean_text
 from overwatch.processing.names import deduplicate
 from overwatch.processing.names import escape_component
 from overwatch.processing.names import fit
+from overwatch.processing.reader import MAX_DIRECTORY_DEPTH
 from overwatch.processing.reader import read_file
 from overwatch.processing.reader import top_level_names
 from overwatch.processing.rootio import StreamerError
@@ -147,3 +148,16 @@ def test_long_and_repeated_names_fit_their_column_and_stay_distinct() -> None:
         fit(long_a, 512),
         fit(fit(long_a, 512) + ";2", 512),
     ]
+
+
+def test_directories_nested_beyond_the_limit_are_reported_not_fatal(tmp_path: Path) -> None:
+    deep = "/".join(f"d{i}" for i in range(MAX_DIRECTORY_DEPTH + 5))
+    path = rootfiles.write_file(
+        tmp_path / "deeper.root",
+        {f"{deep}/h": rootfiles.th1("h", [1]), "top": rootfiles.th1("top", [2])},
+    )
+    result = read_file(path)
+    assert [h.name for h in result.histograms] == ["top"]
+    [item] = result.unconvertible
+    assert item.name == "/".join(f"d{i}" for i in range(MAX_DIRECTORY_DEPTH + 1))
+    assert "nested deeper than" in item.reason
