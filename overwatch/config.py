@@ -101,6 +101,18 @@ def _to_positive_int(value: Any) -> int:
     return number
 
 
+def _to_non_negative_int(value: Any) -> int:
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError(f"expected a whole number, got {value!r}")
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"expected a whole number, got {value!r}") from None
+    if number < 0:
+        raise ValueError(f"must not be negative, got {value!r}")
+    return number
+
+
 def _to_gzip_level(value: Any) -> int:
     level = _to_positive_int(value)
     if level > 9:
@@ -270,6 +282,20 @@ SETTINGS: tuple[Setting, ...] = (
         1,
         "gzip level (1-9) for stored histogram JSON; 1 is fastest.",
     ),
+    Setting(
+        "max_histogram_bins",
+        _to_non_negative_int,
+        4_000_000,
+        "Histograms with more bins (under/overflow included) are refused with the reason "
+        "stored, before their arrays are read; 0 means no limit.",
+    ),
+    Setting(
+        "worker_memory_limit_mb",
+        _to_non_negative_int,
+        4096,
+        "Address-space limit of a processing worker process in MiB: a job that needs more "
+        "fails with MemoryError instead of exhausting the machine; 0 means no limit.",
+    ),
     Setting("log_level", _to_log_level, "INFO", "Logging level: DEBUG, INFO, WARNING or ERROR."),
     Setting("web_bind", _to_str, "127.0.0.1:8850", "Address the web app listens on."),
     Setting("web_workers", _to_positive_int, 2, "gunicorn worker processes for the web app."),
@@ -338,6 +364,8 @@ class Settings:
     job_lease_seconds: float
     processing_workers: int
     json_compression_level: int
+    max_histogram_bins: int
+    worker_memory_limit_mb: int
     log_level: str
     web_bind: str
     web_workers: int

@@ -14,7 +14,9 @@ with ``flow=(under, over)`` for 1D.  Typical use::
 
 Also: ``write_th1_file`` (a flat file of many TH1F), ``write_bench_file`` (the
 benchmark layout), ``write_sample_file`` (one of everything: nested directories,
-a TList, labels, variable bins, weights, profiles, 2D/3D and a non-histogram).
+a TList, labels, variable bins, weights, profiles, 2D/3D and a non-histogram),
+``rename_keys`` (key names uproot cannot write, such as ones containing ``/``)
+and ``th1_claiming`` (a histogram whose axis claims more bins than it stores).
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ from uproot.writing import identify
 
 __all__ = [
     "axis",
+    "rename_keys",
     "th1",
+    "th1_claiming",
     "th2",
     "th3",
     "tlist",
@@ -231,6 +235,37 @@ def tlist(items: Sequence[Any], name: str = "") -> Any:
     such files exercise their fallback path; ROOT-written lists carry them.
     """
     return identify.to_TList(list(items), name=name)
+
+
+def th1_claiming(name: str, nbins: int) -> Any:
+    """A ``TH1F`` whose x axis says ``nbins`` bins but whose ``fArray`` holds three cells.
+
+    Costs nothing to write whatever ``nbins`` is; a reader that trusts the axis
+    and allocates for it is what a decompression bomb exploits.
+    """
+    xaxis = identify.to_TAxis("xaxis", "", nbins, 0.0, 1.0)
+    return identify.to_TH1x(
+        name, "", np.zeros(3, ">f4"), 0.0, 0.0, 0.0, 0.0, 0.0, None, xaxis
+    )  # fmt: skip
+
+
+def rename_keys(path: str | os.PathLike[str], renames: Mapping[str, str]) -> Path:
+    """Rewrite key names in the file's bytes: ``{"odd|name": "odd/name"}``.
+
+    For names uproot cannot write (it turns ``/`` into directories).  Each old
+    and new name must have the same length in bytes; names that are not valid
+    UTF-8 are given with ``surrogateescape`` surrogates, as uproot reads them.
+    Compressed object payloads keep the old name in their ``fName``.
+    """
+    data = Path(path).read_bytes()
+    for old, new in renames.items():
+        old_bytes = old.encode("utf-8", "surrogateescape")
+        new_bytes = new.encode("utf-8", "surrogateescape")
+        if len(old_bytes) != len(new_bytes) or old_bytes not in data:
+            raise ValueError(f"cannot rename {old!r} to {new!r} in {path}")
+        data = data.replace(old_bytes, new_bytes)
+    Path(path).write_bytes(data)
+    return Path(path)
 
 
 def write_file(path: str | os.PathLike[str], objects: Mapping[str, Any]) -> Path:

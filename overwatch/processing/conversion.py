@@ -19,6 +19,7 @@ from overwatch.processing.histogram import DEFAULT_HISTOGRAM_ATTRIBUTES
 from overwatch.processing.histogram import Axis
 from overwatch.processing.histogram import Histogram
 from overwatch.processing.histogram import stat_names
+from overwatch.processing.names import clean_text
 from overwatch.processing.rootio import HISTOGRAM_CLASSES
 
 __all__ = ["ConversionError", "histogram_from_members", "members_from_model"]
@@ -66,27 +67,32 @@ def _axis(members: dict[str, Any]) -> Axis:
     label_list = members.get("fLabels")
     if label_list is not None and label_list.get("arr"):
         labels = {
-            int(item["fUniqueID"]): item["fString"]
+            int(item["fUniqueID"]): _text(item["fString"])
             for item in label_list["arr"]
             if item is not None and "fString" in item
         }
     return Axis(
         edges,
-        name=members.get("fName", ""),
-        title=members.get("fTitle", ""),
+        name=_text(members.get("fName", "")),
+        title=_text(members.get("fTitle", "")),
         variable=variable,
         labels=labels,
         first=int(members.get("fFirst", 0)),
         last=int(members.get("fLast", 0)),
         bits2=int(members.get("fBits2", 0)),
         time_display=bool(members.get("fTimeDisplay", False)),
-        time_format=members.get("fTimeFormat", ""),
+        time_format=_text(members.get("fTimeFormat", "")),
         unique_id=int(members.get("fUniqueID", 0)),
         bits=int(members.get("fBits", 0)) & ~_MEMORY_BITS,
         attributes={
             name: members.get(name, value) for name, value in DEFAULT_AXIS_ATTRIBUTES.items()
         },
     )
+
+
+def _text(value: Any) -> str:
+    # Strings from the file end up in JSON and text columns: no NUL, no undecodable bytes.
+    return clean_text(str(value))
 
 
 def _shaped(array: Any, shape: tuple[int, ...]) -> NDArray[Any]:
@@ -122,13 +128,13 @@ def histogram_from_members(
     histogram = Histogram(
         name=path,
         class_name=class_name,
-        title=members.get("fTitle", ""),
+        title=_text(members.get("fTitle", "")),
         axes=axes,
         contents=_shaped(array, shape),
         sumw2=_shaped(sumw2, shape).astype(np.float64) if _sized(sumw2, ncells) else None,
         entries=float(members.get("fEntries", 0.0)),
         stats=stats,
-        object_name=members.get("fName", ""),
+        object_name=_text(members.get("fName", "")),
         spare_axes=tuple(all_axes[ndim:]),
         minimum=float(members.get("fMinimum", -1111.0)),
         maximum=float(members.get("fMaximum", -1111.0)),
@@ -136,7 +142,7 @@ def histogram_from_members(
         bar_offset=int(members.get("fBarOffset", 0)),
         bar_width=int(members.get("fBarWidth", 1000)),
         contour=np.asarray(members.get("fContour", np.zeros(0)), dtype=np.float64),
-        option=members.get("fOption", ""),
+        option=_text(members.get("fOption", "")),
         buffer=np.asarray(members.get("fBuffer", np.zeros(0)), dtype=np.float64),
         bin_stat_err_opt=int(members.get("fBinStatErrOpt", 0)),
         stat_overflows=int(members.get("fStatOverflows", 2)),

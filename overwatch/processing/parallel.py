@@ -13,23 +13,23 @@ leaves with ``os._exit`` (multiprocessing's fork start does that).
 from __future__ import annotations
 
 import multiprocessing
-import os
 import traceback
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
 from typing import Any
-
-import uproot
 
 from overwatch.detectors.api import DetectorPlugin
 from overwatch.detectors.api import ProcessingContext
 from overwatch.processing.histogram import Histogram
 from overwatch.processing.pipeline import Encoded
 from overwatch.processing.pipeline import FileRef
+from overwatch.processing.pipeline import Reader
 from overwatch.processing.pipeline import encode_all
 from overwatch.processing.pipeline import load_state
 from overwatch.processing.reader import CorruptFileError
 from overwatch.processing.reader import Unconvertible
+from overwatch.processing.reader import read_file
+from overwatch.processing.reader import top_level_names
 
 __all__ = ["MIN_SPLIT_BYTES", "can_split", "load_and_encode"]
 
@@ -47,14 +47,6 @@ def can_split(add: Sequence[FileRef], workers: int) -> bool:
         return False
 
 
-def _top_level_keys(path: os.PathLike[str]) -> list[str]:
-    try:
-        with uproot.open(path) as root_file:
-            return sorted(set(root_file.keys(recursive=False, cycle=False)))
-    except Exception as exc:
-        raise CorruptFileError(os.fspath(path), f"cannot list keys: {exc}") from exc
-
-
 def _child(
     connection: Connection,
     plugin: DetectorPlugin,
@@ -63,9 +55,10 @@ def _child(
     subtract: FileRef | None,
     names: list[str],
     level: int,
+    reader: Reader,
 ) -> None:
     try:
-        histograms, unconvertible = load_state(add, subtract, names=names)
+        histograms, unconvertible = load_state(add, subtract, names=names, reader=reader)
         encoded = encode_all(plugin, context, histograms, level)
         connection.send(("ok", encoded, unconvertible))
     except CorruptFileError as exc:
@@ -82,6 +75,8 @@ def load_and_encode(
     add: Sequence[FileRef],
     subtract: FileRef | None,
     level: int,
+    *,
+    reader: Reader = read_file,
 ) -> tuple[list[Histogram], list[Encoded], list[Unconvertible]]:
     """Read and encode with two processes.
 
@@ -89,18 +84,22 @@ def load_and_encode(
     histograms, else its share), the encoded rows of all read histograms, and the
     unconvertible objects.
     """
-    keys = _top_level_keys(add[-1].path)
+    keys = top_level_names(add[-1].path)
     child_keys = keys[: len(keys) // 2]
     own_keys = keys[len(keys) // 2 :]
     needs_all = type(plugin).derived is not DetectorPlugin.derived
     receiver, sender = multiprocessing.get_context("fork").Pipe(duplex=False)
     child = multiprocessing.get_context("fork").Process(
-        target=_child, args=(sender, plugin, context, add, subtract, child_keys, level), daemon=True
+        target=_child,
+        args=(sender, plugin, context, add, subtract, child_keys, level, reader),
+        daemon=True,
     )
     child.start()
     sender.close()
     try:
-        histograms, unconvertible = load_state(add, subtract, names=None if needs_all else own_keys)
+        histograms, unconvertible = load_state(
+            add, subtract, names=None if needs_all else own_keys, reader=reader
+        )
         own = (
             [h for h in histograms if h.name.split("/", 1)[0] in set(own_keys)]
             if needs_all

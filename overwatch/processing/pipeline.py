@@ -30,8 +30,12 @@ from overwatch.detectors.api import ProcessingContext
 from overwatch.detectors.api import worst_quality
 from overwatch.processing.histogram import Histogram
 from overwatch.processing.jsroot import to_jsroot_json
+from overwatch.processing.merge import IncompatibleHistogramsError
 from overwatch.processing.merge import merge
 from overwatch.processing.merge import subtract
+from overwatch.processing.names import clean_text
+from overwatch.processing.names import deduplicate
+from overwatch.processing.names import fit
 from overwatch.processing.reader import ReadResult
 from overwatch.processing.reader import Unconvertible
 from overwatch.processing.reader import read_file
@@ -55,6 +59,13 @@ __all__ = [
 ]
 
 OTHER_GROUP = "Other"
+
+# Column lengths of the stored rows (overwatch.storage.models); PostgreSQL enforces them.
+NAME_LENGTH = 512
+CLASS_NAME_LENGTH = 64
+DRAW_OPTIONS_LENGTH = 128
+GROUP_NAME_LENGTH = 128
+SELECTOR_LENGTH = 256
 
 
 class SliceError(ValueError):
@@ -124,8 +135,31 @@ def _merged(results: Sequence[ReadResult]) -> tuple[list[Histogram], list[Unconv
             by_name.setdefault(hist.name, []).append(hist)
         for item in result.unconvertible:
             unconvertible[item.name] = item
-    merged = [parts[0] if len(parts) == 1 else merge(parts) for parts in by_name.values()]
+    merged = []
+    for name, parts in by_name.items():
+        try:
+            merged.append(parts[0] if len(parts) == 1 else merge(parts))
+        except IncompatibleHistogramsError as error:
+            # E.g. the binning changed during the run: this histogram, not the job, fails.
+            reason = f"cannot sum the files: {error}"
+            unconvertible[name] = Unconvertible(name, parts[0].class_name, reason)
     return merged, list(unconvertible.values())
+
+
+def _subtracted(
+    histograms: list[Histogram], older: dict[str, Histogram], unconvertible: list[Unconvertible]
+) -> list[Histogram]:
+    out = []
+    for hist in histograms:
+        if hist.name not in older:
+            out.append(hist)
+            continue
+        try:
+            out.append(subtract(hist, older[hist.name]))
+        except IncompatibleHistogramsError as error:
+            reason = f"cannot subtract the earlier file: {error}"
+            unconvertible.append(Unconvertible(hist.name, hist.class_name, reason))
+    return out
 
 
 def load_state(
@@ -142,7 +176,7 @@ def load_state(
     histograms, unconvertible = _merged([reader(ref.path, names) for ref in add])
     if subtract_file is not None:
         older = {h.name: h for h in reader(subtract_file.path, names).histograms}
-        histograms = [subtract(h, older[h.name]) if h.name in older else h for h in histograms]
+        histograms = _subtracted(histograms, older, unconvertible)
     return histograms, unconvertible
 
 
@@ -160,16 +194,47 @@ def encode_histogram(hist: Histogram, level: int) -> tuple[bytes, int, str]:
 
 
 def _clean_info(value: Any) -> Any:
-    # Annotations end up in JSON columns: keep them to plain, finite values.
+    # Annotations end up in JSON columns: keep them to plain, finite values and
+    # strings PostgreSQL accepts (no NUL, no lone surrogates).
     if isinstance(value, dict):
-        return {str(k): _clean_info(v) for k, v in value.items()}
+        return {clean_text(str(k)): _clean_info(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_clean_info(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return None
-    if isinstance(value, str | int | float | bool) or value is None:
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, int | float | bool) or value is None:
         return value
-    return str(value)
+    return clean_text(str(value))
+
+
+def _listed(value: Any, hook: str, plugin: DetectorPlugin) -> list[Any]:
+    # A hook that forgets its return statement means "nothing", not a TypeError later.
+    if value is None:
+        return []
+    if not isinstance(value, list | tuple):
+        raise TypeError(
+            f"plugin {plugin.name}: {hook}() returned {type(value).__name__}, not a list"
+        )
+    return list(value)
+
+
+def _group_rows(specs: Sequence[Any], used: set[str]) -> list[GroupRow]:
+    """One row per used group name (the first spec of a name wins), fitted to the columns."""
+    rows: dict[str, GroupRow] = {}
+    for spec in specs:
+        if spec.name in used and spec.name not in rows:
+            rows[spec.name] = GroupRow(
+                _group_name(spec.name), fit(clean_text(spec.pattern), SELECTOR_LENGTH)
+            )
+    if OTHER_GROUP in used and OTHER_GROUP not in rows:
+        rows[OTHER_GROUP] = GroupRow(OTHER_GROUP, "")
+    return list(rows.values())
+
+
+def _group_name(name: str) -> str:
+    return fit(clean_text(name), GROUP_NAME_LENGTH)
 
 
 @dataclass
@@ -232,48 +297,50 @@ def build_result(
     ``encoded`` passes histograms already through :func:`encode_all` (by a helper
     process); ``histograms`` then only feed :meth:`DetectorPlugin.derived`.
     """
-    derived = plugin.derived(histograms, context)
+    derived = _listed(plugin.derived(histograms, context), "derived", plugin)
     if encoded is None:
         encoded = encode_all(plugin, context, histograms, compression_level)
     encoded = [*encoded, *encode_all(plugin, context, derived, compression_level)]
-    names = [e.name for e in encoded] + [u.name for u in unconvertible]
-    specs = plugin.groups(names, context)
+    # Names from the file are escaped by the reader; derived ones may be anything.
+    # Every stored name must fit its column and be unique within the result.
+    names = deduplicate(
+        [clean_text(e.name) for e in encoded] + [clean_text(u.name) for u in unconvertible],
+        NAME_LENGTH,
+    )
+    specs = _listed(plugin.groups(names, context), "groups", plugin)
     compiled = [(spec.name, re.compile(spec.pattern)) for spec in specs]
     group_of = {
         name: next((g for g, rx in compiled if rx.search(name)), OTHER_GROUP) for name in names
     }
-    used = set(group_of.values())
-    groups = [GroupRow(s.name, s.pattern) for s in specs if s.name in used]
-    if OTHER_GROUP in used and all(g.name != OTHER_GROUP for g in groups):
-        groups.append(GroupRow(OTHER_GROUP, ""))
+    groups = _group_rows(specs, set(group_of.values()))
     rows = [
         HistogramRow(
-            name=e.name,
-            class_name=e.class_name,
-            title=e.title,
-            group=group_of[e.name],
+            name=name,
+            class_name=fit(clean_text(e.class_name), CLASS_NAME_LENGTH),
+            title=clean_text(e.title),
+            group=_group_name(group_of[name]),
             json_gz=e.json_gz,
             json_size=e.json_size,
             etag=e.etag,
             entries=e.entries,
-            draw_options=e.draw_options,
+            draw_options=fit(clean_text(e.draw_options), DRAW_OPTIONS_LENGTH),
             quality=e.quality,
             info=e.info,
         )
-        for e in encoded
+        for name, e in zip(names[: len(encoded)], encoded, strict=True)
     ]
     rows += [
         HistogramRow(
-            name=item.name,
-            class_name=item.class_name,
+            name=name,
+            class_name=fit(clean_text(item.class_name), CLASS_NAME_LENGTH),
             title="",
-            group=group_of[item.name],
+            group=_group_name(group_of[name]),
             json_gz=None,
             json_size=0,
             etag="",
-            error=item.reason,
+            error=clean_text(item.reason),
         )
-        for item in unconvertible
+        for name, item in zip(names[len(encoded) :], unconvertible, strict=True)
     ]
     return ResultData(
         kind=context.kind,

@@ -3,9 +3,16 @@
 :func:`read_file` walks top-level keys, nested ``TDirectory``s and ``TList``/
 ``THashList``/``TObjArray`` containers (path components joined with ``/``), keeps
 only the highest cycle of each key, and returns the histograms together with
-every object it could not convert (``TCanvas``, ``TGraph``, ``TTree``, ...), so
-nothing disappears silently.  A file that cannot be opened at all raises
-:class:`CorruptFileError` so the caller can quarantine it.
+every object it could not convert (``TCanvas``, ``TGraph``, ``TTree``, a histogram
+refused for its size, ...), so nothing disappears silently.  A file that cannot be
+opened at all raises :class:`CorruptFileError` so the caller can quarantine it.
+
+Key names are taken as they are: ``/``, ``;``, NUL or bytes that are not UTF-8 are
+legal in ROOT.  Keys are therefore read through the key objects uproot listed,
+never looked up by name (uproot splits names on ``/`` and ``;``), and each
+component of a path is escaped with :func:`.names.escape_component`, so every
+object has one distinct, printable path.  Repeated names inside a container get
+a ``;N`` suffix.
 
 uproot opens the file and lists keys; payloads are decompressed and decoded by
 :mod:`.rootio` because uproot's per-object models dominate the cost otherwise.
@@ -32,15 +39,37 @@ from overwatch.processing.conversion import ConversionError
 from overwatch.processing.conversion import histogram_from_members
 from overwatch.processing.conversion import members_from_model
 from overwatch.processing.histogram import Histogram
+from overwatch.processing.names import clean_text
+from overwatch.processing.names import escape_component
 from overwatch.processing.rootio import CONTAINER_CLASSES
 from overwatch.processing.rootio import HISTOGRAM_CLASSES
 from overwatch.processing.rootio import Decoder
+from overwatch.processing.rootio import HistogramTooLargeError
 from overwatch.processing.rootio import StreamerError
+from overwatch.processing.rootio import check_size
 from overwatch.processing.rootio import inflate
 
-__all__ = ["CorruptFileError", "ReadResult", "Unconvertible", "read_file"]
+__all__ = [
+    "BYTES_PER_CELL",
+    "MAX_DIRECTORY_DEPTH",
+    "NOT_A_HISTOGRAM",
+    "CorruptFileError",
+    "ReadResult",
+    "Unconvertible",
+    "read_file",
+    "top_level_names",
+]
 
 _DIRECTORY_CLASSES = frozenset(["TDirectory", "TDirectoryFile"])
+#: Uncompressed bytes a histogram may need per cell (a TProfile's four float64
+#: arrays); with ``max_bins`` it bounds a key's payload before it is inflated.
+BYTES_PER_CELL = 32
+# Room for names, titles, labels and fit functions on top of the arrays.
+_PAYLOAD_SLACK = 16 << 20
+# A container key holds many histograms; it may be this many times larger.
+_CONTAINER_FACTOR = 8
+#: Directories nested deeper than this are not entered (and reported).
+MAX_DIRECTORY_DEPTH = 100
 # What a damaged file makes uproot (or our decoder) raise; anything else is a bug.
 _READ_ERRORS = (
     OSError,
@@ -48,6 +77,7 @@ _READ_ERRORS = (
     KeyError,
     IndexError,
     EOFError,
+    RecursionError,  # containers nested absurdly deep
     struct.error,
     zlib.error,
     StreamerError,
@@ -62,6 +92,9 @@ class CorruptFileError(Exception):
         super().__init__(f"{os.fspath(path)}: {reason}")
         self.path = os.fspath(path)
         self.reason = reason
+
+
+NOT_A_HISTOGRAM = "not a histogram"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +116,11 @@ class ReadResult:
 
     def by_name(self) -> dict[str, Histogram]:
         return {histogram.name: histogram for histogram in self.histograms}
+
+    @property
+    def errors(self) -> list[Unconvertible]:
+        """Objects that should have been histograms but could not be read."""
+        return [item for item in self.unconvertible if item.reason != NOT_A_HISTOGRAM]
 
 
 class _Filter:
@@ -136,38 +174,89 @@ def _decoder_for(file: Any, data: mmap.mmap) -> Decoder:
     return decoder
 
 
+def _keys(directory: Any) -> list[Any]:
+    """A directory's TKeys, the highest cycle of each name, in file order.
+
+    uproot's lookups by name (``directory.key(name)``, ``directory[name]``) split
+    the name on ``/`` and ``;``, which ROOT allows inside a key name; the key
+    list uproot read (``ReadOnlyDirectory._keys``, which ``keys()`` and
+    ``classnames()`` iterate too) holds the key objects themselves.
+    """
+    best: dict[str, Any] = {}
+    for key in directory._keys:  # private, see the docstring
+        current = best.get(key.fName)
+        # ROOT compares cycles by absolute value (negative cycles are legal).
+        if current is None or abs(key.fCycle) > abs(current.fCycle):
+            best[key.fName] = key
+    return list(best.values())
+
+
 class _FileReader:
-    def __init__(self, path: str, file: Any, data: mmap.mmap, names: _Filter) -> None:
+    def __init__(
+        self, path: str, file: Any, data: mmap.mmap, names: _Filter, max_bins: int | None
+    ) -> None:
         self.path = path
         self.data = data
         self.names = names
+        self.max_bins = max_bins
         self.result = ReadResult(path)
         self.decoder = _decoder_for(file, data)
+        self.taken: set[str] = set()
 
-    def directory(self, directory: Any, prefix: str) -> None:
-        seen: set[str] = set()
-        for name in directory.keys(recursive=False, cycle=False):
-            if name in seen:
-                continue  # an older cycle; directory.key() returns the highest
-            seen.add(name)
-            path = prefix + name
-            key = directory.key(name)
-            class_name = key.fClassName
+    def directory(self, directory: Any, prefix: str, depth: int = 0) -> None:
+        for key in _keys(directory):
+            path = prefix + escape_component(key.fName)
+            class_name = clean_text(key.fClassName)
             if class_name in _DIRECTORY_CLASSES:
-                if self.names.may_contain(path):
-                    self.directory(key.get(), path + "/")
+                if depth >= MAX_DIRECTORY_DEPTH:
+                    reason = f"not read: nested deeper than {MAX_DIRECTORY_DEPTH} directories"
+                    self.skip(path, class_name, reason)
+                elif self.names.may_contain(path):
+                    self.directory(key.get(), path + "/", depth + 1)
             elif class_name in HISTOGRAM_CLASSES or class_name in CONTAINER_CLASSES:
                 if self.names.may_contain(path):
                     self.key(key, path, class_name)
             elif self.names.wants(path):
-                self.skip(path, class_name, "not a histogram")
+                self.skip(path, class_name, NOT_A_HISTOGRAM)
+
+    def unique(self, path: str) -> str:
+        """``path``, or ``path;2``, ``path;3``... when a container repeats a name."""
+        candidate, counter = path, 1
+        while candidate in self.taken:
+            counter += 1
+            candidate = f"{path};{counter}"
+        self.taken.add(candidate)
+        return candidate
 
     def skip(self, path: str, class_name: str, reason: str) -> None:
-        self.result.unconvertible.append(Unconvertible(path, class_name, reason))
+        item = Unconvertible(self.unique(path), class_name, clean_text(reason))
+        self.result.unconvertible.append(item)
+
+    def too_large(self, key: Any, class_name: str) -> str | None:
+        """Why a key's payload is refused before inflating it, or None."""
+        if self.max_bins is None:
+            return None
+        limit = self.max_bins * BYTES_PER_CELL + _PAYLOAD_SLACK
+        if class_name in CONTAINER_CLASSES:
+            limit *= _CONTAINER_FACTOR
+        size = int(key.data_uncompressed_bytes)
+        if size <= limit:
+            return None
+        return (
+            f"refused: {size:,} bytes uncompressed, more than max_histogram_bins = "
+            f"{self.max_bins:,} allows"
+        )
 
     def key(self, key: Any, path: str, class_name: str) -> None:
+        refusal = self.too_large(key, class_name)
+        if refusal is not None:
+            self.skip(path, class_name, refusal)
+            return
         try:
             members = self.decode(key, class_name)
+        except HistogramTooLargeError as error:
+            self.skip(path, class_name, str(error))
+            return
         except _READ_ERRORS as fast_error:
             try:
                 members = members_from_model(key.get())
@@ -183,20 +272,26 @@ class _FileReader:
         if payload is None:  # not zlib: let uproot decompress
             chunk, _ = key.get_uncompressed_chunk_cursor()
             payload = chunk.raw_data.tobytes()
-        return self.decoder.decode(payload, class_name, key.fKeylen)
+        return self.decoder.decode(payload, class_name, key.fKeylen, self.max_bins)
 
     def object(self, members: dict[str, Any], path: str, in_directory: bool = True) -> None:
-        class_name = members["_typename"]
+        class_name = clean_text(members["_typename"])
         if class_name in CONTAINER_CLASSES:
             self.container(members, path)
+        elif "_refused" in members:
+            self.skip(path, class_name, members["_refused"])
         elif "_error" in members:
             self.skip(path, class_name, f"cannot decode: {members['_error']}")
         elif class_name not in HISTOGRAM_CLASSES:
-            self.skip(path, class_name, "not a histogram")
+            self.skip(path, class_name, NOT_A_HISTOGRAM)
         elif self.names.wants(path):
             try:
-                histogram = histogram_from_members(path, members, in_directory)
+                if self.max_bins is not None:  # objects read by uproot's models
+                    check_size(members, self.max_bins)
+                histogram = histogram_from_members(self.unique(path), members, in_directory)
                 self.result.histograms.append(histogram)
+            except HistogramTooLargeError as error:
+                self.skip(path, class_name, str(error))
             except (ConversionError, KeyError, ValueError) as error:
                 self.skip(path, class_name, f"inconsistent histogram: {error}")
 
@@ -204,7 +299,7 @@ class _FileReader:
         for index, item in enumerate(members["arr"]):
             if item is None:
                 continue  # empty TObjArray slot
-            name = _item_name(item, index)
+            name = escape_component(_item_name(item, index))
             if self.names.may_contain(f"{path}/{name}"):
                 self.object(item, f"{path}/{name}", in_directory=False)
 
@@ -214,13 +309,22 @@ def _item_name(item: dict[str, Any], index: int) -> str:
     return str(name) if name else f"{item['_typename']}_{index}"
 
 
-def read_file(path: str | os.PathLike[str], names: Collection[str] | None = None) -> ReadResult:
+def read_file(
+    path: str | os.PathLike[str],
+    names: Collection[str] | None = None,
+    *,
+    max_bins: int | None = None,
+) -> ReadResult:
     """Read the histograms of the ROOT file at ``path``.
 
-    ``names`` restricts reading to these paths (``"dir/list/hist"``) and whatever
-    lies below them; directories and containers that cannot contain a selected
-    path are not read.  Raises :class:`CorruptFileError` when the file cannot be
-    opened or walked, ``FileNotFoundError`` when it does not exist.
+    ``names`` restricts reading to these paths (``"dir/list/hist"``, escaped as
+    the paths in a :class:`ReadResult`) and whatever lies below them; directories
+    and containers that cannot contain a selected path are not read.
+    ``max_bins`` refuses histograms with more cells (under/overflow included),
+    before their arrays are inflated or decoded; they are reported as
+    :class:`Unconvertible` with the reason.  Raises :class:`CorruptFileError` when
+    the file cannot be opened or walked, ``FileNotFoundError`` when it does not
+    exist.
     """
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -234,9 +338,18 @@ def read_file(path: str | os.PathLike[str], names: Collection[str] | None = None
         open(path, "rb") as handle,
         closing(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)) as data,
     ):
-        reader = _FileReader(path, file, data, _Filter(names))
+        reader = _FileReader(path, file, data, _Filter(names), max_bins)
         try:
             reader.directory(file, "")
         except _READ_ERRORS as error:
             raise CorruptFileError(path, f"cannot read its directory: {error}") from error
     return reader.result
+
+
+def top_level_names(path: str | os.PathLike[str]) -> list[str]:
+    """The escaped names of the file's top-level keys, sorted (for splitting work by key)."""
+    try:
+        with uproot.open(path) as file:
+            return sorted({escape_component(key.fName) for key in _keys(file)})
+    except _READ_ERRORS as error:
+        raise CorruptFileError(path, f"cannot list keys: {error}") from error

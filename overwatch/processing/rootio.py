@@ -12,8 +12,9 @@ one dict, as in ``TBufferJSON``), with ``"_typename"`` set.  Nested ``TAxis`` ar
 dicts, ``TArray`` members are native-endian numpy arrays, containers
 (``TList``/``THashList``/``TObjArray``) are ``{"_typename", "name", "arr", "opt"}``,
 objects of classes this module does not decode are ``{"_typename", "_skipped"}``
-(skipped using their byte count) and histograms whose layout could not be decoded
-inside a container are ``{"_typename", "_error"}``.
+(skipped using their byte count), histograms whose layout could not be decoded
+inside a container are ``{"_typename", "_error"}`` and histograms refused for their
+size (:func:`check_size`, before their arrays are read) ``{"_typename", "_refused"}``.
 """
 
 from __future__ import annotations
@@ -30,8 +31,11 @@ __all__ = [
     "CONTAINER_CLASSES",
     "HISTOGRAM_CLASSES",
     "Decoder",
+    "HistogramTooLargeError",
     "MissingStreamerError",
     "StreamerError",
+    "check_size",
+    "dimension",
     "inflate",
 ]
 
@@ -112,6 +116,43 @@ class MissingStreamerError(StreamerError):
     """
 
 
+class HistogramTooLargeError(Exception):
+    """A histogram has more bins than the reader was allowed to decode.
+
+    Not a :class:`StreamerError`: the caller must not retry with uproot, which
+    would decode the arrays this refusal exists to avoid.  ``name`` is the
+    histogram's ``fName`` (read before its axes), to name it inside a container.
+    """
+
+    def __init__(self, reason: str, name: str) -> None:
+        super().__init__(reason)
+        self.name = name
+
+
+def dimension(class_name: str) -> int:
+    """How many binned axes a histogram class has (``TProfile2D`` -> 2)."""
+    if class_name.startswith("TProfile"):
+        return {"TProfile": 1, "TProfile2D": 2, "TProfile3D": 3}[class_name]
+    return int(class_name[2])
+
+
+def check_size(members: Mapping[str, Any], max_cells: int) -> None:
+    """Refuse a histogram whose axes (``fNbins``, read before any array) exceed ``max_cells``.
+
+    Cells count under- and overflow bins, as ROOT's ``fNcells`` does.  The
+    stored ``fNcells`` is not trusted: the axes decide the arrays' sizes.
+    """
+    cells = 1
+    for name in ("fXaxis", "fYaxis", "fZaxis")[: dimension(members["_typename"])]:
+        cells *= max(int(members[name]["fNbins"]), 0) + 2
+    if cells > max_cells:
+        raise HistogramTooLargeError(
+            f"refused: {cells:,} bins (with under/overflow), more than "
+            f"max_histogram_bins = {max_cells:,}",
+            str(members.get("fName", "")),
+        )
+
+
 def inflate(raw: bytes, objlen: int) -> bytes | None:
     """Decompress a key's payload; None when it uses an algorithm other than zlib.
 
@@ -124,11 +165,20 @@ def inflate(raw: bytes, objlen: int) -> bytes | None:
         return raw
     parts: list[bytes] = []
     pos = 0
+    total = 0
     while pos < len(raw):
         if raw[pos : pos + 2] != b"ZL":
             return None
         size = raw[pos + 3] | (raw[pos + 4] << 8) | (raw[pos + 5] << 16)
-        parts.append(zlib.decompress(raw[pos + 9 : pos + 9 + size]))
+        expected = raw[pos + 6] | (raw[pos + 7] << 8) | (raw[pos + 8] << 16)
+        # Never inflate past what the headers declare: a crafted block could expand
+        # without bound, and ``objlen`` is what the caller has agreed to hold.
+        inflater = zlib.decompressobj()
+        part = inflater.decompress(raw[pos + 9 : pos + 9 + size], min(expected, objlen - total) + 1)
+        total += len(part)
+        if len(part) != expected or total > objlen:
+            raise StreamerError(f"a compressed block inflates beyond its declared {expected} bytes")
+        parts.append(part)
         pos += 9 + size
     out = parts[0] if len(parts) == 1 else b"".join(parts)
     if len(out) != objlen:
@@ -142,7 +192,9 @@ def _tstring(buf: bytes, pos: int) -> tuple[str, int]:
     if size == 255:
         (size,) = _I32.unpack_from(buf, pos)
         pos += 4
-    return buf[pos : pos + size].decode("utf-8", "replace"), pos + size
+    # As uproot does: bytes that are not UTF-8 survive as surrogates, which
+    # names.clean_text later shows as \xNN instead of losing them.
+    return buf[pos : pos + size].decode("utf-8", "surrogateescape"), pos + size
 
 
 def _header(buf: bytes, pos: int) -> tuple[int, int, int]:
@@ -167,10 +219,11 @@ def _array(buf: bytes, pos: int, dtype: np.dtype[Any]) -> tuple[np.ndarray[Any, 
 class _Context:
     """Per-buffer state of ReadObjectAny: class and object references by offset."""
 
-    __slots__ = ("keylen", "refs")
+    __slots__ = ("keylen", "max_cells", "refs")
 
-    def __init__(self, keylen: int) -> None:
+    def __init__(self, keylen: int, max_cells: int | None) -> None:
         self.keylen = keylen
+        self.max_cells = max_cells
         self.refs: dict[int, Any] = {}
 
 
@@ -186,9 +239,16 @@ class Decoder:
         self._layouts: dict[tuple[str, int], tuple[Step, ...]] = {}
         self._objects: dict[bytes, dict[str, Any]] = {}
 
-    def decode(self, buf: bytes, class_name: str, keylen: int) -> dict[str, Any]:
-        """Decode the object a key points to (``buf`` is its uncompressed payload)."""
-        context = _Context(keylen)
+    def decode(
+        self, buf: bytes, class_name: str, keylen: int, max_cells: int | None = None
+    ) -> dict[str, Any]:
+        """Decode the object a key points to (``buf`` is its uncompressed payload).
+
+        A histogram with more than ``max_cells`` cells raises
+        :class:`HistogramTooLargeError` as soon as its axes are read (inside a
+        container it becomes ``{"_typename", "_refused"}`` instead).
+        """
+        context = _Context(keylen, max_cells)
         obj, end = self._object(buf, 0, class_name, context, -1)
         if end != len(buf):
             raise StreamerError(f"{class_name}: decoded {end} of {len(buf)} bytes")
@@ -244,22 +304,35 @@ class Decoder:
             if not isinstance(known, str):
                 raise StreamerError(f"reference to unknown class at offset {tag & ~_CLASS_MASK}")
             class_name = known
+        obj, pos = self._listed_object(buf, pos, class_name, context, end)
+        if end >= 0:
+            context.refs[begin + context.keylen + _MAP_OFFSET] = obj
+            if pos != end:
+                raise StreamerError(f"{class_name}: read to {pos}, byte count says {end}")
+        return obj, pos
+
+    def _listed_object(
+        self, buf: bytes, pos: int, class_name: str, context: _Context, end: int
+    ) -> tuple[dict[str, Any], int]:
+        """An object behind a class tag; one bad or refused histogram in a list is marked.
+
+        Marked, not raised: it must not lose its siblings.  Without a byte count
+        there is no way past it, so the error is raised then.
+        """
         try:
-            obj, pos = self._object(buf, pos, class_name, context, end)
+            return self._object(buf, pos, class_name, context, end)
+        except HistogramTooLargeError as error:
+            if end < 0:
+                raise
+            return {"_typename": class_name, "fName": error.name, "_refused": str(error)}, end
         except (StreamerError, struct.error, IndexError, ValueError) as error:
-            # One undecodable histogram inside a list must not lose its siblings.
             if (
                 end < 0
                 or class_name not in HISTOGRAM_CLASSES
                 or isinstance(error, MissingStreamerError)
             ):
                 raise
-            obj, pos = {"_typename": class_name, "_error": str(error)}, end
-        if end >= 0:
-            context.refs[begin + context.keylen + _MAP_OFFSET] = obj
-            if pos != end:
-                raise StreamerError(f"{class_name}: read to {pos}, byte count says {end}")
-        return obj, pos
+            return {"_typename": class_name, "_error": str(error)}, end
 
     def _container(
         self, buf: bytes, pos: int, class_name: str, context: _Context
@@ -283,7 +356,7 @@ class Decoder:
                 if version > 4 and size == 255:
                     (size,) = _I32.unpack_from(buf, pos)
                     pos += 4
-                option = buf[pos : pos + size].decode("utf-8", "replace")
+                option = buf[pos : pos + size].decode("utf-8", "surrogateescape")
                 pos += size
             out["arr"].append(obj)
             out["opt"].append(option)
@@ -325,6 +398,9 @@ class Decoder:
                 out[step[1]], pos = _tstring(buf, pos)
             elif op == _OP_OBJECT:
                 out[step[1]], pos = self._axis(buf, pos, step[2], context)
+                # The last axis precedes every array: refuse before allocating them.
+                if step[1] == "fZaxis" and context.max_cells is not None:
+                    check_size(out, context.max_cells)
             elif op == _OP_ARRAY:
                 out[step[1]], pos = _array(buf, pos, step[2])
             elif op == _OP_BASE:

@@ -9,6 +9,7 @@ traceback kept on the job and in its provenance.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -16,15 +17,19 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 
+from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from overwatch import __version__
 from overwatch.config import Settings
 from overwatch.detectors.api import DetectorPlugin
 from overwatch.detectors.api import ProcessingContext
 from overwatch.detectors.registry import get_plugin
+from overwatch.processing.names import clean_text
 from overwatch.processing.parallel import can_split
 from overwatch.processing.parallel import load_and_encode
 from overwatch.processing.pipeline import FileRef
@@ -32,7 +37,10 @@ from overwatch.processing.pipeline import build_result
 from overwatch.processing.pipeline import files_for_slice
 from overwatch.processing.pipeline import load_state
 from overwatch.processing.pipeline import request_key
+from overwatch.processing.reader import NOT_A_HISTOGRAM
 from overwatch.processing.reader import CorruptFileError
+from overwatch.processing.reader import Unconvertible
+from overwatch.processing.reader import read_file
 from overwatch.processing.scan import quarantine
 from overwatch.storage import Database
 from overwatch.storage.jobs import claim_job
@@ -49,12 +57,26 @@ from overwatch.storage.records import ResultData
 from overwatch.storage.records import find_result
 from overwatch.storage.records import store_result
 
-__all__ = ["JobOutcome", "Worker"]
+__all__ = ["JobOutcome", "NothingReadableError", "Worker"]
 
 log = logging.getLogger(__name__)
 
 #: How many corrupt files one job may set aside before giving up.
 MAX_QUARANTINED_PER_JOB = 5
+#: How many unreadable objects a job's error or provenance names one by one.
+MAX_LISTED_PROBLEMS = 10
+
+
+class NothingReadableError(RuntimeError):
+    """A job's files held objects, but not one histogram could be read from them."""
+
+
+def _problems(items: list[Unconvertible] | list[str]) -> str:
+    lines = [f"{i.name}: {i.reason}" if isinstance(i, Unconvertible) else i for i in items]
+    shown = lines[:MAX_LISTED_PROBLEMS]
+    if len(lines) > len(shown):
+        shown.append(f"... and {len(lines) - len(shown)} more")
+    return "\n".join(f"  {line}" for line in shown)
 
 
 @dataclass
@@ -64,9 +86,10 @@ class JobOutcome:
     run_number: int | None
     subsystem: str | None
     state: str
-    histograms: int = 0
+    histograms: int = 0  # histograms stored with their JSON
     seconds: float = 0.0
     error: str | None = None
+    unreadable: int = 0  # objects stored with the reason they could not be read
 
 
 class _LostLeaseError(RuntimeError):
@@ -124,35 +147,53 @@ class Worker:
         beat = threading.Thread(target=self._heartbeat, args=(job.id, stop_beat), daemon=True)
         beat.start()
         plugin: DetectorPlugin | None = None
+        error: str | None = None
         try:
             plugin = get_plugin(job.subsystem or "")
-            state, count = self._execute(job, plugin, started)
-            outcome = JobOutcome(job.id, job.kind, job.run_number, job.subsystem, state, count)
+            state, count, unreadable = self._execute(job, plugin, started)
+            outcome = JobOutcome(
+                job.id, job.kind, job.run_number, job.subsystem, state, count, unreadable=unreadable
+            )
         except _LostLeaseError as exc:
             log.warning("job %s: %s", job.id, exc)
             outcome = JobOutcome(
                 job.id, job.kind, job.run_number, job.subsystem, "lost", error=str(exc)
             )
+        except MemoryError:
+            # Recorded after this block: the traceback keeps the job's arrays alive.
+            limit = self.settings.worker_memory_limit_mb
+            error = (
+                "out of memory: the job needed more than this worker process may use"
+                + (f" (worker_memory_limit_mb = {limit})" if limit else "")
+                + "\n"
+                + traceback.format_exc()
+            )
         except Exception:  # noqa: BLE001 - a job boundary: record the traceback, keep the daemon alive
             error = traceback.format_exc()
-            state = self._record_failure(job, plugin, started, error)
-            log.error(
-                "job %s (%s %s run %s) failed, now %s:\n%s",
-                job.id,
-                job.kind,
-                job.subsystem,
-                job.run_number,
-                state,
-                error,
-            )
-            outcome = JobOutcome(
-                job.id, job.kind, job.run_number, job.subsystem, state, error=error
-            )
         finally:
             stop_beat.set()
             beat.join()
+        if error is not None:
+            outcome = self._failed(job, plugin, started, error)
         outcome.seconds = time.perf_counter() - clock
         return outcome
+
+    def _failed(
+        self, job: Job, plugin: DetectorPlugin | None, started: datetime, error: str
+    ) -> JobOutcome:
+        # Exception texts may quote names from the file: no NUL in a text column.
+        error = clean_text(error)
+        state = self._record_failure(job, plugin, started, error)
+        log.error(
+            "job %s (%s %s run %s) failed, now %s:\n%s",
+            job.id,
+            job.kind,
+            job.subsystem,
+            job.run_number,
+            state,
+            error,
+        )
+        return JobOutcome(job.id, job.kind, job.run_number, job.subsystem, state, error=error)
 
     def _heartbeat(self, job_id: int, stop: threading.Event) -> None:
         interval = max(self.settings.job_lease_seconds / 4, 0.5)
@@ -206,14 +247,23 @@ class Worker:
         )
         return _Plan(add, None, context, request_key(kind, options, None) if kind != "run" else "")
 
-    def _execute(self, job: Job, plugin: DetectorPlugin, started: datetime) -> tuple[str, int]:
+    def _execute(self, job: Job, plugin: DetectorPlugin, started: datetime) -> tuple[str, int, int]:
+        """Run one job: ``(state, histograms stored, objects stored unreadable)``."""
         if job.kind not in {"process", "time_slice", "reprocess"}:
             raise ValueError(f"unknown job kind {job.kind!r}")
+        max_bins = self.settings.max_histogram_bins
+        reader = functools.partial(read_file, max_bins=max_bins or None)
+        quarantined: list[str] = []
         for _ in range(MAX_QUARANTINED_PER_JOB + 1):
             sub, files = self._load_files(job)
             if not files:
+                if quarantined:
+                    raise NothingReadableError(
+                        "every file was unreadable and has been quarantined:\n"
+                        + _problems(quarantined)
+                    )
                 self._commit(job, plugin, started, None, None, [])
-                return "done", 0
+                return "done", 0, 0
             plan = self._plan(job, sub, files, plugin)
             if job.kind != "process":
                 with self.db.session() as session:
@@ -221,20 +271,28 @@ class Worker:
                     existing_id = existing.id if existing is not None else None
                 if existing_id is not None:
                     self._commit(job, plugin, started, None, existing_id, [])
-                    return "done", 0
+                    return "done", 0, 0
             used = [ref.id for ref in plan.add] + ([plan.subtract.id] if plan.subtract else [])
             level = self.settings.json_compression_level
             encoded = None
             try:
                 if can_split(plan.add, self.settings.processing_workers):
                     histograms, encoded, unconvertible = load_and_encode(
-                        plugin, plan.context, plan.add, plan.subtract, level
+                        plugin, plan.context, plan.add, plan.subtract, level, reader=reader
                     )
                 else:
-                    histograms, unconvertible = load_state(plan.add, plan.subtract)
+                    histograms, unconvertible = load_state(plan.add, plan.subtract, reader=reader)
             except CorruptFileError as exc:
+                quarantined.append(f"{Path(exc.path).name}: {exc.reason}")
                 self._quarantine_received(exc)
                 continue
+            errors = [item for item in unconvertible if item.reason != NOT_A_HISTOGRAM]
+            if errors and not (encoded if encoded is not None else histograms):
+                # Storing an empty result would replace the last good one and say "done".
+                raise NothingReadableError(
+                    f"no histogram could be read from {len(plan.add)} file(s); "
+                    f"{len(errors)} object(s) were unreadable:\n" + _problems(errors)
+                )
             data = build_result(
                 plugin,
                 plan.context,
@@ -245,15 +303,22 @@ class Worker:
                 compression_level=level,
             )
             data.file_ids = used
-            self._commit(job, plugin, started, data, None, used, newest=files[-1].timestamp)
-            return "done", len(data.histograms)
+            note = None
+            if errors:
+                note = f"{len(errors)} object(s) could not be read:\n" + _problems(errors)
+            self._commit(
+                job, plugin, started, data, None, used, newest=files[-1].timestamp, note=note
+            )
+            stored = sum(1 for row in data.histograms if row.error is None)
+            return "done", stored, len(data.histograms) - stored
         raise RuntimeError(f"gave up after quarantining {MAX_QUARANTINED_PER_JOB} corrupt files")
 
     def _quarantine_received(self, exc: CorruptFileError) -> None:
         path = Path(exc.path)
         relative = path.relative_to(self.settings.data_dir).as_posix()
         if path.exists():
-            quarantine(self.settings, self.db, path, f"unreadable during processing: {exc}")
+            reason = clean_text(f"unreadable during processing: {exc}")
+            quarantine(self.settings, self.db, path, reason)
         with self.db.session() as session:
             row = session.scalars(
                 select(ReceivedFile).where(ReceivedFile.path == relative)
@@ -271,8 +336,13 @@ class Worker:
         result_id: int | None,
         file_ids: list[int],
         newest: datetime | None = None,
+        note: str | None = None,
     ) -> None:
-        """Store results, finish the job and write provenance in ONE transaction."""
+        """Store results, finish the job and write provenance in ONE transaction.
+
+        ``note`` goes into the provenance row of a job that is done but could not
+        read everything (objects stored with their reasons).
+        """
         with self.db.session() as session:
             current = session.get(Job, job.id, populate_existing=True, with_for_update=True)
             if current is None or current.state != "running" or current.worker != self.name:
@@ -290,20 +360,34 @@ class Worker:
                             select(ReceivedFile).where(ReceivedFile.id.in_(file_ids))
                         ):
                             row.state = "processed"
+                    if sub.accumulation_mode == "reset":
+                        self._keep_late_files_pending(session, sub, file_ids)
             elif sub is not None and job.kind == "process" and not file_ids:
                 sub.processed_until = sub.last_file_time
             finish_job(session, current, result_id=result_id)
-            session.add(
-                self._attempt(
-                    current,
-                    plugin,
-                    started,
-                    "done",
-                    None,
-                    file_ids,
-                    len(data.histograms) if data else 0,
-                )
+            stored = sum(1 for row in data.histograms if row.error is None) if data else 0
+            session.add(self._attempt(current, plugin, started, "done", note, file_ids, stored))
+
+    @staticmethod
+    def _keep_late_files_pending(session: Session, sub: SubsystemRun, file_ids: list[int]) -> None:
+        """In reset mode, a file registered while this job ran is missing from its sum.
+
+        If it is older than the newest file used ("late"), ``processed_until`` is
+        moved back before it, so the next scan queues the subsystem again and the
+        sum is rebuilt from all files.  (Registration does the same for a late file
+        that arrives after this commit.)
+        """
+        oldest_missing = session.scalar(
+            select(func.min(ReceivedFile.timestamp)).where(
+                ReceivedFile.subsystem_id == sub.id,
+                ReceivedFile.state == "registered",
+                ReceivedFile.id.not_in(file_ids),
             )
+        )
+        if oldest_missing is not None and (
+            sub.processed_until is None or oldest_missing <= sub.processed_until
+        ):
+            sub.processed_until = oldest_missing - timedelta(microseconds=1)
 
     def _attempt(
         self,

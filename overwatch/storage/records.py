@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete
@@ -90,6 +91,10 @@ def register_file(
     sub.first_file_time = min(sub.first_file_time, timestamp)
     sub.last_file_time = max(sub.last_file_time, timestamp)
     sub.file_count += 1
+    if sub.accumulation_mode == "reset" and sub.processed_until is not None:
+        # A late file of a summed run: the stored sum lacks it, so the run is queued
+        # again (the worker sums all files).
+        sub.processed_until = min(sub.processed_until, timestamp - timedelta(microseconds=1))
     row = ReceivedFile(
         subsystem_id=sub.id,
         path=path,
