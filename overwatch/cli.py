@@ -132,7 +132,11 @@ def _register_subcommands() -> None:
         cli.add_command(_not_built("users", "user management"))
     else:
         register_commands(cli)
-    cli.add_command(_not_built("receive", "the DQM receiver"))
+    from overwatch.receivers.stream_commands import receive_group  # noqa: PLC0415
+    from overwatch.receivers.stream_commands import replay_command  # noqa: PLC0415
+
+    cli.add_command(receive_group)
+    cli.add_command(replay_command)
     cli.add_command(_not_built("deploy", "deployment"))
 
 
