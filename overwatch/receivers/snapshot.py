@@ -207,9 +207,13 @@ def root_body_problem(body: bytes) -> str | None:
         return "body is not a ROOT file (no 'root' signature)"
     try:
         with uproot.open(io.BytesIO(body)) as root_file:
+            end = int(root_file.file.fEND)
             classes = set(root_file.classnames(recursive=True).values())
     except Exception as exc:  # noqa: BLE001 - any failure to parse means a bad file
         return f"body is not a readable ROOT file: {type(exc).__name__}: {exc}"
+    if len(body) < end:
+        # The header says where the file ends; writers may put keys before the data.
+        return f"ROOT file is truncated: {len(body)} of {end} bytes"
     if not any(name.startswith(_HISTOGRAM_PREFIXES) or name in _CONTAINERS for name in classes):
         return "ROOT file holds no histograms"
     return None
