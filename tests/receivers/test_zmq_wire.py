@@ -170,7 +170,7 @@ def test_a_different_snapshot_under_a_taken_name_is_refused(
     data_dir = tmp_path / "data"
     store_snapshot(data_dir, _decode([_header(), root_bytes]), ZURICH)
     other = rootfiles.write_th1_file(tmp_path / "other.root", count=2, seed=9).read_bytes()
-    with pytest.raises(SnapshotError, match="a different file named .* is already"):
+    with pytest.raises(SnapshotError, match=r"a different file named .* is already"):
         store_snapshot(data_dir, _decode([_header(), other]), ZURICH)
     names = [p.name for p in data_dir.iterdir()]
     assert names == ["EMChistos_294832_C_2018_10_22_9_53_55.root"]
