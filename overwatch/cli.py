@@ -72,7 +72,14 @@ COMMANDS: dict[str, LazyCommand] = {
         "overwatch.webapp.commands:users_group",
         "User accounts (roles: viewer, expert, admin) and API tokens.",
     ),
-    "receive": LazyCommand("overwatch.cli:receive_not_built", "(the DQM receiver: not built yet)"),
+    "receive": LazyCommand(
+        "overwatch.receivers.stream_commands:receive_group",
+        "Receivers that write ROOT files into the data directory.",
+    ),
+    "replay": LazyCommand(
+        "overwatch.receivers.stream_commands:replay_command",
+        "Replay archived receiver files (Run<N>/ folders or loose files) in time order.",
+    ),
     "deploy": LazyCommand("overwatch.cli:deploy_not_built", "(deployment: not built yet)"),
 }
 
@@ -152,10 +159,6 @@ def _not_built(name: str, what: str) -> click.Command:
 
     command.help = f"({what}: not built yet)"
     return command
-
-
-def receive_not_built() -> click.Command:
-    return _not_built("receive", "the DQM receiver")
 
 
 def deploy_not_built() -> click.Command:

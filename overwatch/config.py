@@ -326,6 +326,12 @@ SETTINGS: tuple[Setting, ...] = (
         secret=True,
     ),
     Setting(
+        "zmq_max_bytes",
+        _to_positive_int,
+        200 * 1024 * 1024,
+        "Largest ROOT file the ZMQ receiver accepts in one message, in bytes.",
+    ),
+    Setting(
         "web_secure_cookies",
         _to_bool,
         False,
@@ -373,6 +379,7 @@ class Settings:
     ongoing_minutes: float
     live_refresh_seconds: float
     dqm_upload_tokens: str | None
+    zmq_max_bytes: int
     web_secure_cookies: bool
     web_behind_proxy: bool
     jsroot_dir: Path | None
