@@ -117,14 +117,20 @@ def record_quarantine(
 
 
 def subsystems_needing_processing(session: Session) -> Sequence[SubsystemRun]:
-    """Subsystems with files newer than their current result (level-triggered work)."""
+    """Subsystems with files newer than their current result (level-triggered work).
+
+    In id order: scanners queuing at the same time then take locks in one order
+    (two orders can deadlock on PostgreSQL).
+    """
     return session.scalars(
-        select(SubsystemRun).where(
+        select(SubsystemRun)
+        .where(
             or_(
                 SubsystemRun.processed_until.is_(None),
                 SubsystemRun.last_file_time > SubsystemRun.processed_until,
             )
         )
+        .order_by(SubsystemRun.id)
     ).all()
 
 
