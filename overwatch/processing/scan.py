@@ -138,7 +138,7 @@ def _content_problem(path: Path) -> str | None:
     try:
         with uproot.open(path) as root_file:
             root_file.keys(recursive=False)
-    except Exception as exc:  # noqa: BLE001 - any failure to parse means a bad file
+    except Exception as exc:  # any failure to parse means a bad file
         if not os.path.lexists(path):
             raise FileNotFoundError(path) from exc  # taken by another scanner, not bad
         return f"not a readable ROOT file: {type(exc).__name__}: {exc}"
@@ -257,7 +257,7 @@ def _intake_one(settings: Settings, db: Database, path: Path, report: ScanReport
     """Take in one file; whatever goes wrong with it stays with it (the intake boundary)."""
     try:
         _take_in(settings, db, path, report)
-    except Exception as exc:  # noqa: BLE001 - one file must never stop intake; logged below
+    except Exception as exc:  # one file never stops intake; logged below
         if not os.path.lexists(path):
             # Another daemon sharing the data directory filed or set it aside first.
             log.debug("%s was taken in by another scanner", path.name)
