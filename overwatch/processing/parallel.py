@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import traceback
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
@@ -24,6 +25,7 @@ import uproot
 from overwatch.detectors.api import DetectorPlugin
 from overwatch.detectors.api import ProcessingContext
 from overwatch.processing.histogram import Histogram
+from overwatch.processing.lifeline import exit_with_parent
 from overwatch.processing.pipeline import Encoded
 from overwatch.processing.pipeline import FileRef
 from overwatch.processing.pipeline import encode_all
@@ -63,7 +65,10 @@ def _child(
     subtract: FileRef | None,
     names: list[str],
     level: int,
+    parent_pid: int,
 ) -> None:
+    # Nothing here is worth saving once the worker is gone: end at once with it.
+    exit_with_parent(parent_pid, signal.SIGKILL)
     try:
         histograms, unconvertible = load_state(add, subtract, names=names)
         encoded = encode_all(plugin, context, histograms, level)
@@ -95,7 +100,9 @@ def load_and_encode(
     needs_all = type(plugin).derived is not DetectorPlugin.derived
     receiver, sender = multiprocessing.get_context("fork").Pipe(duplex=False)
     child = multiprocessing.get_context("fork").Process(
-        target=_child, args=(sender, plugin, context, add, subtract, child_keys, level), daemon=True
+        target=_child,
+        args=(sender, plugin, context, add, subtract, child_keys, level, os.getpid()),
+        daemon=True,
     )
     child.start()
     sender.close()
