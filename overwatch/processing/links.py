@@ -13,6 +13,7 @@ it aside once like any bad file.
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 from overwatch.receivers.filenames import is_candidate
@@ -56,8 +57,7 @@ def move_into_place(path: Path, target: Path) -> None:
         os.replace(path, target)
         return
     resolved = path.resolve(strict=True)
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.link")
-    temporary.unlink(missing_ok=True)
+    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.link")
     temporary.symlink_to(os.path.relpath(resolved, target.parent))
     try:
         os.replace(temporary, target)

@@ -258,11 +258,12 @@ def _intake_one(settings: Settings, db: Database, path: Path, report: ScanReport
     try:
         _take_in(settings, db, path, report)
     except Exception as exc:  # one file never stops intake; logged below
-        if not os.path.lexists(path):
+        gone = not os.path.lexists(path)
+        if gone and isinstance(exc, FileNotFoundError):
             # Another daemon sharing the data directory filed or set it aside first.
             log.debug("%s was taken in by another scanner", path.name)
             return
-        if isinstance(exc, RETRIED_ERRORS):
+        if gone or isinstance(exc, RETRIED_ERRORS):
             log.error("could not take in %s; trying again next scan", path.name, exc_info=True)
             return
         log.error("taking in %s failed; setting it aside", path.name, exc_info=True)
