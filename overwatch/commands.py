@@ -62,10 +62,13 @@ def process_command(app: AppContext, once: bool, workers: int | None) -> None:
     cleanly on SIGTERM or Ctrl-C after the current job.
     """
     from overwatch.processing.daemon import run_daemon  # noqa: PLC0415
+    from overwatch.processing.limits import limit_memory  # noqa: PLC0415
     from overwatch.processing.scan import scan  # noqa: PLC0415
 
     app.require_writable_data_dir()
     settings, db = app.settings, app.database()
+    # This process runs jobs too; its worker children set the same limit themselves.
+    limit_memory(settings.worker_memory_limit_mb)
     if once:
         _print_scan(scan(settings, db))
         failed = _run_pass(app, workers)

@@ -271,6 +271,18 @@ SETTINGS: tuple[Setting, ...] = (
         "A running job whose heartbeat is older is reclaimed.",
     ),
     Setting(
+        "request_queue_quota",
+        _to_positive_int,
+        20,
+        "Time slices and reprocessings one user may have waiting in the queue; more are refused.",
+    ),
+    Setting(
+        "request_results_keep_days",
+        _to_positive_float,
+        30.0,
+        "Days a time slice or reprocessing result is kept (the daemon prunes older ones daily).",
+    ),
+    Setting(
         "processing_workers",
         _to_positive_int,
         2,
@@ -368,6 +380,8 @@ class Settings:
     quarantine_dir: Path | None
     job_max_attempts: int
     job_lease_seconds: float
+    request_queue_quota: int
+    request_results_keep_days: float
     processing_workers: int
     json_compression_level: int
     max_histogram_bins: int

@@ -109,3 +109,16 @@ def db(settings: Settings) -> Iterator[Database]:
         yield database
     finally:
         database.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _restore_address_space_limit() -> Iterator[None]:
+    """``overwatch process`` caps its own address space (worker_memory_limit_mb); when a
+    test runs the command in this process, the cap must not outlive the test, or every
+    later subprocess (gunicorn, chromium) would inherit it."""
+    import resource  # noqa: PLC0415
+
+    before = resource.getrlimit(resource.RLIMIT_AS)
+    yield
+    if resource.getrlimit(resource.RLIMIT_AS) != before:
+        resource.setrlimit(resource.RLIMIT_AS, before)

@@ -1,16 +1,19 @@
 """The processing daemon: an APScheduler schedule plus worker processes.
 
 The schedule is data (:func:`schedule`): scan the data directory, reclaim jobs of
-dead workers, publish the daemon's heartbeat. Worker loops claim jobs from the
-database, so any number of them, in this process, in child processes or on other
-machines, share the queue safely. SIGTERM/SIGINT stop everything after the current
-job. Also here: :func:`process_pending`, the ``--once`` mode.
+dead workers, publish the daemon's heartbeat, and once a day prune old results of
+user requests. Worker loops claim jobs from the database, so any number of them,
+in this process, in child processes or on other machines, share the queue safely.
+SIGTERM/SIGINT stop everything after the current job; worker processes also stop
+when the daemon is killed outright (see :mod:`overwatch.processing.lifeline`).
+Also here: :func:`process_pending`, the ``--once`` mode.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import threading
 import time
@@ -27,6 +30,9 @@ from sqlalchemy import select
 
 from overwatch import __version__
 from overwatch.config import Settings
+from overwatch.processing.lifeline import exit_with_parent
+from overwatch.processing.lifeline import parent_alive
+from overwatch.processing.limits import limit_memory
 from overwatch.processing.scan import scan
 from overwatch.processing.worker import Worker
 from overwatch.storage import Database
@@ -37,11 +43,13 @@ from overwatch.storage.models import DaemonHeartbeat
 from overwatch.storage.models import Job
 from overwatch.storage.models import JobAttempt
 from overwatch.storage.models import utcnow
+from overwatch.storage.records import prune_request_results
 
 __all__ = [
     "PassSummary",
     "ScheduledTask",
     "process_pending",
+    "prune_results",
     "publish_heartbeat",
     "run_daemon",
     "schedule",
@@ -53,6 +61,8 @@ log = logging.getLogger(__name__)
 IDLE_POLL_SECONDS = 1.0
 #: ``--once`` starts one more worker process per this many queued jobs (up to the setting).
 JOBS_PER_EXTRA_PROCESS = 16
+#: Old results of user requests are pruned this often.
+PRUNE_INTERVAL_SECONDS = 24 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -94,18 +104,37 @@ def _scan(settings: Settings, db: Database) -> None:
     scan(settings, db)
 
 
+def prune_results(settings: Settings, db: Database) -> int:
+    """Delete time-slice and reprocessing results older than ``request_results_keep_days``."""
+    with db.session() as session:
+        pruned = prune_request_results(session, settings.request_results_keep_days)
+    if pruned:
+        log.info(
+            "pruned %d request result(s) older than %g day(s)",
+            pruned,
+            settings.request_results_keep_days,
+        )
+    return pruned
+
+
 def schedule(settings: Settings) -> list[ScheduledTask]:
     """The daemon's periodic work."""
     return [
         ScheduledTask("scan", _scan, settings.scan_interval),
         ScheduledTask("reclaim", _reclaim, max(settings.job_lease_seconds / 2, 1.0)),
         ScheduledTask("heartbeat", publish_heartbeat, 15.0),
+        ScheduledTask("prune_results", prune_results, PRUNE_INTERVAL_SECONDS),
     ]
 
 
-def _worker_loop(settings: Settings, db: Database, stop: Any, until_idle: bool) -> None:
+def _worker_loop(
+    settings: Settings, db: Database, stop: Any, until_idle: bool, parent_pid: int | None = None
+) -> None:
     worker = Worker(settings, db)
     while not stop.is_set():
+        if parent_pid is not None and not parent_alive(parent_pid):
+            log.warning("the process that started this worker is gone: stopping")
+            return
         outcome = worker.run_next()
         if outcome is not None:
             log.info(
@@ -124,17 +153,44 @@ def _worker_loop(settings: Settings, db: Database, stop: Any, until_idle: bool) 
         stop.wait(IDLE_POLL_SECONDS)
 
 
-def _child_main(settings: Settings, stop: Any, until_idle: bool) -> None:
+class _ChildStop:
+    """A worker process stops on the shared stop event or on its own SIGTERM.
+
+    The SIGTERM handler must not set the shared (multiprocessing) event: it runs
+    while this process may sleep in that event's ``wait``, and ``set`` would then
+    wait for this very sleeper to wake up.
+    """
+
+    def __init__(self, shared: Any) -> None:
+        self.shared = shared
+        self.terminated = False
+
+    def signalled(self, _signum: int, _frame: FrameType | None) -> None:
+        self.terminated = True
+
+    def is_set(self) -> bool:
+        return self.terminated or bool(self.shared.is_set())
+
+    def wait(self, timeout: float) -> bool:
+        return bool(self.shared.wait(timeout)) or self.terminated
+
+
+def _child_main(settings: Settings, stop: Any, until_idle: bool, parent_pid: int) -> None:
     logging.basicConfig(
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s",
     )
     # The parent decides when to stop; a terminal's Ctrl-C reaches the whole group.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    own_stop = _ChildStop(stop)
+    signal.signal(signal.SIGTERM, own_stop.signalled)
+    # A parent killed with SIGKILL cannot stop us: have the kernel send SIGTERM instead,
+    # which ends this process after its current job (the parent check is the fallback).
+    exit_with_parent(parent_pid, signal.SIGTERM)
+    limit_memory(settings.worker_memory_limit_mb)
     db = Database(settings.effective_database_url)
     try:
-        _worker_loop(settings, db, stop, until_idle)
+        _worker_loop(settings, db, own_stop, until_idle, parent_pid)
     finally:
         db.dispose()
 
@@ -145,7 +201,7 @@ def _start_children(settings: Settings, count: int, stop: Any, until_idle: bool)
     for index in range(count):
         child = context.Process(
             target=_child_main,
-            args=(settings, stop, until_idle),
+            args=(settings, stop, until_idle, os.getpid()),
             name=f"overwatch-worker-{index + 1}",
             daemon=False,
         )

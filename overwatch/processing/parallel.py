@@ -13,6 +13,8 @@ leaves with ``os._exit`` (multiprocessing's fork start does that).
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
 import traceback
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
@@ -21,6 +23,7 @@ from typing import Any
 from overwatch.detectors.api import DetectorPlugin
 from overwatch.detectors.api import ProcessingContext
 from overwatch.processing.histogram import Histogram
+from overwatch.processing.lifeline import exit_with_parent
 from overwatch.processing.pipeline import Encoded
 from overwatch.processing.pipeline import FileRef
 from overwatch.processing.pipeline import Reader
@@ -56,7 +59,10 @@ def _child(
     names: list[str],
     level: int,
     reader: Reader,
+    parent_pid: int,
 ) -> None:
+    # Nothing here is worth saving once the worker is gone: end at once with it.
+    exit_with_parent(parent_pid, signal.SIGKILL)
     try:
         histograms, unconvertible = load_state(add, subtract, names=names, reader=reader)
         encoded = encode_all(plugin, context, histograms, level)
@@ -91,7 +97,7 @@ def load_and_encode(
     receiver, sender = multiprocessing.get_context("fork").Pipe(duplex=False)
     child = multiprocessing.get_context("fork").Process(
         target=_child,
-        args=(sender, plugin, context, add, subtract, child_keys, level, reader),
+        args=(sender, plugin, context, add, subtract, child_keys, level, reader, os.getpid()),
         daemon=True,
     )
     child.start()

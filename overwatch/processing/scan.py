@@ -5,8 +5,15 @@ data directory it registers the file (run, subsystem, file row) in one
 transaction, then moves it into ``Run<N>/<SYS>/``; a crash between the two leaves
 the file where it was and the next scan completes the move. Work is queued from
 the database state (subsystems whose newest file is newer than their result), so
-nothing depends on having seen a file arrive. Bad files go to the quarantine folder
-with the reason recorded; they never stop the scan.
+nothing depends on having seen a file arrive.
+
+No single file stops a scan. Bad files (a name that does not parse completely,
+unreadable content, a symbolic link leading out of the data directory) go to the
+quarantine folder with the reason recorded. Any other failure with one file is
+logged with its traceback: a file-system or database-connection error leaves the
+file for the next scan, anything else sets it aside like a bad file; the other
+files and the queuing of work go on. Several daemons may share one data
+directory: a file another scanner took first is skipped quietly (DEBUG).
 """
 
 from __future__ import annotations
@@ -22,8 +29,16 @@ from dataclasses import field
 from pathlib import Path
 
 import uproot
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import InterfaceError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from overwatch.config import Settings
+from overwatch.processing.links import link_problem
+from overwatch.processing.links import move_into_place
 from overwatch.receivers.filenames import FileNameError
 from overwatch.receivers.filenames import ReceivedFileName
 from overwatch.receivers.filenames import is_candidate
@@ -47,6 +62,16 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 REPLAY_DIR = "replay"
+#: Tries at registering one file when other scanners register the same run at once.
+REGISTER_ATTEMPTS = 3
+#: Failures that say nothing about the file (disk, database connection): it is tried again.
+RETRIED_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    OperationalError,
+    InterfaceError,
+    DisconnectionError,
+    PoolTimeoutError,
+)
 
 
 @dataclass
@@ -113,7 +138,9 @@ def _content_problem(path: Path) -> str | None:
     try:
         with uproot.open(path) as root_file:
             root_file.keys(recursive=False)
-    except Exception as exc:  # noqa: BLE001 - any failure to parse means a bad file
+    except Exception as exc:  # any failure to parse means a bad file
+        if not os.path.lexists(path):
+            raise FileNotFoundError(path) from exc  # taken by another scanner, not bad
         return f"not a readable ROOT file: {type(exc).__name__}: {exc}"
     return None
 
@@ -122,12 +149,22 @@ def _candidates(data_dir: Path, settle_seconds: float, report: ScanReport) -> It
     now = time.time()
     with os.scandir(data_dir) as entries:
         for entry in sorted(entries, key=lambda e: e.name):
-            if not entry.is_file(follow_symlinks=False) or not is_candidate(entry.name):
+            if not is_candidate(entry.name):
                 continue
-            if now - entry.stat().st_mtime < settle_seconds:
+            link = entry.is_symlink()
+            if not link and not entry.is_file(follow_symlinks=False):
+                continue
+            try:
+                modified = entry.stat(follow_symlinks=not link).st_mtime
+            except FileNotFoundError:
+                continue  # another scanner took it since the listing
+            if link:
+                # A link is checked (and reported) when taken in; its target's age does not matter.
+                yield Path(entry.path)
+            elif now - modified < settle_seconds:
                 report.unsettled.append(entry.name)
-                continue
-            yield Path(entry.path)
+            else:
+                yield Path(entry.path)
 
 
 def _register(
@@ -138,20 +175,32 @@ def _register(
     size: int,
     checksum: str,
 ) -> bool:
-    """Register one file in its own transaction; whether it was new."""
-    with db.session() as session:
-        _, created = register_file(
-            session,
-            run_number=parsed.run_number,
-            subsystem=parsed.subsystem,
-            hlt_mode=parsed.hlt_mode,
-            accumulation_mode=settings.mode_for(parsed.subsystem),
-            timestamp=parsed.timestamp,
-            path=relative,
-            size=size,
-            checksum=checksum,
-        )
-    return created
+    """Register one file in its own transaction; whether it was new.
+
+    Another scanner may register the same file, run or subsystem at the same time:
+    the loser's insert violates a unique index, and trying again finds the winner's rows.
+    """
+    for attempt in range(1, REGISTER_ATTEMPTS + 1):
+        try:
+            with db.session() as session:
+                _, created = register_file(
+                    session,
+                    run_number=parsed.run_number,
+                    subsystem=parsed.subsystem,
+                    hlt_mode=parsed.hlt_mode,
+                    accumulation_mode=settings.mode_for(parsed.subsystem),
+                    timestamp=parsed.timestamp,
+                    path=relative,
+                    size=size,
+                    checksum=checksum,
+                )
+        except IntegrityError:
+            if attempt == REGISTER_ATTEMPTS:
+                raise
+            log.debug("%s: registered concurrently by another scanner; trying again", relative)
+            continue
+        return created
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _file_one(
@@ -161,7 +210,7 @@ def _file_one(
     if not parsed.processable:
         target_dir = data_dir / REPLAY_DIR / f"Run{parsed.run_number}" / parsed.subsystem
         target_dir.mkdir(parents=True, exist_ok=True)
-        os.replace(path, target_dir / path.name)
+        move_into_place(path, target_dir / path.name)
         report.replays.append(path.name)
         log.info("replay file %s set aside, not processed", path.name)
         return
@@ -178,12 +227,56 @@ def _file_one(
             reason = f"a different file named {path.name} was already received for run {parsed.run_number}"
             _reject(settings, db, path, reason, report)
             return
+    # The directory first: a file that cannot be filed is not registered either.
+    target_dir.mkdir(parents=True, exist_ok=True)
     relative = target.relative_to(data_dir).as_posix()
     created = _register(settings, db, parsed, relative, path.stat().st_size, checksum)
-    target_dir.mkdir(parents=True, exist_ok=True)
-    os.replace(path, target)
+    move_into_place(path, target)
     if created:
         report.registered.append(relative)
+
+
+def _take_in(settings: Settings, db: Database, path: Path, report: ScanReport) -> None:
+    problem = link_problem(settings.data_dir, path) if path.is_symlink() else None
+    if problem is not None:
+        _reject(settings, db, path, problem, report)
+        return
+    try:
+        parsed = parse_file_name(path.name, settings.tz)
+    except FileNameError as exc:
+        _reject(settings, db, path, str(exc), report)
+        return
+    problem = _content_problem(path)
+    if problem is not None:
+        _reject(settings, db, path, problem, report)
+        return
+    _file_one(settings, db, path, parsed, report)
+
+
+def _intake_one(settings: Settings, db: Database, path: Path, report: ScanReport) -> None:
+    """Take in one file; whatever goes wrong with it stays with it (the intake boundary)."""
+    try:
+        _take_in(settings, db, path, report)
+    except Exception as exc:  # one file never stops intake; logged below
+        gone = not os.path.lexists(path)
+        if gone and isinstance(exc, FileNotFoundError):
+            # Another daemon sharing the data directory filed or set it aside first.
+            log.debug("%s was taken in by another scanner", path.name)
+            return
+        if gone or isinstance(exc, RETRIED_ERRORS):
+            log.error("could not take in %s; trying again next scan", path.name, exc_info=True)
+            return
+        log.error("taking in %s failed; setting it aside", path.name, exc_info=True)
+        reason = f"intake failed: {type(exc).__name__}: {str(exc).strip()}"
+        try:
+            _reject(settings, db, path, reason, report)
+        except (OSError, SQLAlchemyError):
+            if os.path.lexists(path):
+                log.error(
+                    "could not set %s aside either; trying again next scan",
+                    path.name,
+                    exc_info=True,
+                )
 
 
 def enqueue_pending(settings: Settings, db: Database) -> int:
@@ -210,20 +303,7 @@ def scan(settings: Settings, db: Database) -> ScanReport:
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     for path in _candidates(data_dir, settings.file_settle_seconds, report):
-        try:
-            parsed = parse_file_name(path.name, settings.tz)
-        except FileNameError as exc:
-            _reject(settings, db, path, str(exc), report)
-            continue
-        problem = _content_problem(path)
-        if problem is not None:
-            _reject(settings, db, path, problem, report)
-            continue
-        try:
-            _file_one(settings, db, path, parsed, report)
-        except OSError as exc:
-            # A file system hiccup on one file must not stop the others; it is retried next scan.
-            log.error("could not file %s: %s", path.name, exc)
+        _intake_one(settings, db, path, report)
     report.jobs_queued = enqueue_pending(settings, db)
     if report.registered or report.quarantined:
         log.info("scan: %s", report.summary())

@@ -6,6 +6,14 @@ claim the same job; on SQLite the statement is atomic because SQLite serialises
 writers. Partial unique indexes allow one queued and one running job per
 ``dedupe_key``, so level-triggered scans never add duplicates and a subsystem is
 never processed by two workers at once.
+
+Live processing always goes first: jobs queued by a scan carry
+:data:`PRIORITY_LIVE`, above every user request (:data:`PRIORITY_USER`), and a
+user may have at most a quota of requests queued (:func:`enqueue_request`), so
+an expert's time slices can never hold back the data that is coming in.
+
+A job ends ``done``, ``failed`` (attempts spent), or ``superseded``: it failed or
+its worker died while the same work was queued again, so the newer job does it.
 """
 
 from __future__ import annotations
@@ -30,21 +38,43 @@ from overwatch.storage.models import Job
 from overwatch.storage.models import utcnow
 
 __all__ = [
-    "PRIORITY_SCAN",
+    "JOB_STATES",
+    "PRIORITY_LIVE",
     "PRIORITY_USER",
+    "QueueQuotaError",
     "claim_job",
     "enqueue_job",
+    "enqueue_request",
     "fail_job",
     "finish_job",
     "heartbeat",
     "queue_counts",
+    "queued_requests",
     "reclaim_expired",
     "worker_name",
 ]
 
-#: Jobs from a scan; user requests (time slices, reprocessing) jump ahead of them.
-PRIORITY_SCAN = 0
-PRIORITY_USER = 10
+#: Jobs from a scan (live processing of newly received files) are claimed first...
+PRIORITY_LIVE = 10
+#: ...then user requests (time slices, reprocessing).
+PRIORITY_USER = 0
+#: Every state a job can be in; the last three are final.
+JOB_STATES = ("queued", "running", "done", "failed", "superseded")
+#: Tries at reading back the queued job after an insert that found one already queued.
+_ENQUEUE_ATTEMPTS = 3
+
+
+class QueueQuotaError(Exception):
+    """A user already has as many requests queued as the quota allows."""
+
+    def __init__(self, user: str, queued: int, quota: int) -> None:
+        self.user = user
+        self.queued = queued
+        self.quota = quota
+        super().__init__(
+            f"{user} already has {queued} request(s) waiting in the queue (the limit is {quota}); "
+            "wait until some are done before asking for more"
+        )
 
 
 def worker_name() -> str:
@@ -61,7 +91,7 @@ def enqueue_job(
     run_number: int | None = None,
     subsystem: str | None = None,
     params: dict[str, Any] | None = None,
-    priority: int = PRIORITY_SCAN,
+    priority: int = PRIORITY_LIVE,
     max_attempts: int = 3,
     requested_by: str | None = None,
 ) -> Job:
@@ -90,13 +120,69 @@ def enqueue_job(
         .values(**values)
         .on_conflict_do_nothing(index_elements=["dedupe_key"], index_where=text("state = 'queued'"))
     )
-    session.execute(statement)
-    job = session.scalars(
+    for _ in range(_ENQUEUE_ATTEMPTS):
+        session.execute(statement)
+        job = session.scalars(
+            select(Job).where(Job.dedupe_key == dedupe_key, Job.state == "queued")
+        ).one_or_none()
+        # None: the job we collided with was claimed in between; queue ours after all.
+        if job is not None:
+            job.priority = max(job.priority, priority)
+            session.flush()
+            return job
+    raise RuntimeError(f"could not queue {dedupe_key}: it is claimed as fast as it is queued")
+
+
+def queued_requests(session: Session, user: str) -> int:
+    """How many of ``user``'s requests (anything but live processing) wait in the queue."""
+    return int(
+        session.scalar(
+            select(func.count()).where(
+                Job.requested_by == user, Job.state == "queued", Job.kind != "process"
+            )
+        )
+        or 0
+    )
+
+
+def enqueue_request(
+    session: Session,
+    *,
+    kind: str,
+    dedupe_key: str,
+    requested_by: str,
+    quota: int,
+    subsystem_id: int | None = None,
+    run_number: int | None = None,
+    subsystem: str | None = None,
+    params: dict[str, Any] | None = None,
+    max_attempts: int = 3,
+) -> Job:
+    """Queue a user's request at :data:`PRIORITY_USER`, within the user's quota.
+
+    Asking again for a request that is already queued returns that job and costs
+    nothing; a new one beyond ``quota`` queued requests raises :class:`QueueQuotaError`.
+    """
+    waiting = session.scalars(
         select(Job).where(Job.dedupe_key == dedupe_key, Job.state == "queued")
-    ).one()
-    job.priority = max(job.priority, priority)
-    session.flush()
-    return job
+    ).one_or_none()
+    if waiting is not None:
+        return waiting
+    queued = queued_requests(session, requested_by)
+    if queued >= quota:
+        raise QueueQuotaError(requested_by, queued, quota)
+    return enqueue_job(
+        session,
+        kind=kind,
+        dedupe_key=dedupe_key,
+        subsystem_id=subsystem_id,
+        run_number=run_number,
+        subsystem=subsystem,
+        params=params,
+        priority=PRIORITY_USER,
+        max_attempts=max_attempts,
+        requested_by=requested_by,
+    )
 
 
 def claim_job(session: Session, worker: str, *, now: datetime | None = None) -> Job | None:
@@ -159,14 +245,15 @@ def finish_job(session: Session, job: Job, *, result_id: int | None = None) -> N
 
 
 def _requeue_or_supersede(session: Session, job: Job, error: str) -> None:
-    already_queued = session.scalar(
-        select(func.count()).where(
+    newer = session.scalar(
+        select(func.min(Job.id)).where(
             Job.dedupe_key == job.dedupe_key, Job.state == "queued", Job.id != job.id
         )
     )
-    if already_queued:
-        job.state = "failed"
-        job.error = f"{error}\n(superseded by a newer queued job)"
+    if newer is not None:
+        # The same work is queued again (a newer file, the same request): not a failure.
+        job.state = "superseded"
+        job.error = f"{error}\n(superseded by job {newer}, queued for the same work)"
         job.finished_at = utcnow()
     else:
         job.state = "queued"
@@ -175,7 +262,11 @@ def _requeue_or_supersede(session: Session, job: Job, error: str) -> None:
 
 
 def fail_job(session: Session, job_id: int, error: str) -> str:
-    """Record a failed attempt: requeue while attempts remain, else mark failed. Returns the new state."""
+    """Record a failed attempt: requeue while attempts remain, else mark failed.
+
+    Returns the new state: ``queued``, ``failed``, or ``superseded`` when the same
+    work is already queued again.
+    """
     job = session.get(Job, job_id, populate_existing=True, with_for_update=True)
     if job is None:
         return "missing"
@@ -215,6 +306,6 @@ def reclaim_expired(
 def queue_counts(session: Session) -> dict[str, int]:
     """Number of jobs in each state."""
     rows = session.execute(select(Job.state, func.count()).group_by(Job.state)).all()
-    counts = {"queued": 0, "running": 0, "done": 0, "failed": 0}
+    counts = dict.fromkeys(JOB_STATES, 0)
     counts.update(dict(rows))
     return counts

@@ -2,7 +2,9 @@
 
 Registration is idempotent (the same file seen twice is one row), and
 :func:`store_result` replaces a subsystem's result inside the caller's transaction,
-so a crash leaves the previous state intact.
+so a crash leaves the previous state intact. Results of user requests (time
+slices, reprocessing) are kept for a while to serve the same request again, then
+pruned (:func:`prune_request_results`); a subsystem's current result never is.
 """
 
 from __future__ import annotations
@@ -32,16 +34,22 @@ from overwatch.storage.models import SubsystemRun
 from overwatch.storage.models import utcnow
 
 __all__ = [
+    "REQUEST_RESULT_KINDS",
     "GroupRow",
     "HistogramRow",
     "ResultData",
     "find_result",
+    "prune_request_results",
     "record_quarantine",
     "register_file",
     "request_key",
     "store_result",
     "subsystems_needing_processing",
 ]
+
+
+#: Result kinds made on a user's request; the kind ``run`` is a subsystem's current state.
+REQUEST_RESULT_KINDS = ("time_slice", "reprocess")
 
 
 def _get_or_create_run(session: Session, run_number: int, timestamp: datetime) -> Run:
@@ -122,14 +130,20 @@ def record_quarantine(
 
 
 def subsystems_needing_processing(session: Session) -> Sequence[SubsystemRun]:
-    """Subsystems with files newer than their current result (level-triggered work)."""
+    """Subsystems with files newer than their current result (level-triggered work).
+
+    In id order: scanners queuing at the same time then take locks in one order
+    (two orders can deadlock on PostgreSQL).
+    """
     return session.scalars(
-        select(SubsystemRun).where(
+        select(SubsystemRun)
+        .where(
             or_(
                 SubsystemRun.processed_until.is_(None),
                 SubsystemRun.last_file_time > SubsystemRun.processed_until,
             )
         )
+        .order_by(SubsystemRun.id)
     ).all()
 
 
@@ -249,3 +263,27 @@ def store_result(session: Session, subsystem: SubsystemRun, data: ResultData) ->
         if previous is not None:
             session.execute(delete(Result).where(Result.id == previous))
     return result
+
+
+def prune_request_results(
+    session: Session, keep_days: float, *, now: datetime | None = None
+) -> int:
+    """Delete time-slice and reprocessing results older than ``keep_days``; how many.
+
+    Their histograms and groups go with them (ON DELETE CASCADE), and jobs keep their
+    row with no result. A subsystem's current result is never deleted, whatever its kind.
+    """
+    cutoff = (now or utcnow()) - timedelta(days=keep_days)
+    current = select(SubsystemRun.current_result_id).where(
+        SubsystemRun.current_result_id.is_not(None)
+    )
+    result = session.execute(
+        delete(Result)
+        .where(
+            Result.kind.in_(REQUEST_RESULT_KINDS),
+            Result.created_at < cutoff,
+            Result.id.not_in(current),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -249,8 +249,8 @@ def _request(run_number: int, subsystem: str, kind: str) -> tuple[Response, int]
     outcome = submit(sub, kind, options, minutes, current_user.name)
     if outcome.errors:
         reason = "; ".join(f"{key}: {value}" for key, value in outcome.errors.items())
-        response = jsonify({"error": {"status": 400, "reason": reason, "fields": outcome.errors}})
-        return response, 400
+        error = {"status": outcome.status, "reason": reason, "fields": outcome.errors}
+        return jsonify({"error": error}), outcome.status
     if outcome.result_id is not None:
         url = url_for(
             "api.subsystem", run_number=run_number, subsystem=subsystem, result=outcome.result_id

@@ -49,6 +49,7 @@ _EXPERT = {
     **_COMMON,
     "400": _error("Invalid request; `fields` maps each bad field to its reason."),
     "403": _error("Needs the expert role."),
+    "429": _error("Too many of your requests are waiting in the queue (request_queue_quota)."),
 }
 
 PATHS: dict[str, Any] = {
@@ -166,7 +167,7 @@ PATHS: dict[str, Any] = {
     },
     "/jobs/{job_id}": {
         "get": {
-            "summary": "A job's state (queued, running, done, failed), error and result",
+            "summary": "A job's state (queued, running, done, failed, superseded), error and result",
             "parameters": [
                 {"name": "job_id", "in": "path", "required": True, "schema": {"type": "integer"}}
             ],

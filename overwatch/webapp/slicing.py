@@ -3,7 +3,8 @@
 :func:`submit` is shared by the run-page form and the API. It checks the minutes
 against the run's length and the options against the detector plugin, serves a
 stored result for a request made before (no recomputation), and otherwise queues
-a high-priority job for the processing daemon.
+a job for the processing daemon, behind live processing and within the user's
+quota of queued requests (over it, the request is refused: 429).
 """
 
 from __future__ import annotations
@@ -25,14 +26,15 @@ from werkzeug.wrappers import Response
 
 from overwatch.detectors import OptionError
 from overwatch.detectors import get_plugin
-from overwatch.storage.jobs import PRIORITY_USER
-from overwatch.storage.jobs import enqueue_job
+from overwatch.storage.jobs import QueueQuotaError
+from overwatch.storage.jobs import enqueue_request
 from overwatch.storage.queries import SubsystemSummary
 from overwatch.storage.queries import get_job
 from overwatch.storage.records import find_result
 from overwatch.storage.records import request_key
 from overwatch.webapp.auth import protect
 from overwatch.webapp.auth import require_role
+from overwatch.webapp.database import get_settings
 from overwatch.webapp.database import read_session
 from overwatch.webapp.database import subsystem_or_404
 from overwatch.webapp.database import write_session
@@ -55,6 +57,13 @@ class Submission:
     job_id: int | None = None
     result_id: int | None = None
     errors: dict[str, str] = field(default_factory=dict)
+    #: The user's quota of queued requests is used up (errors["quota"] says so).
+    over_quota: bool = False
+
+    @property
+    def status(self) -> int:
+        """HTTP status for a refused request."""
+        return 429 if self.over_quota else 400
 
 
 def _minutes(raw: Any, name: str, errors: dict[str, str]) -> float | None:
@@ -124,17 +133,20 @@ def submit(
         params: dict[str, Any] = {"options": validated}
         if span is not None:
             params.update(min_minutes=span[0], max_minutes=span[1])
-        job = enqueue_job(
-            session,
-            kind=kind,
-            dedupe_key=f"{kind}:{sub.id}:{key}",
-            subsystem_id=sub.id,
-            run_number=sub.run_number,
-            subsystem=sub.name,
-            params=params,
-            priority=PRIORITY_USER,
-            requested_by=user,
-        )
+        try:
+            job = enqueue_request(
+                session,
+                kind=kind,
+                dedupe_key=f"{kind}:{sub.id}:{key}",
+                subsystem_id=sub.id,
+                run_number=sub.run_number,
+                subsystem=sub.name,
+                params=params,
+                requested_by=user,
+                quota=get_settings().request_queue_quota,
+            )
+        except QueueQuotaError as exc:
+            return Submission(errors={"quota": str(exc)}, over_quota=True)
         return Submission(job_id=job.id)
 
 
@@ -158,7 +170,8 @@ def request_form(run_number: int, subsystem: str) -> Response | tuple[str, int]:
     minutes = (request.form.get("min_minutes"), request.form.get("max_minutes"))
     outcome = submit(sub, kind, parse_form(sub, request.form), minutes, current_user.name)
     if outcome.errors:
-        return render_run_page(sub, form_errors=outcome.errors, form_values=request.form), 400
+        page = render_run_page(sub, form_errors=outcome.errors, form_values=request.form)
+        return page, outcome.status
     if outcome.result_id is not None:
         return redirect(
             url_for(

@@ -136,13 +136,34 @@ def test_normal_modes_are_processable(mode: str) -> None:
         ("EMChistos_294832_C_2018_2_30_9_53_55.root", "invalid date or time"),
         ("EMChistos_294832_C_2018_10_22_24_0_0.root", "invalid date or time"),
         ("EMChistos_0_C_2018_10_22_9_53_55.root", "run number must be positive"),
+        ("EMChistos_000_C_2018_10_22_9_53_55.root", "run number must be positive"),
+        # Found by a hostile tester: these parsed, then failed in the database or in astimezone.
+        ("EMChistos_3000000000_C_2018_10_22_9_53_55.root", "larger than 2147483647"),
+        ("EMChistos_2147483648_C_2018_10_22_9_53_55.root", "larger than 2147483647"),
+        ("EMChistos_" + "9" * 5000 + "_C_2018_10_22_9_53_55.root", "larger than 2147483647"),
+        ("EMChistos_1_C_0001_01_01_0_0_0.root", "year 1 is outside 1990-2100"),
+        ("EMChistos_1_C_9999_12_31_23_59_59.root", "year 9999 is outside"),
+        ("EMChistos_1_C_1989_12_31_23_59_59.root", "year 1989 is outside"),
+        ("A" * 33 + "histos_1_C_2018_10_22_9_53_55.root", "longer than 32 characters"),
+        ("EMChistos_\u0661_C_2018_10_22_9_53_55.root", "does not match"),  # Arabic-Indic one
+        ("EMChistos_1_C_2018_10_22_9_53_55.root\n", "does not match"),
     ],
 )
 def test_bad_names_raise_file_name_error_with_a_reason(name: str, reason: str) -> None:
     with pytest.raises(FileNameError, match=reason) as info:
         parse_file_name(name, ZURICH)
 
-    assert name in str(info.value)
+    assert repr(name) in str(info.value)
+
+
+def test_run_number_and_years_at_the_limits_parse() -> None:
+    top = parse_file_name("EMChistos_2147483647_C_2100_12_31_23_59_59.root", ZURICH)
+    bottom = parse_file_name("EMChistos_0001_C_1990_1_1_0_0_0.root", ZURICH)
+
+    assert top.run_number == 2**31 - 1
+    assert top.timestamp == datetime(2100, 12, 31, 22, 59, 59, tzinfo=UTC)
+    assert bottom.run_number == 1
+    assert bottom.timestamp == datetime(1989, 12, 31, 23, 0, 0, tzinfo=UTC)
 
 
 def test_file_name_error_is_a_value_error() -> None:
@@ -157,6 +178,8 @@ def test_file_name_error_is_a_value_error() -> None:
         ("EMC", "X", datetime(2018, 10, 22, tzinfo=UTC), "unknown HLT mode"),
         ("EM_C", "C", datetime(2018, 10, 22, tzinfo=UTC), "letters and digits"),
         ("../EMC", "C", datetime(2018, 10, 22, tzinfo=UTC), "letters and digits"),
+        ("E" * 33, "C", datetime(2018, 10, 22, tzinfo=UTC), "longer than 32"),
+        ("EMC", "C", datetime(1900, 10, 22, tzinfo=UTC), "year 1900 is outside"),
     ],
 )
 def test_build_rejects_what_could_not_be_parsed_back(
@@ -164,6 +187,12 @@ def test_build_rejects_what_could_not_be_parsed_back(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         build_file_name(subsystem, 1, mode, when, ZURICH)
+
+
+@pytest.mark.parametrize("run_number", [0, -5, 2**31])
+def test_build_rejects_run_numbers_the_database_cannot_hold(run_number: int) -> None:
+    with pytest.raises(ValueError, match="outside 1-2147483647"):
+        build_file_name("EMC", run_number, "C", datetime(2018, 10, 22, tzinfo=UTC), ZURICH)
 
 
 @pytest.mark.parametrize(

@@ -9,9 +9,12 @@ import pytest
 from sqlalchemy import select
 
 from overwatch.storage import Database
+from overwatch.storage.jobs import PRIORITY_LIVE
 from overwatch.storage.jobs import PRIORITY_USER
+from overwatch.storage.jobs import QueueQuotaError
 from overwatch.storage.jobs import claim_job
 from overwatch.storage.jobs import enqueue_job
+from overwatch.storage.jobs import enqueue_request
 from overwatch.storage.jobs import fail_job
 from overwatch.storage.jobs import finish_job
 from overwatch.storage.jobs import heartbeat
@@ -19,6 +22,7 @@ from overwatch.storage.jobs import queue_counts
 from overwatch.storage.jobs import reclaim_expired
 from overwatch.storage.models import Job
 from overwatch.storage.models import utcnow
+from overwatch.storage.queries import list_jobs
 
 
 def _enqueue(db: Database, key: str, priority: int = 0, max_attempts: int = 3) -> int:
@@ -29,20 +33,20 @@ def _enqueue(db: Database, key: str, priority: int = 0, max_attempts: int = 3) -
 
 
 def test_enqueue_is_deduplicated_while_queued(db: Database) -> None:
-    first = _enqueue(db, "process:1")
-    again = _enqueue(db, "process:1", priority=PRIORITY_USER)
+    first = _enqueue(db, "process:1", priority=PRIORITY_USER)
+    again = _enqueue(db, "process:1", priority=PRIORITY_LIVE)
     assert again == first
     with db.session() as session:
         job = session.get(Job, first)
         assert job is not None
-        assert job.priority == PRIORITY_USER  # the higher priority wins
+        assert job.priority == PRIORITY_LIVE  # the higher priority wins
         assert queue_counts(session)["queued"] == 1
 
 
 def test_claim_order_priority_then_age(db: Database) -> None:
-    old = _enqueue(db, "a")
-    urgent = _enqueue(db, "b", priority=PRIORITY_USER)
-    newer = _enqueue(db, "c")
+    old = _enqueue(db, "a", priority=PRIORITY_USER)
+    urgent = _enqueue(db, "b", priority=PRIORITY_LIVE)
+    newer = _enqueue(db, "c", priority=PRIORITY_USER)
     claimed = []
     for _ in range(4):
         with db.session() as session:
@@ -53,6 +57,72 @@ def test_claim_order_priority_then_age(db: Database) -> None:
         job = session.get(Job, urgent)
         assert job is not None
         assert (job.state, job.attempts, job.worker) == ("running", 1, "w1")
+
+
+def _request(db: Database, user: str, number: int, quota: int = 1000) -> int:
+    with db.session() as session:
+        return enqueue_request(
+            session,
+            kind="time_slice",
+            dedupe_key=f"time_slice:1:{number}",
+            requested_by=user,
+            quota=quota,
+            params={"min_minutes": number},
+        ).id
+
+
+def test_live_processing_is_claimed_before_any_user_request(db: Database) -> None:
+    # Found by a hostile tester: 300 queued time slices ran before a new file's job.
+    requests = [_request(db, "expert", number) for number in range(300)]
+    with db.session() as session:
+        live = enqueue_job(session, kind="process", dedupe_key="process:9").id
+    with db.session() as session:
+        first = claim_job(session, "w")
+        second = claim_job(session, "w")
+    assert first is not None
+    assert second is not None
+    assert (first.id, second.id) == (live, requests[0])
+
+
+def test_a_user_may_queue_only_up_to_the_quota(db: Database) -> None:
+    queued = [_request(db, "expert", number, quota=3) for number in range(3)]
+    with pytest.raises(QueueQuotaError, match=r"expert already has 3 request.*the limit is 3"):
+        _request(db, "expert", 3, quota=3)
+    # Asking again for a queued request costs nothing; another user has a quota of their own.
+    assert _request(db, "expert", 1, quota=3) == queued[1]
+    _request(db, "someone-else", 3, quota=3)
+    with db.session() as session:
+        assert queue_counts(session)["queued"] == 4
+        claim_job(session, "w")  # one starts running: a place in the queue is free again
+    assert _request(db, "expert", 3, quota=3) not in queued
+
+
+def test_job_superseded_after_a_crash_is_shown_as_superseded_not_failed(db: Database) -> None:
+    crashed = _enqueue(db, "process:3")
+    with db.session() as session:
+        claim_job(session, "dead-worker", now=utcnow() - timedelta(hours=1))
+    newer = _enqueue(db, "process:3")  # a new file arrived meanwhile
+    with db.session() as session:
+        assert reclaim_expired(session, lease_seconds=60) == [crashed]
+    with db.session() as session:
+        job = session.get(Job, crashed)
+        assert job is not None
+        assert job.state == "superseded"
+        assert job.finished_at is not None
+        assert f"superseded by job {newer}" in (job.error or "")
+        counts = queue_counts(session)
+        assert (counts["superseded"], counts["failed"], counts["queued"]) == (1, 0, 1)
+        assert list_jobs(session, state="failed") == []
+        assert [view.id for view in list_jobs(session, state="superseded")] == [crashed]
+
+
+def test_failed_attempt_with_the_same_work_queued_again_is_superseded(db: Database) -> None:
+    first = _enqueue(db, "process:4")
+    with db.session() as session:
+        claim_job(session, "w")
+    _enqueue(db, "process:4")
+    with db.session() as session:
+        assert fail_job(session, first, "boom") == "superseded"
 
 
 def test_one_running_job_per_dedupe_key(db: Database) -> None:

@@ -291,7 +291,7 @@ def test_status_api(client_as: Client, db: Database) -> None:
     add_run(db, 10)
     body = client_as("viewer").get("/api/v1/status").json
     assert body["database"] == {"ok": True, "reason": ""}
-    assert body["queue"] == {"queued": 0, "running": 0, "done": 0, "failed": 0}
+    assert body["queue"] == {"queued": 0, "running": 0, "done": 0, "failed": 0, "superseded": 0}
     assert body["subsystems"][0]["name"] == "EMC"
     assert body["subsystems"][0]["last_file_name"] == "EMChistos_10_C_2018_10_22_08_13_55.root"
     assert body["daemons"] == []

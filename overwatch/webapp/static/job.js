@@ -32,6 +32,7 @@
       }
       if (job.state === "done") { message.textContent = "Done (nothing to show: the run had no files)."; progress.classList.add("done"); return; }
       if (job.state === "failed") { message.textContent = "The job failed."; progress.classList.add("done"); return; }
+      if (job.state === "superseded") { message.textContent = "Superseded: the same work was queued again and is done by a newer job."; progress.classList.add("done"); return; }
       message.textContent = job.state === "running" ? "Processing…" : "Queued; waiting for the processing daemon…";
     } catch (err) {
       message.textContent = "Cannot reach the server (" + err.message + "); retrying…";
