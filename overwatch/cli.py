@@ -1,7 +1,7 @@
 """The ``overwatch`` command group and the classic entry points onto it.
 
 ``overwatchProcessing`` = ``overwatch process``, ``overwatchWebApp`` =
-``overwatch web``, ``overwatchDQMReceiver`` = ``overwatch receive``,
+``overwatch web``, ``overwatchDQMReceiver`` = ``overwatch receive dqm``,
 ``overwatchDeploy`` = ``overwatch deploy``. Settings are loaded once per call
 from ``--config`` / ``OVERWATCH_CONFIG`` / ``./config.yaml`` and the environment.
 """
@@ -132,7 +132,11 @@ def _register_subcommands() -> None:
         cli.add_command(_not_built("users", "user management"))
     else:
         register_commands(cli)
-    cli.add_command(_not_built("receive", "the DQM receiver"))
+    from overwatch.receivers.commands import agents_group  # noqa: PLC0415
+    from overwatch.receivers.commands import receive_group  # noqa: PLC0415
+
+    cli.add_command(receive_group)
+    cli.add_command(agents_group)
     cli.add_command(_not_built("deploy", "deployment"))
 
 
@@ -158,7 +162,7 @@ def main() -> None:
 _GROUP_OPTIONS = {"--config", "--data-dir", "--database-url"}
 
 
-def _alias(subcommand: str) -> None:
+def _alias(*subcommand: str) -> None:
     """Run ``overwatch <subcommand>``, keeping group options (``--config``...) in front of it."""
     args = sys.argv[1:]
     front: list[str] = []
@@ -177,7 +181,7 @@ def _alias(subcommand: str) -> None:
         else:
             rest.append(arg)
         index += 1
-    cli.main(args=[*front, subcommand, *rest], prog_name=Path(sys.argv[0]).name)
+    cli.main(args=[*front, *subcommand, *rest], prog_name=Path(sys.argv[0]).name)
 
 
 def processing_main() -> None:
@@ -189,7 +193,7 @@ def webapp_main() -> None:
 
 
 def dqm_receiver_main() -> None:
-    _alias("receive")
+    _alias("receive", "dqm")
 
 
 def deploy_main() -> None:

@@ -105,7 +105,7 @@ def test_bad_config_fails_at_start_naming_the_key(tmp_path: Path) -> None:
 def test_db_upgrade_current_and_rebuild(settings: Settings, db: Database) -> None:
     runner = CliRunner()
     env = _env(settings)
-    assert "current: 0001  head: 0001" in runner.invoke(cli, ["db", "current"], env=env).output
+    assert "current: 0002_receivers  head: 0002_receivers" in runner.invoke(cli, ["db", "current"], env=env).output
     assert runner.invoke(cli, ["db", "upgrade"], env=env).exit_code == 0
     assert (
         runner.invoke(

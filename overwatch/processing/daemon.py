@@ -94,12 +94,19 @@ def _scan(settings: Settings, db: Database) -> None:
     scan(settings, db)
 
 
+def _receiver_silences(settings: Settings, db: Database) -> None:
+    from overwatch.receivers.heartbeats import log_silent_receivers  # noqa: PLC0415
+
+    log_silent_receivers(db, settings.receiver_silence_minutes)
+
+
 def schedule(settings: Settings) -> list[ScheduledTask]:
     """The daemon's periodic work."""
     return [
         ScheduledTask("scan", _scan, settings.scan_interval),
         ScheduledTask("reclaim", _reclaim, max(settings.job_lease_seconds / 2, 1.0)),
         ScheduledTask("heartbeat", publish_heartbeat, 15.0),
+        ScheduledTask("receiver silences", _receiver_silences, 60.0),
     ]
 
 
