@@ -274,6 +274,7 @@ def _store(state: DqmState, sender: _Sender, meta: UploadHeaders, body: Body) ->
                         return name, True  # stored before a crash lost the record
                     raise UploadError(409, _conflict(name))
             try:
+                body.file.seek(0)  # the content check left it elsewhere
                 write_bytes_atomically(target, body.file)
             except FileExistsError:
                 if _sha256(target) == body.sha256:

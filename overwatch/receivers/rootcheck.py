@@ -71,6 +71,25 @@ class Inspection:
     inflated_bytes: int = 0
 
 
+class _Borrowed:
+    """The caller's file for uproot to read, which uproot must not close when done."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self._handle = handle
+
+    def read(self, size: int = -1, /) -> bytes:
+        return self._handle.read(size)
+
+    def seek(self, offset: int, whence: int = 0, /) -> int:
+        return self._handle.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._handle.tell()
+
+    def close(self) -> None:
+        """Left open: the upload is stored from it afterwards."""
+
+
 @dataclass(frozen=True)
 class _Key:
     path: str
@@ -92,7 +111,7 @@ def inspect_root_file(handle: IO[bytes], size: int, *, max_inflated: int) -> Ins
     inspection = Inspection()
     keys: list[_Key] = []
     try:
-        with uproot.open(handle, object_cache=None, array_cache=None) as opened:
+        with uproot.open(_Borrowed(handle), object_cache=None, array_cache=None) as opened:
             end = int(opened.file.fEND)
             if end > size:
                 raise ContentError(f"truncated: the header says {end} bytes, {size} arrived")
