@@ -228,6 +228,7 @@ def _receive(
     timeout: float,
     anonymous_file: Any,
 ) -> Body:
+    started = time.monotonic()
     try:
         with _socket_timeout(environ, timeout):
             stream = _Deadline(get_input_stream(environ, max_content_length=max_bytes), timeout)
@@ -246,6 +247,9 @@ def _receive(
     except TimeoutError:
         raise UploadError(408, f"the upload stalled for {timeout:g} s") from None
     except (OSError, ClientDisconnected, ParseException) as exc:
+        if time.monotonic() - started >= timeout:
+            # gunicorn reports the socket timeout as the end of the body.
+            raise UploadError(408, f"the upload stalled for {timeout:g} s") from None
         raise UploadError(400, f"the upload did not arrive completely: {exc!r}") from None
     return _finish(handle)
 
@@ -254,7 +258,7 @@ def _multipart_file(
     stream: _Deadline, options: dict[str, str], declared: int | None, factory: Any
 ) -> IO[bytes]:
     parser = FormDataParser(
-        stream_factory=factory, max_form_memory_size=64 * 1024, silent=False, max_form_parts=16
+        stream_factory=factory, max_form_memory_size=1024 * 1024, silent=False, max_form_parts=16
     )
     try:
         _, _, files = parser.parse(stream, "multipart/form-data", declared, options)  # type: ignore[arg-type]

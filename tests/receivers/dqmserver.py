@@ -126,7 +126,9 @@ def multipart(data: bytes) -> dict[str, Any]:
     return {"file": ("file", io.BytesIO(data))}
 
 
-def agent_headers(token: str, run: int = 123456, stamp: int = 140844, agent: str = "EMC") -> dict[str, str]:
+def agent_headers(
+    token: str, run: int = 123456, stamp: int = 140844, agent: str = "EMC"
+) -> dict[str, str]:
     return {
         "runNumber": str(run),
         "timeStamp": str(stamp),

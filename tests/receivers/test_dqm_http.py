@@ -30,9 +30,7 @@ ORIGINAL_NAME = "EMChistos_123456_DQM_1970_01_02_16_07_24.root"
 
 
 def _stored(settings: Settings) -> list[Path]:
-    return sorted(
-        path for path in settings.data_dir.rglob("*.root") if is_candidate(path.name)
-    )
+    return sorted(path for path in settings.data_dir.rglob("*.root") if is_candidate(path.name))
 
 
 def test_the_original_agent_request_is_accepted_and_its_histograms_reach_the_api(
@@ -96,7 +94,10 @@ def test_the_same_content_is_stored_once(
 ) -> None:
     payload = histogram_file(tmp_path, seed=3)
     first = requests.post(
-        f"{dqm_server.url}{FILES}", files=multipart(payload), headers=agent_headers(token), timeout=30
+        f"{dqm_server.url}{FILES}",
+        files=multipart(payload),
+        headers=agent_headers(token),
+        timeout=30,
     )
     # A retry a few seconds later, as a raw body this time: same content, same run.
     retry = requests.post(
@@ -160,7 +161,9 @@ def test_tokens_are_per_agent_and_revocable(
     allowed = send({**agent_headers(hlt_token, agent="TPC")})
     assert allowed.status_code == 200, allowed.text
     # Without amoreAgent an agent uploads under its own name.
-    own = send({key: value for key, value in agent_headers(hlt_token).items() if key != "amoreAgent"})
+    own = send(
+        {key: value for key, value in agent_headers(hlt_token).items() if key != "amoreAgent"}
+    )
     assert own.json()["filename"].startswith("HLThistos_")
     # An agent sees only its own names' files.
     listing = requests.get(url, headers={"token": hlt_token}, timeout=10).json()["files"]
