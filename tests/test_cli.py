@@ -122,7 +122,7 @@ def test_db_upgrade_current_and_rebuild(settings: Settings, db: Database) -> Non
 
 
 def test_unbuilt_parts_say_so_and_fail() -> None:
-    result = CliRunner().invoke(cli, ["receive"])
+    result = CliRunner().invoke(cli, ["deploy"])
     assert result.exit_code == 2
     assert "not built yet" in result.output
 
