@@ -1,7 +1,7 @@
 """The ``overwatch`` command group and the classic entry points onto it.
 
 ``overwatchProcessing`` = ``overwatch process``, ``overwatchWebApp`` =
-``overwatch web``, ``overwatchDQMReceiver`` = ``overwatch receive``,
+``overwatch web``, ``overwatchDQMReceiver`` = ``overwatch receive dqm``,
 ``overwatchDeploy`` = ``overwatch deploy``. Settings are loaded once per call
 from ``--config`` / ``OVERWATCH_CONFIG`` / ``./config.yaml`` and the environment.
 """
@@ -73,8 +73,12 @@ COMMANDS: dict[str, LazyCommand] = {
         "User accounts (roles: viewer, expert, admin) and API tokens.",
     ),
     "receive": LazyCommand(
-        "overwatch.receivers.stream_commands:receive_group",
-        "Receivers that write ROOT files into the data directory.",
+        "overwatch.receivers.commands:receive_group",
+        "Receivers that bring ROOT files into the data directory.",
+    ),
+    "agents": LazyCommand(
+        "overwatch.receivers.commands:agents_group",
+        "DQM agents and their upload tokens.",
     ),
     "replay": LazyCommand(
         "overwatch.receivers.stream_commands:replay_command",
@@ -172,7 +176,7 @@ def main() -> None:
 _GROUP_OPTIONS = {"--config", "--data-dir", "--database-url"}
 
 
-def _alias(subcommand: str) -> None:
+def _alias(*subcommand: str) -> None:
     """Run ``overwatch <subcommand>``, keeping group options (``--config``...) in front of it."""
     args = sys.argv[1:]
     front: list[str] = []
@@ -191,7 +195,7 @@ def _alias(subcommand: str) -> None:
         else:
             rest.append(arg)
         index += 1
-    cli.main(args=[*front, subcommand, *rest], prog_name=Path(sys.argv[0]).name)
+    cli.main(args=[*front, *subcommand, *rest], prog_name=Path(sys.argv[0]).name)
 
 
 def processing_main() -> None:
@@ -203,7 +207,7 @@ def webapp_main() -> None:
 
 
 def dqm_receiver_main() -> None:
-    _alias("receive")
+    _alias("receive", "dqm")
 
 
 def deploy_main() -> None:

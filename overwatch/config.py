@@ -334,7 +334,8 @@ SETTINGS: tuple[Setting, ...] = (
         "dqm_upload_tokens",
         _to_optional_str,
         None,
-        "Comma-separated tokens DQM agents send as 'Authorization: Bearer'; empty disables uploads.",
+        "Comma-separated tokens any DQM agent may send (header 'token' or 'Authorization: Bearer'), "
+        "for simple sites; per-agent tokens come from 'overwatch agents add'.",
         secret=True,
     ),
     Setting(
@@ -342,6 +343,30 @@ SETTINGS: tuple[Setting, ...] = (
         _to_positive_int,
         200 * 1024 * 1024,
         "Largest ROOT file the ZMQ receiver accepts in one message, in bytes.",
+    ),
+    Setting(
+        "upload_max_bytes",
+        _to_positive_int,
+        200 * 1024 * 1024,
+        "Largest DQM upload body in bytes; a larger one is refused with 413 before it is read.",
+    ),
+    Setting(
+        "upload_max_inflated_bytes",
+        _to_positive_int,
+        1024 * 1024 * 1024,
+        "Most bytes the objects of one uploaded ROOT file may inflate to (decompression bombs are refused).",
+    ),
+    Setting(
+        "upload_timeout_seconds",
+        _to_positive_float,
+        120.0,
+        "An upload body not received within this many seconds (or stalling this long) is refused with 408.",
+    ),
+    Setting(
+        "receiver_silence_minutes",
+        _to_positive_float,
+        5.0,
+        "A receiver silent for longer is marked dead on the status page and logged at WARNING.",
     ),
     Setting(
         "web_secure_cookies",
@@ -394,6 +419,10 @@ class Settings:
     live_refresh_seconds: float
     dqm_upload_tokens: str | None
     zmq_max_bytes: int
+    upload_max_bytes: int
+    upload_max_inflated_bytes: int
+    upload_timeout_seconds: float
+    receiver_silence_minutes: float
     web_secure_cookies: bool
     web_behind_proxy: bool
     jsroot_dir: Path | None

@@ -18,6 +18,7 @@ from overwatch.cli import cli
 from overwatch.config import Settings
 from overwatch.demo import PLANTED_PROBLEMS
 from overwatch.storage import Database
+from overwatch.storage.database import SCHEMA_HEAD
 from overwatch.storage.models import DaemonHeartbeat
 from overwatch.storage.models import HistogramRecord
 from overwatch.storage.models import Job
@@ -106,7 +107,7 @@ def test_db_upgrade_current_and_rebuild(settings: Settings, db: Database) -> Non
     runner = CliRunner()
     env = _env(settings)
     assert (
-        "current: 0002_jobs  head: 0002_jobs"
+        f"current: {SCHEMA_HEAD}  head: {SCHEMA_HEAD}"
         in runner.invoke(cli, ["db", "current"], env=env).output
     )
     assert runner.invoke(cli, ["db", "upgrade"], env=env).exit_code == 0

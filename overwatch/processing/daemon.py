@@ -117,6 +117,12 @@ def prune_results(settings: Settings, db: Database) -> int:
     return pruned
 
 
+def _receiver_silences(settings: Settings, db: Database) -> None:
+    from overwatch.receivers.heartbeats import log_silent_receivers  # noqa: PLC0415
+
+    log_silent_receivers(db, settings.receiver_silence_minutes)
+
+
 def schedule(settings: Settings) -> list[ScheduledTask]:
     """The daemon's periodic work."""
     return [
@@ -124,6 +130,7 @@ def schedule(settings: Settings) -> list[ScheduledTask]:
         ScheduledTask("reclaim", _reclaim, max(settings.job_lease_seconds / 2, 1.0)),
         ScheduledTask("heartbeat", publish_heartbeat, 15.0),
         ScheduledTask("prune_results", prune_results, PRUNE_INTERVAL_SECONDS),
+        ScheduledTask("receiver silences", _receiver_silences, 60.0),
     ]
 
 

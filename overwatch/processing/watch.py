@@ -103,7 +103,7 @@ class DirectoryWatcher:
 
         watcher = self
 
-        class _Handler(FileSystemEventHandler):  # type: ignore[misc]
+        class _Handler(FileSystemEventHandler):
             def on_any_event(self, event: Any) -> None:
                 path = event.dest_path if isinstance(event, FileMovedEvent) else event.src_path
                 name = watcher._candidate(path)

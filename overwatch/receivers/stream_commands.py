@@ -1,5 +1,7 @@
 """Click commands for the ZMQ receiver (``overwatch receive zmq``) and ``overwatch replay``.
 
+``zmq_command`` hangs from :data:`overwatch.receivers.commands.receive_group`.
+
 Both stop cleanly on Ctrl-C or SIGTERM: the signal sets a stop event that the
 loops check between messages, so no file is left half written. The parts they
 run are imported inside the commands, so ``overwatch --help`` does not load ZMQ.
@@ -18,7 +20,7 @@ import click
 from overwatch.context import AppContext
 from overwatch.context import pass_app
 
-__all__ = ["receive_group", "replay_command", "zmq_command"]
+__all__ = ["replay_command", "zmq_command"]
 
 
 def _stop_on_signals() -> threading.Event:
@@ -85,14 +87,6 @@ def zmq_command(
         f"zmq receiver stopped: {stats.stored} stored, {stats.duplicates} duplicate(s), "
         f"{stats.refused} refused, {stats.failed} failed"
     )
-
-
-@click.group("receive")
-def receive_group() -> None:
-    """Receivers that write ROOT files into the data directory."""
-
-
-receive_group.add_command(zmq_command)
 
 
 @click.command("replay")

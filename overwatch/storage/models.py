@@ -41,12 +41,15 @@ __all__ = [
     "Base",
     "CheckResult",
     "DaemonHeartbeat",
+    "DqmAgent",
+    "DqmUpload",
     "HistogramGroup",
     "HistogramRecord",
     "Job",
     "JobAttempt",
     "QuarantinedFile",
     "ReceivedFile",
+    "ReceiverHeartbeat",
     "Result",
     "Run",
     "SubsystemRun",
@@ -395,3 +398,54 @@ class UserToken(Base):
     label: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
+
+
+class ReceiverHeartbeat(Base):
+    """Liveness and counts of one receiver (DQM endpoint, DQM agent, ZMQ receiver, replay)."""
+
+    __tablename__ = "receiver_heartbeats"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    #: dqm | dqm-agent | zmq | replay
+    kind: Mapped[str] = mapped_column(String(16))
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime]
+    last_file: Mapped[str | None] = mapped_column(String(256))
+    last_file_at: Mapped[datetime | None]
+    accepted: Mapped[int] = mapped_column(BigInteger, default=0)
+    refused: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_refusal_reason: Mapped[str | None] = mapped_column(Text)
+    last_refusal_at: Mapped[datetime | None]
+    #: When the silence that began at ``last_seen_at`` was logged (so it is logged once).
+    silence_reported_at: Mapped[datetime | None]
+
+
+class DqmAgent(Base):
+    """A DQM agent allowed to upload; only the SHA-256 of its token is stored."""
+
+    __tablename__ = "dqm_agents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: Further ``amoreAgent`` names this agent may upload under (besides its own).
+    allowed_names: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DqmUpload(Base):
+    """One stored DQM upload; the unique key makes a repeated upload a duplicate."""
+
+    __tablename__ = "dqm_uploads"
+    __table_args__ = (UniqueConstraint("agent", "run_number", "sha256"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent: Mapped[str] = mapped_column(String(32))
+    run_number: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    file_name: Mapped[str] = mapped_column(String(256), unique=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    uploaded_by: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

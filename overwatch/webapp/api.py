@@ -310,6 +310,24 @@ def status() -> tuple[Response, int]:
             ],
             "running": [_job_json(item) for item in info["running"]],
             "failed": [_job_json(item) for item in info["failed"]],
+            "receivers": [
+                {
+                    "name": item.name,
+                    "kind": item.kind,
+                    "alive": alive,
+                    "first_seen_at": _time(item.first_seen_at),
+                    "last_seen_at": _time(item.last_seen_at),
+                    "age_seconds": round((now - item.last_seen_at).total_seconds(), 1),
+                    "last_file": item.last_file,
+                    "last_file_at": _time(item.last_file_at),
+                    "accepted": item.accepted,
+                    "refused": item.refused,
+                    "bytes": item.bytes,
+                    "last_refusal_reason": item.last_refusal_reason,
+                    "last_refusal_at": _time(item.last_refusal_at),
+                }
+                for item, alive in info["receivers"]
+            ],
         }
     ), 200
 

@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response
 from overwatch import __version__
 from overwatch.config import Settings
 from overwatch.config import load_settings
+from overwatch.receivers import dqm as dqm_receiver
 from overwatch.storage import Database
 from overwatch.webapp import admin
 from overwatch.webapp import api
@@ -85,6 +86,9 @@ def create_app(
 
     for part in (security, auth, errors, formatting, assets, runs, slicing, status, api, admin):
         part.init_app(app)
+    # Agents authenticate every upload with their token; they have no session to forge.
+    dqm_receiver.init_app(app, settings, database)
+    security.csrf.exempt(dqm_receiver.bp)
 
     @app.get("/")
     def index() -> Response:

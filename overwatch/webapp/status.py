@@ -18,17 +18,20 @@ from flask import render_template
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
+from overwatch.receivers.heartbeats import log_silent_receivers
 from overwatch.storage.jobs import queue_counts
 from overwatch.storage.models import utcnow
 from overwatch.storage.queries import heartbeats
 from overwatch.storage.queries import list_jobs
 from overwatch.storage.queries import subsystem_activity
+from overwatch.storage.receivers import ReceiverView
+from overwatch.storage.receivers import list_receivers
 from overwatch.webapp.auth import protect
 from overwatch.webapp.database import get_db
 from overwatch.webapp.database import get_settings
 from overwatch.webapp.database import read_session
 
-__all__ = ["bp", "collect_status", "health_bp", "init_app"]
+__all__ = ["bp", "collect_status", "health_bp", "init_app", "receiver_states"]
 
 bp = Blueprint("status", __name__)
 protect(bp)
@@ -43,12 +46,33 @@ def _database_error() -> str | None:
     return None
 
 
+def receiver_states(now: datetime) -> list[tuple[ReceiverView, bool]]:
+    """Every receiver with whether it is alive; newly silent ones are logged at WARNING."""
+    minutes = get_settings().receiver_silence_minutes
+    log_silent_receivers(get_db(), minutes)
+    with read_session() as session:
+        receivers = list_receivers(session)
+    return [(receiver, not receiver.silent(now, minutes)) for receiver in receivers]
+
+
 @health_bp.get("/healthz")
 def healthz() -> Response:
     problem = _database_error()
-    response = jsonify(
+    body: dict[str, Any] = (
         {"status": "ok"} if problem is None else {"status": "unavailable", "reason": problem}
     )
+    if problem is None:
+        # Detail for operators; a silent receiver does not make the web app unhealthy.
+        body["receivers"] = [
+            {
+                "name": receiver.name,
+                "kind": receiver.kind,
+                "last_seen_at": receiver.last_seen_at.isoformat(),
+                "alive": alive,
+            }
+            for receiver, alive in receiver_states(utcnow())
+        ]
+    response = jsonify(body)
     response.status_code = 200 if problem is None else 503
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -80,6 +104,7 @@ def collect_status() -> dict[str, Any]:
         "queue": counts,
         "running": running,
         "failed": failed,
+        "receivers": receiver_states(now),
     }
 
 

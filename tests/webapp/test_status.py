@@ -22,7 +22,7 @@ Client = Callable[[str], FlaskClient]
 def test_healthz_is_public_and_ok(app: Flask) -> None:
     response = app.test_client().get("/healthz")
     assert response.status_code == 200
-    assert response.json == {"status": "ok"}
+    assert response.json == {"status": "ok", "receivers": []}
     assert response.headers["Cache-Control"] == "no-store"
 
 
