@@ -78,7 +78,7 @@ COMMANDS: dict[str, LazyCommand] = {
     ),
     "agents": LazyCommand(
         "overwatch.receivers.commands:agents_group",
-        "DQM agents and their upload tokens.",
+        "DQM agents allowed to upload, each with its own token.",
     ),
     "replay": LazyCommand(
         "overwatch.receivers.stream_commands:replay_command",

@@ -42,7 +42,7 @@ MAX_RUN_NUMBER = 2**31 - 1
 #: Subsystem names are stored in a VARCHAR(32) column.
 MAX_SUBSYSTEM_LENGTH = 32
 #: Years a receiver file may carry: nothing older than ROOT files, nothing far in the future.
-YEARS = range(1990, 2101)
+YEARS = range(1970, 2101)
 
 # ASCII digits only: ``\d`` would also accept other scripts' digits, which int() reads.
 _NAME = re.compile(

@@ -141,9 +141,9 @@ def test_normal_modes_are_processable(mode: str) -> None:
         ("EMChistos_3000000000_C_2018_10_22_9_53_55.root", "larger than 2147483647"),
         ("EMChistos_2147483648_C_2018_10_22_9_53_55.root", "larger than 2147483647"),
         ("EMChistos_" + "9" * 5000 + "_C_2018_10_22_9_53_55.root", "larger than 2147483647"),
-        ("EMChistos_1_C_0001_01_01_0_0_0.root", "year 1 is outside 1990-2100"),
+        ("EMChistos_1_C_0001_01_01_0_0_0.root", "year 1 is outside 1970-2100"),
         ("EMChistos_1_C_9999_12_31_23_59_59.root", "year 9999 is outside"),
-        ("EMChistos_1_C_1989_12_31_23_59_59.root", "year 1989 is outside"),
+        ("EMChistos_1_C_1969_12_31_23_59_59.root", "year 1969 is outside"),
         ("A" * 33 + "histos_1_C_2018_10_22_9_53_55.root", "longer than 32 characters"),
         ("EMChistos_\u0661_C_2018_10_22_9_53_55.root", "does not match"),  # Arabic-Indic one
         ("EMChistos_1_C_2018_10_22_9_53_55.root\n", "does not match"),
@@ -158,12 +158,12 @@ def test_bad_names_raise_file_name_error_with_a_reason(name: str, reason: str) -
 
 def test_run_number_and_years_at_the_limits_parse() -> None:
     top = parse_file_name("EMChistos_2147483647_C_2100_12_31_23_59_59.root", ZURICH)
-    bottom = parse_file_name("EMChistos_0001_C_1990_1_1_0_0_0.root", ZURICH)
+    bottom = parse_file_name("EMChistos_0001_C_1970_1_1_0_0_0.root", ZURICH)
 
     assert top.run_number == 2**31 - 1
     assert top.timestamp == datetime(2100, 12, 31, 22, 59, 59, tzinfo=UTC)
     assert bottom.run_number == 1
-    assert bottom.timestamp == datetime(1989, 12, 31, 23, 0, 0, tzinfo=UTC)
+    assert bottom.timestamp == datetime(1969, 12, 31, 23, 0, 0, tzinfo=UTC)
 
 
 def test_file_name_error_is_a_value_error() -> None:
