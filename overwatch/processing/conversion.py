@@ -14,11 +14,11 @@ import numpy as np
 import uproot
 from numpy.typing import NDArray
 
-from overwatch.processing.histogram import DEFAULT_AXIS_ATTRIBUTES
-from overwatch.processing.histogram import DEFAULT_HISTOGRAM_ATTRIBUTES
-from overwatch.processing.histogram import Axis
-from overwatch.processing.histogram import Histogram
-from overwatch.processing.histogram import stat_names
+from overwatch.histograms.model import DEFAULT_AXIS_ATTRIBUTES
+from overwatch.histograms.model import DEFAULT_HISTOGRAM_ATTRIBUTES
+from overwatch.histograms.model import Axis
+from overwatch.histograms.model import Histogram
+from overwatch.histograms.model import stat_names
 from overwatch.processing.names import clean_text
 from overwatch.processing.rootio import HISTOGRAM_CLASSES
 

@@ -24,9 +24,9 @@ import numpy as np
 import orjson
 from numpy.typing import NDArray
 
-from overwatch.processing.histogram import Axis
-from overwatch.processing.histogram import Histogram
-from overwatch.processing.histogram import stat_names
+from overwatch.histograms.model import Axis
+from overwatch.histograms.model import Histogram
+from overwatch.histograms.model import stat_names
 
 __all__ = ["jsroot_dict", "to_jsroot_json"]
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import skhep_testdata
 
-from overwatch.processing.histogram import Axis
-from overwatch.processing.histogram import Histogram
+from overwatch.histograms.model import Axis
+from overwatch.histograms.model import Histogram
 from overwatch.processing.jsroot import to_jsroot_json
 from overwatch.processing.reader import read_file
 from tests import rootfiles
