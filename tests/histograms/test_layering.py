@@ -24,5 +24,5 @@ def test_importing_the_model_imports_no_higher_layer() -> None:
 def test_the_old_locations_re_export_the_same_objects() -> None:
     assert overwatch.processing.histogram.Histogram is overwatch.histograms.Histogram
     assert overwatch.processing.histogram.Axis is overwatch.histograms.Axis
-    assert overwatch.processing.merge.merge is overwatch.histograms.combine
+    assert overwatch.processing.merge.merge is overwatch.histograms.merge
     assert overwatch.processing.merge.subtract is overwatch.histograms.subtract
