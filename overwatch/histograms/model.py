@@ -62,6 +62,11 @@ DEFAULT_HISTOGRAM_ATTRIBUTES: dict[str, int | float] = {
     "fMarkerSize": 1.0,
 }
 
+# TProfile fErrorMode values (EErrorType): kERRORMEAN is 0.
+_ERROR_SPREAD = 1
+_ERROR_SPREAD_I = 2
+_ERROR_SPREAD_G = 3
+
 _BASE_STATS = ("fTsumw", "fTsumw2", "fTsumwx", "fTsumwx2")
 _STATS_2D = ("fTsumwy", "fTsumwy2", "fTsumwxy")
 _STATS_3D = ("fTsumwz", "fTsumwz2", "fTsumwxz", "fTsumwyz")
@@ -85,6 +90,32 @@ def stat_names(class_name: str) -> tuple[str, ...]:
     if class_name.startswith("TH3"):
         return (*_BASE_STATS, *_STATS_2D, *_STATS_3D)
     return _BASE_STATS
+
+
+def _find_bins(axis: Axis, values: NDArray[np.float64]) -> NDArray[np.intp]:
+    """``TAxis::FindBin`` for many values: 0 underflow, nbins+1 overflow."""
+    if axis.variable:
+        return np.searchsorted(axis.edges, values, side="right").astype(np.intp)
+    low, high, nbins = axis.low, axis.high, axis.nbins
+    with np.errstate(invalid="ignore"):
+        bins = 1 + np.floor(nbins * (values - low) / (high - low))
+    bins = np.where(values < low, 0, np.where(values >= high, nbins + 1, bins))
+    return bins.astype(np.intp)
+
+
+def _buffer_stats(
+    weights: NDArray[np.float64], coordinates: list[NDArray[np.float64]]
+) -> dict[str, float]:
+    """The running sums ``TH1::DoFillN`` accumulates for these entries."""
+    stats = {"fTsumw": weights.sum(), "fTsumw2": (weights * weights).sum()}
+    names = "xyz"
+    for index, values in enumerate(coordinates):
+        axis = names[index]
+        stats[f"fTsumw{axis}"] = (weights * values).sum()
+        stats[f"fTsumw{axis}2"] = (weights * values * values).sum()
+        for other in range(index):
+            stats[f"fTsumw{names[other]}{axis}"] = (weights * coordinates[other] * values).sum()
+    return {name: float(value) for name, value in stats.items()}
 
 
 @dataclass(slots=True)
@@ -254,9 +285,12 @@ class Histogram:
     def errors(self, flow: bool = False) -> NDArray[np.float64]:
         """Bin errors as ``TH1::GetBinError``.
 
-        For profiles this is ROOT's error of the mean (``fErrorMode`` 0) or the
-        spread (1, option "s"); bins whose spread is zero get error 0 instead of
-        ROOT's average-error substitute.
+        For profiles this follows ``fErrorMode`` as ROOT does: the error of the
+        mean (0, the default), the spread (1, option "s"), the error of the mean
+        with 1/sqrt(12 neff) where the spread is zero (2, option "i"), or
+        1/sqrt(sum of weights) (3, option "g").  Bins whose spread is zero get
+        error 0 in modes 0 and 1, as ROOT gives unless ``TProfile::Approximate``
+        was switched on.
         """
         if not self.is_profile:
             return np.sqrt(self.variances(flow=flow))
@@ -268,9 +302,58 @@ class Histogram:
             spread = np.sqrt(np.abs(sumwy2 / sumw - mean**2))
             # Effective entries: (sum w)^2 / sum w^2, which is sum w for unit weights.
             neff = sumw if self.bin_sumw2 is None else sumw**2 / self.bin_sumw2
-            error = spread if self.error_mode == 1 else spread / np.sqrt(neff)
+            if self.error_mode == _ERROR_SPREAD:
+                error = spread
+            elif self.error_mode == _ERROR_SPREAD_G:
+                error = 1.0 / np.sqrt(sumw)
+            elif self.error_mode == _ERROR_SPREAD_I:
+                error = np.where(spread != 0, spread, 1.0 / np.sqrt(12.0)) / np.sqrt(neff)
+            else:
+                error = spread / np.sqrt(neff)
         error = np.where((sumw != 0) & np.isfinite(error), error, 0.0)
         return error if flow else self._inner(error)
+
+    def flush_buffer(self) -> bool:
+        """Fill the entries still waiting in ``fBuffer`` into the bins, as ``TH1::BufferEmpty()``.
+
+        ROOT keeps the first fills of a histogram made with ``SetBuffer`` in
+        ``fBuffer`` (count, then weight and coordinates per entry) and empties it
+        when anything asks for the contents; a file written before that holds
+        empty bins.  Like ROOT, contents, statistics and entries are rebuilt from
+        the buffer and its count is negated to mark it as flushed.  Returns
+        whether anything was filled; profiles and histograms whose axis range is
+        still to be found from the buffer (``xmin >= xmax``) are left as they are.
+        """
+        if len(self.buffer) == 0 or self.is_profile:
+            return False
+        count = int(self.buffer[0])
+        stride = self.ndim + 1
+        if count <= 0 or len(self.buffer) < 1 + count * stride:
+            return False
+        if any(axis.low >= axis.high for axis in self.axes):
+            return False
+        entries = self.buffer[1 : 1 + count * stride].reshape(count, stride)
+        weights = entries[:, 0]
+        coordinates = [entries[:, 1 + index] for index in range(self.ndim)]
+        bins = tuple(
+            _find_bins(axis, values) for axis, values in zip(self.axes, coordinates, strict=True)
+        )
+        contents = np.zeros(self.contents.shape)
+        np.add.at(contents, bins, weights)
+        if self.sumw2 is not None or np.any(weights != 1.0):
+            self.sumw2 = np.zeros(self.contents.shape)
+            np.add.at(self.sumw2, bins, weights * weights)
+        self.contents = contents.astype(self.contents.dtype)
+        self.entries = float(count)
+        inside = np.ones(count, dtype=bool)
+        if self.stat_overflows != 1:  # kConsider: only then do overflows count
+            for axis, index in zip(self.axes, bins, strict=True):
+                inside &= (index >= 1) & (index <= axis.nbins)
+        self.stats = dict.fromkeys(self.stats, 0.0)
+        self.stats.update(_buffer_stats(weights[inside], [c[inside] for c in coordinates]))
+        self.buffer = self.buffer.copy()
+        self.buffer[0] = -count
+        return True
 
     def copy(self) -> Histogram:
         """A deep copy: arrays, axes and dictionaries are not shared."""

@@ -152,6 +152,8 @@ def histogram_from_members(
         },
         metadata=metadata,
     )
+    # ROOT empties a fill buffer before anything reads the bins; so do we.
+    histogram.flush_buffer()
     bits = int(histogram.attributes["fBits"]) & ~(_MEMORY_BITS | _MUST_CLEANUP)
     histogram.attributes["fBits"] = bits | (_MUST_CLEANUP if in_directory else 0)
     if class_name in _PROFILE_RANGE:
