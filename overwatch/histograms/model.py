@@ -140,6 +140,7 @@ class Axis:
     time_format: str = ""  # fTimeFormat
     unique_id: int = 0  # fUniqueID
     bits: int = 0  # fBits, without the in-memory-only kIsOnHeap/kNotDeleted
+    mod_labels: Any = None  # fModLabs: TAxis::ChangeLabel edits, as TBufferJSON writes the TList
     attributes: dict[str, int | float] = field(
         default_factory=lambda: dict(DEFAULT_AXIS_ATTRIBUTES)
     )  # TAttAxis members
@@ -231,6 +232,7 @@ class Histogram:
     attributes: dict[str, int | float] = field(
         default_factory=lambda: dict(DEFAULT_HISTOGRAM_ATTRIBUTES)
     )  # TObject, TAttLine, TAttFill, TAttMarker members
+    functions: Any = None  # fFunctions as TBufferJSON writes the TList (fits, stats, drawings)
     draw_options: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
 

@@ -55,6 +55,21 @@ def _infinity(match: re.Match[bytes]) -> bytes:
     return match.group(2) + b"2e308"
 
 
+def _referenced(value: Any, seen: dict[int, int], counter: list[int]) -> Any:
+    if isinstance(value, dict):
+        if len(value) == 1 and "$ref" in value:
+            return value
+        index = seen.get(id(value))
+        if index is not None:
+            return {"$ref": index}
+        seen[id(value)] = counter[0]
+        counter[0] += 1
+        return {key: _referenced(item, seen, counter) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_referenced(item, seen, counter) for item in value]
+    return value
+
+
 def _number(value: float) -> float | None:
     if math.isfinite(value):
         return value
@@ -109,7 +124,7 @@ def _axis(axis: Axis) -> dict[str, Any]:
     out["fTimeDisplay"] = axis.time_display
     out["fTimeFormat"] = axis.time_format
     out["fLabels"] = _labels(axis)
-    out["fModLabs"] = None
+    out["fModLabs"] = axis.mod_labels
     return out
 
 
@@ -143,7 +158,12 @@ def jsroot_dict(hist: Histogram) -> dict[str, Any]:
     out["fContour"] = _array(hist.contour)
     out["fSumw2"] = _EMPTY if hist.sumw2 is None else _array(hist.sumw2)
     out["fOption"] = hist.option
-    out["fFunctions"] = {"_typename": "TList", "name": "TList", "arr": [], "opt": []}
+    out["fFunctions"] = hist.functions or {
+        "_typename": "TList",
+        "name": "TList",
+        "arr": [],
+        "opt": [],
+    }
     out["fBufferSize"] = len(hist.buffer)
     out["fBuffer"] = _array(hist.buffer)
     out["fBinStatErrOpt"] = hist.bin_stat_err_opt
@@ -171,11 +191,19 @@ def jsroot_dict(hist: Histogram) -> dict[str, Any]:
 
 def to_jsroot_json(hist: Histogram) -> bytes:
     """Serialise ``hist`` as ``TBufferJSON::ToJSON`` would (compact, UTF-8 bytes)."""
-    return dumps(jsroot_dict(hist))
+    # Functions may refer to each other and to the histogram: "$ref"s are needed then.
+    return dumps(jsroot_dict(hist), references=hist.functions is not None)
 
 
-def dumps(tree: Any) -> bytes:
-    """Compact JSON of a ``TBufferJSON`` structure, infinities written as ``±2e308``."""
+def dumps(tree: Any, *, references: bool = False) -> bytes:
+    """Compact JSON of a ``TBufferJSON`` structure, infinities written as ``±2e308``.
+
+    With ``references``, a dict that occurs again in the tree is written as
+    ``{"$ref": n}``, n counting the objects (dicts) in the order they are
+    written, as ``TBufferJSON`` writes and JSROOT resolves them.
+    """
+    if references:
+        tree = _referenced(tree, {}, [0])
     data = orjson.dumps(tree, option=_OPTIONS)
     if _DBL_MAX_TOKEN in data:
         data = _DBL_MAX_NUMBER.sub(_infinity, data)

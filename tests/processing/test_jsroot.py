@@ -200,7 +200,7 @@ def root() -> Any:
 
 @pytest.mark.parametrize("filename", REAL_FILES)
 def test_matches_root_on_real_files(root: Any, filename: str) -> None:
-    _compare_file(root, skhep_testdata.data_path(filename), ignore_functions={"hpx"})
+    _compare_file(root, skhep_testdata.data_path(filename))
 
 
 def test_matches_root_on_uproot_written_files(root: Any, tmp_path: Path) -> None:
@@ -209,4 +209,4 @@ def test_matches_root_on_uproot_written_files(root: Any, tmp_path: Path) -> None
 
 def test_matches_root_on_root_written_files(root: Any, tmp_path: Path) -> None:
     path = rootfiles.write_with_root(root, tmp_path / "root.root")
-    assert _compare_file(root, str(path), ignore_functions={"fitted"}) >= 20
+    assert _compare_file(root, str(path)) >= 20
