@@ -70,12 +70,12 @@ class _Converter:
         class_name = value.get("_typename")
         if class_name in HISTOGRAM_CLASSES and "fXaxis" in value:
             # Imported here: jsroot imports this module for histograms' functions.
-            from overwatch.processing.conversion import histogram_from_members
-            from overwatch.processing.jsroot import jsroot_dict
+            from overwatch.processing.conversion import histogram_from_members  # noqa: PLC0415
+            from overwatch.processing.jsroot import jsroot_dict  # noqa: PLC0415
 
-            out = jsroot_dict(histogram_from_members("", value, in_directory=False))
-            self.done[id(value)] = out
-            return out
+            histogram = jsroot_dict(histogram_from_members("", value, in_directory=False))
+            self.done[id(value)] = histogram
+            return histogram
         out: dict[str, Any] = {}
         self.done[id(value)] = out
         if class_name in CONTAINER_CLASSES:
@@ -83,9 +83,7 @@ class _Converter:
         for name, member in value.items():
             if name in _NOT_MEMBERS or (name.startswith("_") and name != "_typename"):
                 continue
-            if name == "fBits":
-                member = int(member) & ~MEMORY_BITS
-            out[name] = self.tree(member)
+            out[name] = int(member) & ~MEMORY_BITS if name == "fBits" else self.tree(member)
         return out
 
     def _container(self, value: dict[str, Any], out: dict[str, Any]) -> dict[str, Any]:

@@ -427,7 +427,7 @@ class Decoder:
 
     # -- member-wise streaming -------------------------------------------------
 
-    def _members(  # noqa: PLR0912 - one flat dispatch loop is the fast path
+    def _members(  # noqa: PLR0912, PLR0915 - one flat dispatch loop is the fast path
         self, buf: bytes, pos: int, class_name: str, out: dict[str, Any], context: _Context
     ) -> int:
         version, pos, end = _header(buf, pos)
@@ -615,7 +615,7 @@ class Decoder:
         return tuple(steps)
 
     @staticmethod
-    def _complex_step(where: str, element: Any) -> Step:
+    def _complex_step(where: str, element: Any) -> Step:  # noqa: PLR0911 - one case per kind
         name = element.member("fName")
         kind = element.member("fType")
         type_name = element.member("fTypeName")

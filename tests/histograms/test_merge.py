@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from overwatch.histograms.model import Axis
-from overwatch.histograms.model import Histogram
-from overwatch.processing.jsroot import to_jsroot_json
 from overwatch.histograms.combine import IncompatibleHistogramsError
 from overwatch.histograms.combine import merge
 from overwatch.histograms.combine import subtract
+from overwatch.histograms.model import Axis
+from overwatch.histograms.model import Histogram
+from overwatch.processing.jsroot import to_jsroot_json
 from overwatch.processing.reader import read_file
 from tests import rootfiles
 
