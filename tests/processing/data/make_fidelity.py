@@ -1,13 +1,15 @@
 """Writes tests/processing/data/fidelity.root with ROOT (run from that directory, then rename objs.root)."""
 
-import array, ROOT
+import array
+
+import ROOT
 
 ROOT.gROOT.SetBatch(True)
 ROOT.TH1.AddDirectory(False)
 f = ROOT.TFile("objs.root", "RECREATE")
 rng = ROOT.TRandom3(1)
 h = ROOT.TH1F("fitted", "fitted", 20, -3, 3)
-for i in range(500):
+for _ in range(500):
     h.Fill(rng.Gaus())
 ROOT.gStyle.SetOptFit(1111)
 h.Fit("gaus", "Q")
@@ -59,14 +61,14 @@ ROOT.SetOwnership(ge2, False)
 mg.Add(ge2)
 mg.Write()
 eff = ROOT.TEfficiency("eff", "eff", 4, 0, 1)
-for i in range(100):
+for _ in range(100):
     eff.Fill(rng.Uniform() < 0.7, rng.Uniform())
 eff.Write()
 hs = ROOT.THStack("stack", "stack")
 for k in range(2):
     hh = ROOT.TH1F(f"s{k}", "s", 10, 0, 1)
     ROOT.SetOwnership(hh, False)
-    for i in range(50):
+    for _ in range(50):
         hh.Fill(rng.Uniform())
     hh.SetFillColor(k + 2)
     hs.Add(hh)
@@ -89,11 +91,11 @@ c2.Write()
 c2.Close()
 buf = ROOT.TH1F("buffered", "buffered", 10, 0, 1)
 buf.SetBuffer(100)
-for i in range(7):
+for _ in range(7):
     buf.Fill(rng.Uniform())
 buf.Write()
 pg = ROOT.TProfile("pg", "pg", 5, 0, 1, "g")
-for i in range(100):
+for _ in range(100):
     pg.Fill(rng.Uniform(), rng.Gaus(), rng.Uniform(0.5, 2))
 pg.Write()
 hi = ROOT.TH1D("infs", "infs", 3, 0, 1)
