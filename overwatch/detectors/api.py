@@ -2,7 +2,7 @@
 
 A plugin is a subclass of :class:`DetectorPlugin` registered for one subsystem
 (see :mod:`overwatch.detectors.registry`). Processing calls its hooks in this order
-for every job, on the histogram model (:class:`overwatch.processing.histogram.Histogram`):
+for every job, on the histogram model (:class:`overwatch.histograms.model.Histogram`):
 
 1. :meth:`DetectorPlugin.derived` — add histograms computed from the received ones
    (sums, ratios, projections); they are stored and drawn like the others.
@@ -38,7 +38,7 @@ from typing import Any
 from typing import ClassVar
 
 if TYPE_CHECKING:
-    from overwatch.processing.histogram import Histogram
+    from overwatch.histograms.model import Histogram
 
 __all__ = [
     "QUALITIES",

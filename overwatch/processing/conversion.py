@@ -14,12 +14,13 @@ import numpy as np
 import uproot
 from numpy.typing import NDArray
 
-from overwatch.processing.histogram import DEFAULT_AXIS_ATTRIBUTES
-from overwatch.processing.histogram import DEFAULT_HISTOGRAM_ATTRIBUTES
-from overwatch.processing.histogram import Axis
-from overwatch.processing.histogram import Histogram
-from overwatch.processing.histogram import stat_names
+from overwatch.histograms.model import DEFAULT_AXIS_ATTRIBUTES
+from overwatch.histograms.model import DEFAULT_HISTOGRAM_ATTRIBUTES
+from overwatch.histograms.model import Axis
+from overwatch.histograms.model import Histogram
+from overwatch.histograms.model import stat_names
 from overwatch.processing.names import clean_text
+from overwatch.processing.objects import json_tree
 from overwatch.processing.rootio import HISTOGRAM_CLASSES
 
 __all__ = ["ConversionError", "histogram_from_members", "members_from_model"]
@@ -84,6 +85,7 @@ def _axis(members: dict[str, Any]) -> Axis:
         time_format=_text(members.get("fTimeFormat", "")),
         unique_id=int(members.get("fUniqueID", 0)),
         bits=int(members.get("fBits", 0)) & ~_MEMORY_BITS,
+        mod_labels=json_tree(members["fModLabs"]) if members.get("fModLabs") else None,
         attributes={
             name: members.get(name, value) for name, value in DEFAULT_AXIS_ATTRIBUTES.items()
         },
@@ -121,10 +123,13 @@ def histogram_from_members(
     stats = {name: float(members.get(name, 0.0)) for name in stat_names(class_name)}
     metadata: dict[str, Any] = {}
     functions = members.get("fFunctions")
+    kept = None
     if functions and functions.get("arr"):
-        metadata["dropped_functions"] = [
-            item["_typename"] for item in functions["arr"] if item is not None
-        ]
+        # Fits, their stats box (whose fParent is this histogram) and drawings, as ROOT keeps them.
+        dropped: list[str] = []
+        kept = json_tree(functions, parent=members, skipped=dropped)
+        if dropped:
+            metadata["dropped_functions"] = dropped
     histogram = Histogram(
         name=path,
         class_name=class_name,
@@ -150,8 +155,11 @@ def histogram_from_members(
         attributes={
             name: members.get(name, value) for name, value in DEFAULT_HISTOGRAM_ATTRIBUTES.items()
         },
+        functions=kept,
         metadata=metadata,
     )
+    # ROOT empties a fill buffer before anything reads the bins; so do we.
+    histogram.flush_buffer()
     bits = int(histogram.attributes["fBits"]) & ~(_MEMORY_BITS | _MUST_CLEANUP)
     histogram.attributes["fBits"] = bits | (_MUST_CLEANUP if in_directory else 0)
     if class_name in _PROFILE_RANGE:

@@ -6,10 +6,13 @@ each ``TAxis`` in ROOT's streaming order with ROOT's ``_typename`` tags, so JSRO
 draws the object exactly as ROOT would; the parsed structure equals ROOT's (only
 whitespace and the spelling of numbers differ, e.g. ``1.0`` for ``1``).
 
-Non-finite numbers: ROOT writes NaN as ``null`` and infinities as ``±2e308``,
-which strict parsers (orjson, Python with ``parse_constant``) reject.  Here NaN is
-``null`` too and infinities become ``±1.7976931348623157e308`` (the largest
-double), so the output is always strict JSON and still draws as "off scale".
+Non-finite numbers are written as ROOT writes them: NaN as ``null`` and
+infinities as ``±2e308``, a valid JSON number too large for a double, which
+JavaScript (and Python's ``json``) read back as ±Infinity.  orjson cannot write
+it, so infinities are serialised as the largest double and that token is
+rewritten afterwards; a finite value of exactly ``DBL_MAX`` is written as
+``2e308`` too, as ROOT's own 15-digit rounding of it (``1.79769313486232e+308``)
+also reads back as Infinity.
 
 Serialisation goes through orjson with numpy support; building the dict is the
 only Python-level work per histogram.
@@ -18,17 +21,18 @@ only Python-level work per histogram.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import numpy as np
 import orjson
 from numpy.typing import NDArray
 
-from overwatch.processing.histogram import Axis
-from overwatch.processing.histogram import Histogram
-from overwatch.processing.histogram import stat_names
+from overwatch.histograms.model import Axis
+from overwatch.histograms.model import Histogram
+from overwatch.histograms.model import stat_names
 
-__all__ = ["jsroot_dict", "to_jsroot_json"]
+__all__ = ["dumps", "jsroot_dict", "to_jsroot_json"]
 
 _DBL_MAX = float(np.finfo(np.float64).max)
 _OPTIONS = orjson.OPT_SERIALIZE_NUMPY
@@ -38,6 +42,32 @@ _PROFILE_MEMBERS = {
     "TProfile3D": ("fTmin", "fTmax"),
 }
 _EMPTY: NDArray[np.float64] = np.zeros(0)
+_DBL_MAX_TOKEN = b"1.7976931348623157e"
+# Whole numbers only: JSON strings are matched first and left as they are.
+_DBL_MAX_NUMBER = re.compile(
+    rb'("(?:[^"\\]|\\.)*")|(?<=[\[,:])(-?)1\.7976931348623157e\+?308(?=[,\]}])'
+)
+
+
+def _infinity(match: re.Match[bytes]) -> bytes:
+    if match.group(1) is not None:
+        return match.group(1)
+    return match.group(2) + b"2e308"
+
+
+def _referenced(value: Any, seen: dict[int, int], counter: list[int]) -> Any:
+    if isinstance(value, dict):
+        if len(value) == 1 and "$ref" in value:
+            return value
+        index = seen.get(id(value))
+        if index is not None:
+            return {"$ref": index}
+        seen[id(value)] = counter[0]
+        counter[0] += 1
+        return {key: _referenced(item, seen, counter) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_referenced(item, seen, counter) for item in value]
+    return value
 
 
 def _number(value: float) -> float | None:
@@ -94,7 +124,7 @@ def _axis(axis: Axis) -> dict[str, Any]:
     out["fTimeDisplay"] = axis.time_display
     out["fTimeFormat"] = axis.time_format
     out["fLabels"] = _labels(axis)
-    out["fModLabs"] = None
+    out["fModLabs"] = axis.mod_labels
     return out
 
 
@@ -128,7 +158,12 @@ def jsroot_dict(hist: Histogram) -> dict[str, Any]:
     out["fContour"] = _array(hist.contour)
     out["fSumw2"] = _EMPTY if hist.sumw2 is None else _array(hist.sumw2)
     out["fOption"] = hist.option
-    out["fFunctions"] = {"_typename": "TList", "name": "TList", "arr": [], "opt": []}
+    out["fFunctions"] = hist.functions or {
+        "_typename": "TList",
+        "name": "TList",
+        "arr": [],
+        "opt": [],
+    }
     out["fBufferSize"] = len(hist.buffer)
     out["fBuffer"] = _array(hist.buffer)
     out["fBinStatErrOpt"] = hist.bin_stat_err_opt
@@ -156,4 +191,20 @@ def jsroot_dict(hist: Histogram) -> dict[str, Any]:
 
 def to_jsroot_json(hist: Histogram) -> bytes:
     """Serialise ``hist`` as ``TBufferJSON::ToJSON`` would (compact, UTF-8 bytes)."""
-    return orjson.dumps(jsroot_dict(hist), option=_OPTIONS)
+    # Functions may refer to each other and to the histogram: "$ref"s are needed then.
+    return dumps(jsroot_dict(hist), references=hist.functions is not None)
+
+
+def dumps(tree: Any, *, references: bool = False) -> bytes:
+    """Compact JSON of a ``TBufferJSON`` structure, infinities written as ``±2e308``.
+
+    With ``references``, a dict that occurs again in the tree is written as
+    ``{"$ref": n}``, n counting the objects (dicts) in the order they are
+    written, as ``TBufferJSON`` writes and JSROOT resolves them.
+    """
+    if references:
+        tree = _referenced(tree, {}, [0])
+    data = orjson.dumps(tree, option=_OPTIONS)
+    if _DBL_MAX_TOKEN in data:
+        data = _DBL_MAX_NUMBER.sub(_infinity, data)
+    return data

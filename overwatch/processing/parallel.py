@@ -22,7 +22,7 @@ from typing import Any
 
 from overwatch.detectors.api import DetectorPlugin
 from overwatch.detectors.api import ProcessingContext
-from overwatch.processing.histogram import Histogram
+from overwatch.histograms.model import Histogram
 from overwatch.processing.lifeline import exit_with_parent
 from overwatch.processing.pipeline import Encoded
 from overwatch.processing.pipeline import FileRef

@@ -28,11 +28,11 @@ from typing import Any
 from overwatch.detectors.api import DetectorPlugin
 from overwatch.detectors.api import ProcessingContext
 from overwatch.detectors.api import worst_quality
-from overwatch.processing.histogram import Histogram
+from overwatch.histograms.combine import IncompatibleHistogramsError
+from overwatch.histograms.combine import merge
+from overwatch.histograms.combine import subtract
+from overwatch.histograms.model import Histogram
 from overwatch.processing.jsroot import to_jsroot_json
-from overwatch.processing.merge import IncompatibleHistogramsError
-from overwatch.processing.merge import merge
-from overwatch.processing.merge import subtract
 from overwatch.processing.names import clean_text
 from overwatch.processing.names import deduplicate
 from overwatch.processing.names import fit

@@ -35,10 +35,10 @@ from typing import Any
 
 import uproot
 
+from overwatch.histograms.model import Histogram
 from overwatch.processing.conversion import ConversionError
 from overwatch.processing.conversion import histogram_from_members
 from overwatch.processing.conversion import members_from_model
-from overwatch.processing.histogram import Histogram
 from overwatch.processing.names import clean_text
 from overwatch.processing.names import escape_component
 from overwatch.processing.rootio import CONTAINER_CLASSES

@@ -86,6 +86,18 @@ _EMPTY_BASES = frozenset(["TAtt3D"])
 
 _OP_BASIC, _OP_STRING, _OP_BASE, _OP_TOBJECT, _OP_ARRAY_BASE = range(5)
 _OP_ARRAY, _OP_OBJECT, _OP_POINTER, _OP_BASIC_POINTER, _OP_DIRECT = range(5, 10)
+_OP_FIXED, _OP_EMBEDDED, _OP_STL = range(10, 13)
+_K_ANY_P = 69  # a pointer to a non-TObject class, read with ReadObjectAny
+_K_STL = 500
+_MEMBERWISE = 0x4000
+# C++ spellings of basic types inside STL template arguments.
+_STL_BASIC = {
+    "double": "d", "Double_t": "d", "float": "f", "Float_t": "f", "int": "i", "Int_t": "i",
+    "unsigned int": "I", "UInt_t": "I", "short": "h", "Short_t": "h", "unsigned short": "H",
+    "char": "b", "Char_t": "b", "unsigned char": "B", "UChar_t": "B", "bool": "?",
+    "Bool_t": "?", "long": "q", "Long64_t": "q", "Long_t": "q", "ULong64_t": "Q",
+    "unsigned long": "Q",
+}  # fmt: skip
 
 Step = tuple[Any, ...]
 
@@ -216,6 +228,27 @@ def _array(buf: bytes, pos: int, dtype: np.dtype[Any]) -> tuple[np.ndarray[Any, 
     return np.frombuffer(buf, dtype, count, pos).astype(dtype.newbyteorder("=")), end
 
 
+def _template(type_name: str) -> tuple[str, list[str]]:
+    """``"map<TString,int,Cmp>"`` -> ``("map", ["TString", "int", "Cmp"])`` (top-level args)."""
+    name = type_name.strip().removeprefix("std::")
+    if "<" not in name:
+        return name, []
+    kind, inner = name.split("<", 1)
+    inner = inner.rstrip().removesuffix(">").strip()
+    args: list[str] = []
+    depth, start = 0, 0
+    for index, char in enumerate(inner):
+        if char == "<":
+            depth += 1
+        elif char == ">":
+            depth -= 1
+        elif char == "," and depth == 0:
+            args.append(inner[start:index].strip())
+            start = index + 1
+    args.append(inner[start:].strip())
+    return kind.strip(), [arg.removeprefix("std::") for arg in args]
+
+
 class _Context:
     """Per-buffer state of ReadObjectAny: class and object references by offset."""
 
@@ -249,7 +282,8 @@ class Decoder:
         container it becomes ``{"_typename", "_refused"}`` instead).
         """
         context = _Context(keylen, max_cells)
-        obj, end = self._object(buf, 0, class_name, context, -1)
+        # ROOT maps the key's own object at the start of its buffer, for self references.
+        obj, end = self._object(buf, 0, class_name, context, -1, keylen + _MAP_OFFSET)
         if end != len(buf):
             raise StreamerError(f"{class_name}: decoded {end} of {len(buf)} bytes")
         return obj
@@ -257,10 +291,25 @@ class Decoder:
     # -- objects ---------------------------------------------------------------
 
     def _object(
-        self, buf: bytes, pos: int, class_name: str, context: _Context, end: int
+        self, buf: bytes, pos: int, class_name: str, context: _Context, end: int, ref: int = -1
     ) -> tuple[dict[str, Any], int]:
-        if class_name in _STREAMED:
+        """Decode one object; ``ref`` registers it for later references before its members.
+
+        Registering first matters for objects that point back at their owner (a
+        fit's stats box holds its histogram in ``fParent``).
+        """
+        if class_name in _STREAMED or (
+            class_name not in CONTAINER_CLASSES
+            and class_name != "TObjString"
+            and class_name in self._streamers
+        ):
             out: dict[str, Any] = {"_typename": class_name}
+            if ref >= 0:
+                context.refs[ref] = out
+                if pos == 0:
+                    # Files whose buffers map by count (older ROOT) refer to the key's
+                    # object as 1, which is no offset: offsets start after the key header.
+                    context.refs.setdefault(1, out)
             return out, self._members(buf, pos, class_name, out, context)
         if class_name in CONTAINER_CLASSES:
             return self._container(buf, pos, class_name, context)
@@ -304,33 +353,36 @@ class Decoder:
             if not isinstance(known, str):
                 raise StreamerError(f"reference to unknown class at offset {tag & ~_CLASS_MASK}")
             class_name = known
-        obj, pos = self._listed_object(buf, pos, class_name, context, end)
+        ref = begin + context.keylen + _MAP_OFFSET
+        obj, pos = self._listed_object(buf, pos, class_name, context, end, ref)
         if end >= 0:
-            context.refs[begin + context.keylen + _MAP_OFFSET] = obj
+            context.refs[ref] = obj
             if pos != end:
                 raise StreamerError(f"{class_name}: read to {pos}, byte count says {end}")
         return obj, pos
 
     def _listed_object(
-        self, buf: bytes, pos: int, class_name: str, context: _Context, end: int
+        self, buf: bytes, pos: int, class_name: str, context: _Context, end: int, ref: int
     ) -> tuple[dict[str, Any], int]:
-        """An object behind a class tag; one bad or refused histogram in a list is marked.
+        """An object behind a class tag; one bad or refused object in a list is marked.
 
         Marked, not raised: it must not lose its siblings.  Without a byte count
-        there is no way past it, so the error is raised then.
+        there is no way past it, so the error is raised then.  An object that is
+        not a histogram and cannot be decoded (a layout this module does not
+        know, a custom streamer) is skipped with the reason.
         """
         try:
-            return self._object(buf, pos, class_name, context, end)
+            return self._object(buf, pos, class_name, context, end, ref)
         except HistogramTooLargeError as error:
             if end < 0:
                 raise
             return {"_typename": class_name, "fName": error.name, "_refused": str(error)}, end
         except (StreamerError, struct.error, IndexError, ValueError) as error:
-            if (
-                end < 0
-                or class_name not in HISTOGRAM_CLASSES
-                or isinstance(error, MissingStreamerError)
-            ):
+            if end < 0:
+                raise
+            if class_name not in HISTOGRAM_CLASSES:
+                return {"_typename": class_name, "_skipped": True, "_reason": str(error)}, end
+            if isinstance(error, MissingStreamerError):
                 raise
             return {"_typename": class_name, "_error": str(error)}, end
 
@@ -375,7 +427,7 @@ class Decoder:
 
     # -- member-wise streaming -------------------------------------------------
 
-    def _members(  # noqa: PLR0912 - one flat dispatch loop is the fast path
+    def _members(  # noqa: PLR0912, PLR0915 - one flat dispatch loop is the fast path
         self, buf: bytes, pos: int, class_name: str, out: dict[str, Any], context: _Context
     ) -> int:
         version, pos, end = _header(buf, pos)
@@ -414,6 +466,13 @@ class Decoder:
                 out[step[1]], pos = self._any(buf, pos, context)
             elif op == _OP_DIRECT:
                 out[step[1]], pos = self._object(buf, pos, step[2], context, -1)
+            elif op == _OP_FIXED:
+                out[step[1]] = list(step[2].unpack_from(buf, pos))
+                pos += step[2].size
+            elif op == _OP_EMBEDDED:
+                out[step[1]], pos = self._object(buf, pos, step[2], context, -1)
+            elif op == _OP_STL:
+                out[step[1]], pos = self._stl(buf, pos, step[2], context)
             else:  # _OP_BASIC_POINTER: a flag byte, then out[count] values if set
                 pos += 1
                 count = int(out.get(step[3], 0))
@@ -456,6 +515,62 @@ class Decoder:
                 self._objects[raw] = cached
         return cached, end
 
+    def _stl(self, buf: bytes, pos: int, type_name: str, context: _Context) -> tuple[Any, int]:
+        """An STL collection member as ``TBufferJSON`` shows it (a list; pairs as objects)."""
+        version, pos, end = _header(buf, pos)
+        if version & _MEMBERWISE:
+            (value_version,) = _I16.unpack_from(buf, pos)
+            pos += 2 if value_version > 0 else 6  # a checksum follows an unversioned class
+        (count,) = _I32.unpack_from(buf, pos)
+        pos += 4
+        if count < 0 or count > len(buf):
+            raise StreamerError(f"{type_name} of {count} elements")
+        kind, args = _template(type_name)
+        if kind == "map" or (len(args) == 1 and args[0].startswith("pair<")):
+            pair_args = args if kind == "map" else _template(args[0])[1]
+            label = "pair<" + ",".join(pair_args) + ">"
+            if version & _MEMBERWISE:
+                firsts, pos = self._values(buf, pos, pair_args[0], count, context)
+                seconds, pos = self._values(buf, pos, pair_args[1], count, context)
+                value: Any = [
+                    {"$pair": label, "first": a, "second": b}
+                    for a, b in zip(firsts, seconds, strict=True)
+                ]
+            else:
+                value = []
+                for _ in range(count):
+                    first, pos = self._values(buf, pos, pair_args[0], 1, context)
+                    second, pos = self._values(buf, pos, pair_args[1], 1, context)
+                    value.append({"$pair": label, "first": first[0], "second": second[0]})
+        elif kind in ("vector", "list", "deque", "set") and len(args) == 1:
+            value, pos = self._values(buf, pos, args[0], count, context)
+        else:
+            raise StreamerError(f"unsupported collection {type_name}")
+        if end >= 0 and pos != end:
+            raise StreamerError(f"{type_name}: read to {pos}, byte count says {end}")
+        return value, pos
+
+    def _values(
+        self, buf: bytes, pos: int, type_name: str, count: int, context: _Context
+    ) -> tuple[list[Any], int]:
+        code = _STL_BASIC.get(type_name)
+        if code is not None:
+            packer = struct.Struct(f">{count}{code}")
+            values = list(packer.unpack_from(buf, pos))
+            return values, pos + packer.size
+        out: list[Any] = []
+        if type_name in ("string", "std::string", "TString"):
+            for _ in range(count):
+                text, pos = _tstring(buf, pos)
+                out.append(text)
+        elif type_name.endswith("*"):
+            for _ in range(count):
+                obj, pos = self._any(buf, pos, context)
+                out.append(obj)
+        else:
+            raise StreamerError(f"unsupported collection element {type_name}")
+        return out, pos
+
     def _compile(self, class_name: str, version: int) -> tuple[Step, ...]:
         info = self._streamers.get(class_name, {}).get(version)
         if info is None:
@@ -484,6 +599,10 @@ class Decoder:
                     steps.append((_OP_ARRAY_BASE, _TARRAYS[name]))
                 else:
                     steps.append((_OP_BASE, name))
+            elif kind in _BASIC and element.member("fArrayLength") > 0:
+                flush()
+                length = element.member("fArrayLength")
+                steps.append((_OP_FIXED, name, struct.Struct(f">{length}{_BASIC[kind]}")))
             elif kind in _BASIC and element.member("fArrayLength") == 0:
                 if kind == _FLOAT:
                     floats.append(len(names))
@@ -496,7 +615,7 @@ class Decoder:
         return tuple(steps)
 
     @staticmethod
-    def _complex_step(where: str, element: Any) -> Step:
+    def _complex_step(where: str, element: Any) -> Step:  # noqa: PLR0911 - one case per kind
         name = element.member("fName")
         kind = element.member("fType")
         type_name = element.member("fTypeName")
@@ -506,8 +625,12 @@ class Decoder:
             return (_OP_ARRAY, name, _TARRAYS[type_name])
         if kind == _K_OBJECT and type_name in _STREAMED:
             return (_OP_OBJECT, name, type_name)
-        if kind == _K_OBJECT_ANY:
+        if kind in (_K_OBJECT_ANY, _K_ANY_P):
             return (_OP_POINTER, name)
+        if kind == _K_STL:
+            return (_OP_STL, name, type_name)
+        if kind in (_K_OBJECT, _K_ANY, _K_OBJECT_DIRECT) and not type_name.endswith("*"):
+            return (_OP_EMBEDDED, name, type_name)
         if kind == _K_OBJECT_DIRECT and type_name.rstrip("*") in CONTAINER_CLASSES:
             return (_OP_DIRECT, name, type_name.rstrip("*"))
         if _OFFSET_P < kind < _OFFSET_P + 20 and kind - _OFFSET_P in _BASIC:

@@ -28,7 +28,7 @@ from overwatch.detectors import GroupSpec
 from overwatch.detectors import ProcessingContext
 from overwatch.detectors import register_plugin
 from overwatch.detectors import unregister_plugin
-from overwatch.processing.histogram import Histogram
+from overwatch.histograms.model import Histogram
 from overwatch.processing.scan import scan
 from overwatch.processing.worker import Worker
 from overwatch.receivers.filenames import build_file_name

@@ -179,9 +179,10 @@ def test_non_histograms_are_recorded_not_dropped() -> None:
     ]
 
 
-def test_stored_fit_functions_are_noted_in_metadata() -> None:
+def test_stored_fit_functions_are_kept() -> None:
     hpx = read_file(skhep_testdata.data_path("uproot-hepdata-example.root")).by_name()["hpx"]
-    assert hpx.metadata["dropped_functions"] == ["TPaveStats"]
+    assert [item["_typename"] for item in hpx.functions["arr"]] == ["TPaveStats"]
+    assert "dropped_functions" not in hpx.metadata
 
 
 @pytest.mark.parametrize(
@@ -225,7 +226,8 @@ def test_root_written_file_with_every_class_and_container(tmp_path: Path) -> Non
         ("sparse", "THnSparseT<TArrayD>"),
     ]
     hists = result.by_name()
-    assert hists["fitted"].metadata == {"dropped_functions": ["TF1"]}
+    assert hists["fitted"].metadata == {}
+    assert [f["_typename"] for f in hists["fitted"].functions["arr"]] == ["TF1"]
     assert hists["profile_weighted"].bin_sumw2 is not None
     assert hists["profile_weighted"].error_mode == 1
     assert hists["labelled2d"].axes[1].labels == {2: "second"}

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from overwatch.processing.histogram import Axis
-from overwatch.processing.histogram import Histogram
-from overwatch.processing.histogram import stat_names
+from overwatch.histograms.model import Axis
+from overwatch.histograms.model import Histogram
+from overwatch.histograms.model import stat_names
 from overwatch.processing.reader import read_file
 from tests import rootfiles
 

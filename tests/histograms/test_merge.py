@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from overwatch.processing.histogram import Axis
-from overwatch.processing.histogram import Histogram
+from overwatch.histograms.combine import IncompatibleHistogramsError
+from overwatch.histograms.combine import merge
+from overwatch.histograms.combine import subtract
+from overwatch.histograms.model import Axis
+from overwatch.histograms.model import Histogram
 from overwatch.processing.jsroot import to_jsroot_json
-from overwatch.processing.merge import IncompatibleHistogramsError
-from overwatch.processing.merge import merge
-from overwatch.processing.merge import subtract
 from overwatch.processing.reader import read_file
 from tests import rootfiles
 
