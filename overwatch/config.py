@@ -247,6 +247,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds between scans of the data directory by the daemon.",
     ),
     Setting(
+        "watch_files",
+        _to_bool,
+        True,
+        "React to new files at once through the operating system's file events (inotify); "
+        "the periodic scan stays as the safety net. Turn off where events are unreliable.",
+    ),
+    Setting(
         "file_settle_seconds",
         _to_non_negative_float,
         2.0,
@@ -401,6 +408,7 @@ class Settings:
     accumulation_mode: str
     subsystem_modes: dict[str, str]
     scan_interval: float
+    watch_files: bool
     file_settle_seconds: float
     quarantine_dir: Path | None
     job_max_attempts: int

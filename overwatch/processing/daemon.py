@@ -123,6 +123,49 @@ def _receiver_silences(settings: Settings, db: Database) -> None:
     log_silent_receivers(db, settings.receiver_silence_minutes)
 
 
+class _Intake:
+    """The daemon's scans: the periodic one and those set off by file events.
+
+    One lock keeps them from running at once in this process (other daemons on the
+    same directory are handled by the scan itself); queuing work wakes the local
+    workers at once instead of at their next poll.
+    """
+
+    def __init__(self, settings: Settings, db: Database, wake: Any) -> None:
+        self.settings = settings
+        self.db = db
+        self.wake = wake
+        self._lock = threading.Lock()
+
+    def scan(
+        self, _settings: Settings | None = None, _db: Database | None = None, *, complete: Any = ()
+    ) -> None:
+        with self._lock:
+            report = scan(self.settings, self.db, complete=complete)
+        if report.jobs_queued:
+            self.wake.set()
+
+    def watch(self) -> Any:
+        """Start the file watcher; None (and a warning) where the platform cannot watch."""
+        from overwatch.processing.watch import Arrivals  # noqa: PLC0415
+        from overwatch.processing.watch import DirectoryWatcher  # noqa: PLC0415
+
+        def arrived(arrivals: Arrivals) -> None:
+            self.scan(complete=arrivals.complete)
+
+        watcher = DirectoryWatcher(self.settings.data_dir, arrived)
+        try:
+            watcher.start()
+        except OSError as exc:
+            log.warning(
+                "cannot watch %s for file events (%s); new files wait for the periodic scan",
+                self.settings.data_dir,
+                exc,
+            )
+            return None
+        return watcher
+
+
 def schedule(settings: Settings) -> list[ScheduledTask]:
     """The daemon's periodic work."""
     return [
@@ -135,8 +178,16 @@ def schedule(settings: Settings) -> list[ScheduledTask]:
 
 
 def _worker_loop(
-    settings: Settings, db: Database, stop: Any, until_idle: bool, parent_pid: int | None = None
+    settings: Settings,
+    db: Database,
+    stop: Any,
+    until_idle: bool,
+    parent_pid: int | None = None,
+    wake: Any = None,
 ) -> None:
+    """Claim and run jobs until ``stop``; an idle loop sleeps until ``wake`` is set (new
+    work queued by this daemon) or :data:`IDLE_POLL_SECONDS` pass (work queued elsewhere,
+    by the web app or another machine)."""
     worker = Worker(settings, db)
     while not stop.is_set():
         if parent_pid is not None and not parent_alive(parent_pid):
@@ -157,7 +208,10 @@ def _worker_loop(
             continue
         if until_idle:
             return
-        stop.wait(IDLE_POLL_SECONDS)
+        if wake is None:
+            stop.wait(IDLE_POLL_SECONDS)
+        elif wake.wait(IDLE_POLL_SECONDS):
+            wake.clear()
 
 
 class _ChildStop:
@@ -182,7 +236,9 @@ class _ChildStop:
         return bool(self.shared.wait(timeout)) or self.terminated
 
 
-def _child_main(settings: Settings, stop: Any, until_idle: bool, parent_pid: int) -> None:
+def _child_main(
+    settings: Settings, stop: Any, until_idle: bool, parent_pid: int, wake: Any = None
+) -> None:
     logging.basicConfig(
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s",
@@ -197,18 +253,20 @@ def _child_main(settings: Settings, stop: Any, until_idle: bool, parent_pid: int
     limit_memory(settings.worker_memory_limit_mb)
     db = Database(settings.effective_database_url)
     try:
-        _worker_loop(settings, db, own_stop, until_idle, parent_pid)
+        _worker_loop(settings, db, own_stop, until_idle, parent_pid, wake)
     finally:
         db.dispose()
 
 
-def _start_children(settings: Settings, count: int, stop: Any, until_idle: bool) -> list[Any]:
+def _start_children(
+    settings: Settings, count: int, stop: Any, until_idle: bool, wake: Any = None
+) -> list[Any]:
     context = multiprocessing.get_context("spawn")
     children = []
     for index in range(count):
         child = context.Process(
             target=_child_main,
-            args=(settings, stop, until_idle, os.getpid()),
+            args=(settings, stop, until_idle, os.getpid(), wake),
             name=f"overwatch-worker-{index + 1}",
             daemon=False,
         )
@@ -302,10 +360,12 @@ def run_daemon(
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
+    wake = multiprocessing.get_context("spawn").Event()
+    intake = _Intake(settings, db, wake)
     scheduler = BackgroundScheduler(timezone=UTC)
     for task in schedule(settings):
         scheduler.add_job(
-            task.func,
+            intake.scan if task.name == "scan" else task.func,
             "interval",
             seconds=task.seconds,
             args=(settings, db),
@@ -317,16 +377,21 @@ def run_daemon(
     publish_heartbeat(settings, db, started=started)
     scheduler.start()
     workers = workers or settings.processing_workers
-    children = _start_children(settings, workers - 1, child_stop, until_idle=False)
+    children = _start_children(settings, workers - 1, child_stop, until_idle=False, wake=wake)
+    watcher = intake.watch() if settings.watch_files else None
     log.info(
-        "processing daemon started: %d worker(s), scan every %.0f s",
+        "processing daemon started: %d worker(s), scan every %.0f s%s",
         workers,
         settings.scan_interval,
+        ", file events on" if watcher is not None else "",
     )
     try:
-        _worker_loop(settings, db, stop, until_idle=False)
+        _worker_loop(settings, db, stop, until_idle=False, wake=wake)
     finally:
         child_stop.set()
+        wake.set()
+        if watcher is not None:
+            watcher.stop()
         scheduler.shutdown(wait=True)
         for child in children:
             child.join()

@@ -23,6 +23,7 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Collection
 from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field
@@ -145,7 +146,9 @@ def _content_problem(path: Path) -> str | None:
     return None
 
 
-def _candidates(data_dir: Path, settle_seconds: float, report: ScanReport) -> Iterator[Path]:
+def _candidates(
+    data_dir: Path, settle_seconds: float, report: ScanReport, complete: frozenset[str]
+) -> Iterator[Path]:
     now = time.time()
     with os.scandir(data_dir) as entries:
         for entry in sorted(entries, key=lambda e: e.name):
@@ -161,7 +164,7 @@ def _candidates(data_dir: Path, settle_seconds: float, report: ScanReport) -> It
             if link:
                 # A link is checked (and reported) when taken in; its target's age does not matter.
                 yield Path(entry.path)
-            elif now - modified < settle_seconds:
+            elif now - modified < settle_seconds and entry.name not in complete:
                 report.unsettled.append(entry.name)
             else:
                 yield Path(entry.path)
@@ -297,12 +300,18 @@ def enqueue_pending(settings: Settings, db: Database) -> int:
     return count
 
 
-def scan(settings: Settings, db: Database) -> ScanReport:
-    """One pass over the data directory; see the module docstring."""
+def scan(settings: Settings, db: Database, *, complete: Collection[Path] = ()) -> ScanReport:
+    """One pass over the data directory; see the module docstring.
+
+    ``complete`` names files known to be whole (the file watcher saw them renamed into
+    place or closed by their writer): they skip the settle time that protects files a
+    writer may still be writing.
+    """
     report = ScanReport()
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
-    for path in _candidates(data_dir, settings.file_settle_seconds, report):
+    whole = frozenset(path.name for path in complete)
+    for path in _candidates(data_dir, settings.file_settle_seconds, report, whole):
         _intake_one(settings, db, path, report)
     report.jobs_queued = enqueue_pending(settings, db)
     if report.registered or report.quarantined:
