@@ -7,9 +7,8 @@ import shutil
 from datetime import UTC
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
-
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -76,9 +75,7 @@ def test_each_planted_problem_is_flagged_where_planted_and_nowhere_else(stored: 
         assert flagged <= expected, (run, subsystem, flagged - expected)
         if expected:
             [problem] = [
-                p
-                for p in PLANTED_PROBLEMS
-                if (p.run_number(RUNS), p.subsystem) == (run, subsystem)
+                p for p in PLANTED_PROBLEMS if (p.run_number(RUNS), p.subsystem) == (run, subsystem)
             ]
             assert problem.histograms[0] in flagged, (run, subsystem)
             assert quality == "bad", (run, subsystem)
@@ -98,9 +95,7 @@ def test_the_hot_fastor_is_reported_with_its_absolute_id(stored: Stored) -> None
 
     assert rows["EMCTRQA_histFastORL0"].info["hot_channels"] == [expected]
     assert rows["EMCTRQA_histFastORL0"].quality == "bad"
-    assert rows[f"EMCTRQA_histFastORL0_SM{HOT_SUPERMODULE}"].info["outliers"] == [
-        list(HOT_FASTOR)
-    ]
+    assert rows[f"EMCTRQA_histFastORL0_SM{HOT_SUPERMODULE}"].info["outliers"] == [list(HOT_FASTOR)]
 
 
 def test_derived_histograms_are_stored_and_grouped(stored: Stored) -> None:

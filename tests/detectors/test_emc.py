@@ -200,7 +200,8 @@ def test_an_empty_supermodule_map_in_a_run_with_events_is_bad(tmp_path: Path) ->
 
     row = rows["EMCTRQA_histFastORL0_SM15"]
     assert row.quality == "bad"
-    assert "SM15" in row.info["check"] and "dead" in row.info["check"]
+    assert "SM15" in row.info["check"]
+    assert "dead" in row.info["check"]
     assert row.info["display"]["lines"] == [[8, 0, 8, 12]]  # a 2/3 DCal supermodule
 
 
@@ -223,7 +224,8 @@ def test_the_whole_detector_map_gets_the_tru_grid(tmp_path: Path) -> None:
 
     lines = rows["EMCTRQA_histFastORL0PosMap"].info["display"]["lines"]
     assert lines == [list(line) for line in detector_tru_lines()]
-    assert [8.0, 0.0, 8.0, 60.0] in lines and [0.0, 100.0, 48.0, 100.0] in lines
+    assert [8.0, 0.0, 8.0, 60.0] in lines
+    assert [0.0, 100.0, 48.0, 100.0] in lines
     # No TRU line crosses the PHOS hole (columns 16-32, rows 64-100).
     assert not any(16 < x1 < 32 and 64 <= y1 < 100 for x1, y1, _, _ in lines)
 

@@ -52,7 +52,8 @@ def test_flow_along_any_axis_of_a_2d_histogram_counts(tmp_path: Path) -> None:
     assert (under, over) == (80.0 / 260.0, 20.0 / 260.0)
     plugin = HLTPlugin()
     outcome = plugin.check(hist, context(plugin, "HLT"))
-    assert outcome is not None and outcome.quality == "bad"
+    assert outcome is not None
+    assert outcome.quality == "bad"
     plugin.prepare(hist, context(plugin, "HLT"))
     assert hist.draw_options == "colz"
 

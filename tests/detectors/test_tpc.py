@@ -136,9 +136,7 @@ def _dca_file(tmp_path: Path, shift: float) -> Path:
     )
 
 
-@pytest.mark.parametrize(
-    ("shift", "quality"), [(0.0, "good"), (0.15, "medium"), (-0.3, "bad")]
-)
+@pytest.mark.parametrize(("shift", "quality"), [(0.0, "good"), (0.15, "medium"), (-0.3, "bad")])
 def test_the_mean_dca_is_checked(tmp_path: Path, shift: float, quality: str) -> None:
     _, rows = process(TPCPlugin(), _dca_file(tmp_path, shift), "TPC")
 
