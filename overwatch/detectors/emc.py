@@ -225,7 +225,9 @@ class EMCPlugin(DetectorPlugin):
             return
         info = hist.metadata.setdefault("info", [])
         if not events or events <= 0:
-            info.append("Not scaled: no events histogram (a 1D histogram named '…events…')")
+            info.append(
+                "Not scaled: the number of events is unknown (no 1D '...events...' histogram)"
+            )
             return
         if hist.sumw2 is None:  # Sumw2 first, so the errors scale with the contents
             hist.sumw2 = np.abs(hist.contents.astype(np.float64))
