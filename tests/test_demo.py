@@ -129,17 +129,29 @@ def test_every_file_is_readable_with_uproot_and_has_alice_like_content(
         for snapshot in snapshots:
             keys = set(snapshot)
             if subsystem == "EMC":
-                assert 40 <= len(keys) <= 60
+                assert 60 <= len(keys) <= 70
                 assert {f"EMCTRQA_histFastORL0_SM{sm}" for sm in range(20)} <= keys
                 assert {f"EMCTRQA_histFastORL0Amp_SM{sm}" for sm in range(20)} <= keys
-                assert {"EMCTRQA_histEMCalMaxPatchAmpEMCGA", "EMCTRQA_histCellAmp"} <= keys
+                assert {"EMCTRQA_histEMCalMaxPatchAmpEMCGAH", "EMCTRQA_histCellAmp"} <= keys
+                # What the EMC plugin needs: events to scale by, EMCal/DCal patch pairs.
+                assert {"EMCTRQA_histEvents", "EMCTRQA_histFastORL0PosMap"} <= keys
+                assert {
+                    f"EMCTRQA_hist{calo}PatchAmp{kind}"
+                    for calo in ("EMCal", "DCal")
+                    for kind in ("EMCL0", "EMCGAL", "EMCGAH", "EMCJEL", "EMCJEH")
+                } <= keys
             elif subsystem == "HLT":
                 assert 15 <= len(keys) <= 25
                 assert {"fHistClusterChargeMax", "fHistZNA_ZNC", "fHistTPCtracks"} <= keys
             else:
-                assert 20 <= len(keys) <= 30
+                assert 25 <= len(keys) <= 35
                 assert all(key.startswith("TPCQA/h_tpc_") for key in keys)
-                assert "TPCQA/h_tpc_track_pos_recvertex_2_5_6" in keys
+                # The TH3s the TPC plugin projects.
+                assert {
+                    f"TPCQA/h_tpc_track_{charge}_recvertex_{v}"
+                    for charge in ("pos", "neg")
+                    for v in ("2_5_6", "3_5_6", "4_5_6", "0_5_7")
+                } <= keys
                 assert "TPCQA/h_tpc_event_recvertex_0" in keys
 
 
@@ -234,6 +246,24 @@ def test_tpc_mean_drifts_in_the_last_run_only(data_set: DataSet) -> None:
             assert np.all(np.abs(means) < 0.02)
 
 
+def test_hlt_histogram_leaves_its_range_in_its_run_only(data_set: DataSet) -> None:
+    problem = _problem("out of range")
+    [key] = problem.histograms
+
+    for run in range(FIRST_RUN, FIRST_RUN + RUNS):
+        sums = data_set.series[run, "HLT"][-1][key].sums
+        overflow = sums[-1] / sums.sum()
+        if run == problem.run_number(RUNS):
+            assert overflow > 0.2
+        else:
+            assert overflow == 0
+
+
+def test_the_events_histogram_counts_events_cumulatively(data_set: DataSet) -> None:
+    events = [s["EMCTRQA_histEvents"].sums[1] for s in data_set.series[FIRST_RUN, "EMC"]]
+    assert np.all(np.diff(events) > 3000)
+
+
 def test_every_planted_problem_names_existing_histograms(data_set: DataSet) -> None:
     for problem in PLANTED_PROBLEMS:
         snapshot = data_set.series[problem.run_number(RUNS), problem.subsystem][-1]
@@ -243,7 +273,12 @@ def test_every_planted_problem_names_existing_histograms(data_set: DataSet) -> N
 
 def test_problems_share_runs_when_there_are_few() -> None:
     assert {p.run_number(1, first_run=7) for p in PLANTED_PROBLEMS} == {7}
-    assert [p.run_number(2) for p in PLANTED_PROBLEMS] == [FIRST_RUN, FIRST_RUN + 1, FIRST_RUN + 1]
+    assert [p.run_number(2) for p in PLANTED_PROBLEMS] == [
+        FIRST_RUN,
+        FIRST_RUN + 1,
+        FIRST_RUN + 1,
+        FIRST_RUN + 1,
+    ]
 
 
 def _contents(paths: list[Path]) -> dict[str, dict[str, NDArray[np.float64]]]:

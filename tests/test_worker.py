@@ -48,6 +48,15 @@ START = datetime(2018, 10, 22, 7, 0, 0, tzinfo=UTC)
 EDGES = np.linspace(0.0, 10.0, 11)
 
 
+@pytest.fixture(autouse=True)
+def generic_emc_plugin() -> Iterator[None]:
+    """These tests use EMC as an example subsystem with the generic plugin's groups; tests
+    that need another plugin register their own over it."""
+    register_plugin("EMC", DetectorPlugin)
+    yield
+    unregister_plugin("EMC")
+
+
 def _drop(
     settings: Settings,
     minute: int,

@@ -20,6 +20,12 @@ something to find:
 * **mean drift** (last, ongoing run): the TPC DCA_r peak moves by +0.05 cm per
   minute, so the mean of ``TPCQA/h_tpc_track_all_recvertex_3`` (and of the
   DCA_r profile) climbs from snapshot to snapshot.
+* **out of range** (second run): the HLT's ``fHistTPCdEdxMaxOROC2`` gets a gain
+  2.6 times too high, so much of it lands in the overflow.
+
+Each problem lists the received histograms that show it and the histograms the
+built-in detector plugins derive that show it too; the plugins' checks flag
+exactly those (``tests/detectors/test_demo_problems.py``).
 
 With fewer than three runs the problems share runs (the run index wraps around).
 """
@@ -46,6 +52,8 @@ from overwatch.demo.simulation import DRIFT_PER_MINUTE
 from overwatch.demo.simulation import HOT_FACTOR
 from overwatch.demo.simulation import HOT_FASTOR
 from overwatch.demo.simulation import HOT_SUPERMODULE
+from overwatch.demo.simulation import OUT_OF_RANGE_FACTOR
+from overwatch.demo.simulation import OUT_OF_RANGE_HISTOGRAM
 from overwatch.demo.simulation import RunConditions
 from overwatch.demo.simulation import RunSimulation
 from overwatch.demo.tpc import TPCSimulation
@@ -74,7 +82,7 @@ SIMULATIONS: dict[str, type[RunSimulation]] = {
 }
 SUBSYSTEMS = tuple(SIMULATIONS)
 
-ProblemKind = Literal["hot channel", "dead supermodule", "mean drift"]
+ProblemKind = Literal["hot channel", "dead supermodule", "mean drift", "out of range"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +96,8 @@ class PlantedProblem:
     #: Which run of the data set has it, Python style: 0 the first, -1 the last.
     run_index: int
     description: str
+    #: Histograms the built-in detector plugin derives that show it too.
+    derived: tuple[str, ...] = ()
 
     def run_number(self, runs: int, first_run: int = FIRST_RUN) -> int:
         """The run that has the problem in a data set of ``runs`` runs."""
@@ -103,6 +113,7 @@ PLANTED_PROBLEMS: tuple[PlantedProblem, ...] = (
             f"EMCTRQA_histFastORL0Amp_SM{HOT_SUPERMODULE}",
             "EMCTRQA_histFastORL0",
             "EMCTRQA_histFastORL0Amp",
+            "EMCTRQA_histFastORL0PosMap",
         ),
         run_index=0,
         description=(
@@ -133,6 +144,21 @@ PLANTED_PROBLEMS: tuple[PlantedProblem, ...] = (
         description=(
             f"the DCA_r peak moves by +{DRIFT_PER_MINUTE:g} cm per minute, "
             "so the cumulative mean grows with every snapshot"
+        ),
+        derived=tuple(
+            f"TPCQA/DCAr_vs_Phi_{charge}tracks_{side}"
+            for charge in ("pos", "neg")
+            for side in ("aSide", "cSide")
+        ),
+    ),
+    PlantedProblem(
+        kind="out of range",
+        subsystem="HLT",
+        histograms=(OUT_OF_RANGE_HISTOGRAM,),
+        run_index=1,
+        description=(
+            f"the dE/dx gain of {OUT_OF_RANGE_HISTOGRAM} is {OUT_OF_RANGE_FACTOR:g} times too "
+            "high, so most entries fall beyond the axis"
         ),
     ),
 )
@@ -216,4 +242,5 @@ def _conditions(seed: int, run_number: int, index: int, runs: int) -> RunConditi
         hot_channel="hot channel" in planted,
         dead_supermodule="dead supermodule" in planted,
         mean_drift="mean drift" in planted,
+        out_of_range="out of range" in planted,
     )

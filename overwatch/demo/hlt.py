@@ -1,7 +1,8 @@
 """HLT monitoring for the demo: event sizes, detector cluster counts, trigger classes.
 
 Names follow the ALICE HLT global-monitoring histograms (``fHist*``); the size
-axes are logarithmic (variable bins) and two histograms have bin labels.
+axes are logarithmic (variable bins) and two histograms have bin labels. The
+planted out-of-range problem (a wrong dE/dx gain in one chamber) shows up here.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from overwatch.demo.histograms import Axis
+from overwatch.demo.simulation import OUT_OF_RANGE_FACTOR
+from overwatch.demo.simulation import OUT_OF_RANGE_HISTOGRAM
 from overwatch.demo.simulation import RunConditions
 from overwatch.demo.simulation import RunSimulation
 
@@ -131,4 +134,7 @@ class HLTSimulation(RunSimulation):
         h["fHistClusterChargeTot"].fill(qmax * rng.lognormal(np.log(3.5), 0.2, n_clusters))
         h["fHistTPCClusterFlags"].add_bins(rng.multinomial(n_clusters, self.CLUSTER_FLAG_FRACTIONS))
         for chamber, peak in self.CHAMBER_DEDX_PEAKS.items():
-            h[f"fHistTPCdEdxMax{chamber}"].fill(rng.normal(peak, 0.12 * peak, self.count(8000)))
+            name = f"fHistTPCdEdxMax{chamber}"
+            wrong_gain = self.conditions.out_of_range and name == OUT_OF_RANGE_HISTOGRAM
+            centre = peak * (OUT_OF_RANGE_FACTOR if wrong_gain else 1.0)
+            h[name].fill(rng.normal(centre, 0.12 * centre, self.count(8000)))

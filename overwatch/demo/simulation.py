@@ -26,6 +26,8 @@ __all__ = [
     "HOT_FACTOR",
     "HOT_FASTOR",
     "HOT_SUPERMODULE",
+    "OUT_OF_RANGE_FACTOR",
+    "OUT_OF_RANGE_HISTOGRAM",
     "Floats",
     "RunConditions",
     "RunSimulation",
@@ -39,6 +41,10 @@ HOT_FACTOR = 40.0
 DEAD_SUPERMODULE = 15
 #: How far (cm) the TPC DCA_r peak moves per minute in the drifting run.
 DRIFT_PER_MINUTE = 0.05
+#: HLT histogram whose values leave its axis range in the run with that problem,
+#: and the factor its values are multiplied by (a wrong gain).
+OUT_OF_RANGE_HISTOGRAM = "fHistTPCdEdxMaxOROC2"
+OUT_OF_RANGE_FACTOR = 2.6
 
 Floats = NDArray[np.float64]
 
@@ -54,6 +60,7 @@ class RunConditions:
     hot_channel: bool = False
     dead_supermodule: bool = False
     mean_drift: bool = False
+    out_of_range: bool = False
 
 
 class RunSimulation(ABC):

@@ -39,7 +39,8 @@ _TRACK_AXES: dict[int, tuple[str, Axis, Axis]] = {
     ),
     3: ("DCA_r", Axis.regular(120, -3, 3, "DCA_{r} (cm)"), Axis.regular(30, -3, 3, "DCA_{r} (cm)")),
     4: ("DCA_z", Axis.regular(120, -3, 3, "DCA_{z} (cm)"), Axis.regular(30, -3, 3, "DCA_{z} (cm)")),
-    5: ("eta", Axis.regular(30, -1.5, 1.5, "#eta"), Axis.regular(20, -1, 1, "#eta")),
+    # The 3D eta axis is the original's 30 bins: bins 0-14 the C side, 15-29 the A side.
+    5: ("eta", Axis.regular(30, -1.5, 1.5, "#eta"), Axis.regular(30, -1.5, 1.5, "#eta")),
     6: (
         "phi",
         Axis.regular(90, 0, _TWO_PI, "#phi (rad)"),
@@ -92,6 +93,10 @@ class TPCSimulation(RunSimulation):
             ("neg", (2, 5, 6)),
             ("pos", (3, 5, 6)),
             ("neg", (3, 5, 6)),
+            ("pos", (4, 5, 6)),
+            ("neg", (4, 5, 6)),
+            ("pos", (0, 5, 7)),
+            ("neg", (0, 5, 7)),
             ("all", (0, 5, 7)),
         ):
             names = " vs ".join(_TRACK_AXES[i][0] for i in (c, b, a))
@@ -125,7 +130,7 @@ class TPCSimulation(RunSimulation):
             h[f"{p}track_all_recvertex_{a}_{b}"].fill(t[a], t[b])
         pos = t[8] > 0
         for charge, selected in (("pos", pos), ("neg", ~pos)):
-            for a, b, c in ((2, 5, 6), (3, 5, 6)):
+            for a, b, c in ((2, 5, 6), (3, 5, 6), (4, 5, 6), (0, 5, 7)):
                 h[f"{p}track_{charge}_recvertex_{a}_{b}_{c}"].fill(
                     t[a][selected], t[b][selected], t[c][selected]
                 )

@@ -4,6 +4,11 @@ A plugin is a subclass of :class:`DetectorPlugin` registered for one subsystem
 (see :mod:`overwatch.detectors.registry`). Processing calls its hooks in this order
 for every job, on the histogram model (:class:`overwatch.histograms.model.Histogram`):
 
+0. :meth:`DetectorPlugin.summarize` — only for plugins that set
+   :attr:`DetectorPlugin.summary_pattern`: given the (unmodified) histograms whose
+   names match it, return job-wide values (e.g. the number of events); processing
+   stores them in :attr:`ProcessingContext.summary` before any other hook, in every
+   process that runs hooks, so ``prepare`` and ``check`` can use them.
 1. :meth:`DetectorPlugin.derived` — add histograms computed from the received ones
    (sums, ratios, projections); they are stored and drawn like the others.
 2. :meth:`DetectorPlugin.prepare` — per histogram: apply processing options (for
@@ -13,12 +18,26 @@ for every job, on the histogram model (:class:`overwatch.histograms.model.Histog
    (quality ``good``/``medium``/``bad`` and a reason) or ``None`` for no check.
 4. :meth:`DetectorPlugin.groups` — given every histogram name, the ordered
    histogram groups of the run page; each histogram lands in the first group whose
-   pattern matches its name, the rest in a final "Other" group.
+   pattern matches its name, the rest in a final "Other" group. A group may name
+   its members' display order (:attr:`GroupSpec.order`) and a page layout
+   (:attr:`GroupSpec.layout`, e.g. ``"grid"`` with :attr:`GroupSpec.columns`).
+
+Display hints for one histogram go into ``hist.metadata["display"]`` (a dict):
+``name`` (shown instead of the stored key, which never changes), ``show_title``,
+``lines`` (``[x1, y1, x2, y2]`` segments in axis coordinates to draw over the
+histogram, as ``TLine`` would), ``overlay`` (names of histograms to draw on the
+same pad with ``same``), ``grid`` (row and column in its group's grid).
+Everything in ``hist.metadata`` is stored as the histogram's ``info``.
 
 ``derived`` sees every histogram of the job; ``prepare`` and ``check`` see one
 histogram at a time and may run in another process than ``derived`` and
 ``groups`` (large jobs are split across cores), so they must not rely on each
 other's side effects beyond the histogram they are given.
+
+A plugin may process another subsystem's files when a run has none of its own
+(:attr:`DetectorPlugin.source_subsystem`, e.g. ALICE's TPC QA arrived in the HLT
+files); only histograms matching :attr:`DetectorPlugin.source_pattern` are then
+kept.
 
 A plugin declares the :class:`ProcessingOption` knobs a user may change for a
 time slice or reprocessing in :attr:`DetectorPlugin.options`; processing validates
@@ -132,17 +151,34 @@ SCALE_HISTS = ProcessingOption(
 
 @dataclass(frozen=True)
 class GroupSpec:
-    """A named selection of histograms: ``pattern`` is a regular expression searched in the name."""
+    """A named selection of histograms: ``pattern`` is a regular expression searched in the name.
+
+    ``order`` lists member names in display order (members not listed follow in
+    the order received); ``layout`` is a hint for the page (``""`` a plain list,
+    ``"grid"`` a grid of ``columns`` columns filled row by row in ``order``).
+    """
 
     name: str
     pattern: str
+    layout: str = ""
+    columns: int = 0
+    order: tuple[str, ...] = ()
 
     def matches(self, histogram_name: str) -> bool:
         return re.search(self.pattern, histogram_name) is not None
 
+    def position(self, histogram_name: str) -> int:
+        """Where a member goes in the group: its index in ``order``, else after all listed ones."""
+        try:
+            return self.order.index(histogram_name)
+        except ValueError:
+            return len(self.order)
+
 
 @dataclass(frozen=True)
 class CheckOutcome:
+    """The result of a plugin's check: a quality and the reason a shifter reads."""
+
     quality: str
     message: str = ""
 
@@ -165,6 +201,10 @@ class ProcessingContext:
     max_time: datetime | None = None
     #: Minutes since start of run covered, for time slices.
     minutes: tuple[float, float] | None = None
+    #: Job-wide values from :meth:`DetectorPlugin.summarize` (e.g. ``{"events": 1e6}``).
+    summary: dict[str, Any] = field(default_factory=dict)
+    #: Set when the job processes another subsystem's files (see ``source_subsystem``).
+    source_subsystem: str | None = None
 
 
 class DetectorPlugin:
@@ -178,6 +218,12 @@ class DetectorPlugin:
     #: Bump when the plugin's output changes, so provenance says which results are stale.
     version: ClassVar[str] = "1"
     options: ClassVar[tuple[ProcessingOption, ...]] = (SCALE_HISTS,)
+    #: Regular expression of the histograms :meth:`summarize` needs; ``None``: no summary.
+    summary_pattern: ClassVar[str | None] = None
+    #: Subsystem whose files to process when a run has none of this one's own.
+    source_subsystem: ClassVar[str | None] = None
+    #: With another subsystem's files, keep only histograms whose name matches this.
+    source_pattern: ClassVar[str] = ""
 
     def validate_options(self, requested: dict[str, Any]) -> dict[str, Any]:
         """Defaults overlaid with the requested values, each validated; unknown names are errors."""
@@ -191,6 +237,12 @@ class DetectorPlugin:
         for name, value in requested.items():
             values[name] = known[name].convert(value)
         return values
+
+    def summarize(
+        self, histograms: Sequence[Histogram], context: ProcessingContext
+    ) -> dict[str, Any]:
+        """Job-wide values from the histograms matching :attr:`summary_pattern`."""
+        return {}
 
     def derived(
         self, histograms: Sequence[Histogram], context: ProcessingContext

@@ -14,11 +14,23 @@ from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 from overwatch.config import Settings
+from overwatch.detectors import DetectorPlugin
+from overwatch.detectors import register_plugin
+from overwatch.detectors import unregister_plugin
 from overwatch.storage import Database
 from overwatch.storage.users import create_user
 from overwatch.webapp import create_app
 
 PASSWORDS = {"viewer": "viewer-password", "expert": "expert-password", "admin": "admin-password"}
+
+
+@pytest.fixture(autouse=True)
+def generic_emc_plugin() -> Iterator[None]:
+    """Web tests use EMC as an example subsystem with the generic plugin's options and
+    groups; pin that plugin so the built-in EMC plugin's options do not ripple into them."""
+    register_plugin("EMC", DetectorPlugin)
+    yield
+    unregister_plugin("EMC")
 
 
 @pytest.fixture
