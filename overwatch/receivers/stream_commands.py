@@ -70,9 +70,12 @@ def zmq_command(
     app: AppContext, endpoint: str, mode: str, interval: float, reply_timeout: float
 ) -> None:
     """Receive HLT snapshots over ZMQ and write them into the data directory."""
+    from overwatch.receivers.heartbeats import Heartbeat  # noqa: PLC0415
     from overwatch.receivers.zmqreceiver import ZmqReceiver  # noqa: PLC0415
 
     settings = app.settings
+    app.require_writable_data_dir()
+    heartbeat = Heartbeat(app.database(), f"zmq {endpoint}", "zmq")
     receiver = ZmqReceiver(
         endpoint,
         data_dir=settings.data_dir,
@@ -81,6 +84,8 @@ def zmq_command(
         mode="req" if mode == "req" else "sub",
         interval=interval,
         reply_timeout=reply_timeout,
+        on_file=heartbeat.zmq_file,
+        on_refused=heartbeat.refused,
     )
     stats = receiver.run(_stop_on_signals())
     click.echo(
@@ -135,6 +140,7 @@ def replay_command(
     Files go into the data directory through the atomic writer, or with
     --zmq-bind out to ZMQ receivers (`overwatch receive zmq`).
     """
+    from overwatch.receivers.heartbeats import Heartbeat  # noqa: PLC0415
     from overwatch.receivers.replay import DataDirSink  # noqa: PLC0415
     from overwatch.receivers.replay import ReplayedFile  # noqa: PLC0415
     from overwatch.receivers.replay import ReplayError  # noqa: PLC0415
@@ -145,7 +151,12 @@ def replay_command(
 
     settings = app.settings
     sink: SnapshotSink
+    heartbeat: Heartbeat | None = None
     if endpoint is None:
+        # Into the data directory: this replay is a receiver of the site; over ZMQ the
+        # receiving end records the heartbeat.
+        app.require_writable_data_dir()
+        heartbeat = Heartbeat(app.database(), f"replay {sources[0].name}", "replay")
         sink = DataDirSink(settings.data_dir, settings.tz)
     elif mode == "req":
         sink = ZmqReplier(endpoint)
@@ -153,6 +164,8 @@ def replay_command(
         sink = ZmqPublisher(endpoint)
 
     def progress(event: ReplayedFile) -> None:
+        if heartbeat is not None:
+            heartbeat.replayed(event)
         click.echo(
             f"[{event.index}/{event.total}] {event.source.name} -> {event.file_name} "
             f"({event.nbytes} bytes, {event.delivery})"
