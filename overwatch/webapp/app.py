@@ -27,6 +27,7 @@ from overwatch.webapp import assets
 from overwatch.webapp import auth
 from overwatch.webapp import errors
 from overwatch.webapp import formatting
+from overwatch.webapp import params
 from overwatch.webapp import runs
 from overwatch.webapp import security
 from overwatch.webapp import slicing
@@ -83,7 +84,8 @@ def create_app(
     app.extensions["overwatch"] = WebState(settings, database, assets.find_jsroot(settings))
     app.jinja_env.globals["overwatch_version"] = __version__
 
-    for part in (security, auth, errors, formatting, assets, runs, slicing, status, api, admin):
+    # params first: it bounds the <int:...> converter that every later blueprint's routes use.
+    for part in (params, security, auth, errors, formatting, assets, runs, slicing, status, api, admin):
         part.init_app(app)
 
     @app.get("/")

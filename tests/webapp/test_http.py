@@ -87,7 +87,7 @@ def test_time_slice_over_http_is_computed_once_and_then_served_from_storage(
     assert result["result"]["options"] == {"scale_hists": True}
     drawable = [h for group in result["groups"] for h in group["histograms"] if h["url"]]
     assert drawable
-    assert drawable[0]["url"].endswith(f"?result={job['result_id']}")
+    assert drawable[0]["url"].endswith(f"&result={job['result_id']}")
     assert "Scaled by 1/" in " ".join(drawable[0]["info"].get("info", []))
     histogram = requests.get(f"{live_server}{drawable[0]['url']}", headers=auth, timeout=10)
     assert histogram.status_code == 200
