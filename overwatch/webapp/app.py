@@ -84,8 +84,9 @@ def create_app(
     app.extensions["overwatch"] = WebState(settings, database, assets.find_jsroot(settings))
     app.jinja_env.globals["overwatch_version"] = __version__
 
-    # params first: it bounds the <int:...> converter that every later blueprint's routes use.
-    for part in (params, security, auth, errors, formatting, assets, runs, slicing, status, api, admin):
+    # Before any blueprint: it bounds the <int:...> converter that their routes use.
+    params.init_app(app)
+    for part in (security, auth, errors, formatting, assets, runs, slicing, status, api, admin):
         part.init_app(app)
 
     @app.get("/")

@@ -28,7 +28,15 @@ import overwatch
 from overwatch.config import Settings
 from overwatch.webapp.auth import protect
 
-__all__ = ["JSROOT_MISSING", "MATHJAX_PATH", "bp", "find_jsroot", "find_mathjax", "init_app", "mathjax_bp"]
+__all__ = [
+    "JSROOT_MISSING",
+    "MATHJAX_PATH",
+    "bp",
+    "find_jsroot",
+    "find_mathjax",
+    "init_app",
+    "mathjax_bp",
+]
 
 JSROOT_MISSING = (
     "JSROOT is not installed: run 'npm ci' in the Overwatch checkout "

@@ -29,10 +29,10 @@ class BoundedIntConverter(IntegerConverter):
 
     def __init__(
         self,
-        map: Map,  # noqa: A002 - Werkzeug's parameter name
+        map: Map,
         fixed_digits: int = 0,
-        min: int | None = None,  # noqa: A002
-        max: int | None = DB_INT_MAX,  # noqa: A002
+        min: int | None = None,
+        max: int | None = DB_INT_MAX,
         signed: bool = False,
     ) -> None:
         super().__init__(map, fixed_digits, min, max, signed)

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import re2
-
 from flask import Blueprint
 from flask import Flask
 from flask import abort

@@ -236,7 +236,9 @@ def test_file_view_never_runs_script_from_object_names(
         create_user(session, "boss", "boss-password", "admin")
     page, problems = _logged_in_page(browser, live_server, "boss", "boss-password")
     documents: list[Any] = []
-    page.on("response", lambda r: documents.append(r) if r.request.resource_type == "document" else None)
+    page.on(
+        "response", lambda r: documents.append(r) if r.request.resource_type == "document" else None
+    )
     page.goto(f"{live_server}/runs/700/EMC/file")
     page.wait_for_selector("#rootfile[data-opened=yes]", timeout=30_000)
     tree = page.locator("#rootfile-tree")
@@ -248,7 +250,8 @@ def test_file_view_never_runs_script_from_object_names(
     page.wait_for_timeout(1500)  # let any stray handler fire: nothing must
     assert page.evaluate("window.__xss") is None
     assert page.locator("img[src=x]").count() == 0
-    assert documents and all("content-security-policy" in r.headers for r in documents)
+    assert documents
+    assert all("content-security-policy" in r.headers for r in documents)
     assert problems == []
 
 
@@ -301,7 +304,7 @@ def test_jsroot_draws_every_stored_name_and_tex_title_under_csp_from_own_origin_
     requests: list[str] = []
     responses: list[Any] = []
     page.on("request", lambda request: requests.append(request.url))
-    page.on("response", lambda response: responses.append(response))
+    page.on("response", responses.append)
     page.goto(f"{live_server}/runs/701/EMC")
     page.wait_for_selector("section.histograms[data-drawn=all]", timeout=30_000)
     frames = page.locator(".hist-draw[data-url]")
@@ -311,8 +314,8 @@ def test_jsroot_draws_every_stored_name_and_tex_title_under_csp_from_own_origin_
         assert frames.nth(index).locator("svg").count() >= 1, index
     # MathJax typeset the TeX title from our own copy (the npm package), nothing else was asked.
     page.wait_for_function(
-        "document.querySelector('article[data-name=\"tex\"] mjx-container, "
-        "article[data-name=\"tex\"] svg [data-mml-node]') !== null",
+        'document.querySelector(\'article[data-name="tex"] mjx-container, '
+        'article[data-name="tex"] svg [data-mml-node]\') !== null',
         timeout=30_000,
     )
     assert any("/static/mathjax/" in url for url in requests)
@@ -320,6 +323,7 @@ def test_jsroot_draws_every_stored_name_and_tex_title_under_csp_from_own_origin_
     assert outside == []
     assert all(r.status < 400 for r in responses), [(r.url, r.status) for r in responses]
     pages = [r for r in responses if r.request.resource_type == "document"]
-    assert pages and all("content-security-policy" in r.headers for r in pages)
+    assert pages
+    assert all("content-security-policy" in r.headers for r in pages)
     assert page.evaluate("window.__xss") is None
     assert problems == []

@@ -159,7 +159,10 @@ def test_unknown_subsystem_and_run_are_friendly_404_pages(client_as: Client, db:
 def test_single_histogram_page_with_slash_in_name(client_as: Client, db: Database) -> None:
     add_run(db, 10)
     client = client_as("viewer")
-    for url in ("/runs/10/EMC/view?name=EMCal/hitsPerTower", "/runs/10/EMC/view/EMCal/hitsPerTower"):
+    for url in (
+        "/runs/10/EMC/view?name=EMCal/hitsPerTower",
+        "/runs/10/EMC/view/EMCal/hitsPerTower",
+    ):
         page = client.get(url)
         assert page.status_code == 200, url
         assert 'class="hist-draw hist-draw-large"' in page.text
