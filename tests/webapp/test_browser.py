@@ -161,9 +161,8 @@ def test_live_mode_redraws_only_changed_histograms(
         page.click("button[type=submit]")
         page.goto(f"{base}/runs/500/EMC")
         page.wait_for_selector("section.histograms[data-drawn=all]")
-        page.wait_for_function(
-            "document.getElementById('livenote').textContent.includes('no change')"
-        )
+        # Locators, not wait_for_function: the page's CSP forbids evaluating strings.
+        page.locator("#livenote", has_text="no change").wait_for()
         gz, size, etag = gz_payload(
             th1("EMCal/energy", [50, 1, 1, 1, 1, 1, 1, 1, 1, 1], low=0, high=10)
         )
@@ -173,9 +172,7 @@ def test_live_mode_redraws_only_changed_histograms(
                 .where(HistogramRecord.name == "EMCal/energy")
                 .values(json_gz=gz, json_size=size, etag=etag)
             )
-        page.wait_for_function(
-            "document.getElementById('livenote').textContent.includes('1 updated')"
-        )
+        page.locator("#livenote", has_text="1 updated").wait_for()
         assert page.locator(".hist-draw[data-drawn=yes]").count() == 2
         assert problems == []
     finally:
@@ -303,8 +300,12 @@ def test_jsroot_draws_every_stored_name_and_tex_title_under_csp_from_own_origin_
     page, problems = _logged_in_page(browser, live_server, "shifter", "shift-password")
     requests: list[str] = []
     responses: list[Any] = []
+
+    def record(response: Any) -> None:  # Playwright needs a Python function, not a bound method
+        responses.append(response)
+
     page.on("request", lambda request: requests.append(request.url))
-    page.on("response", responses.append)
+    page.on("response", record)
     page.goto(f"{live_server}/runs/701/EMC")
     page.wait_for_selector("section.histograms[data-drawn=all]", timeout=30_000)
     frames = page.locator(".hist-draw[data-url]")
@@ -313,11 +314,9 @@ def test_jsroot_draws_every_stored_name_and_tex_title_under_csp_from_own_origin_
     for index in range(frames.count()):
         assert frames.nth(index).locator("svg").count() >= 1, index
     # MathJax typeset the TeX title from our own copy (the npm package), nothing else was asked.
-    page.wait_for_function(
-        'document.querySelector(\'article[data-name="tex"] mjx-container, '
-        'article[data-name="tex"] svg [data-mml-node]\') !== null',
-        timeout=30_000,
-    )
+    page.locator(
+        'article[data-name="tex"] mjx-container, article[data-name="tex"] svg [data-mml-node]'
+    ).first.wait_for(state="attached", timeout=30_000)
     assert any("/static/mathjax/" in url for url in requests)
     outside = [url for url in requests if not url.startswith(live_server)]
     assert outside == []

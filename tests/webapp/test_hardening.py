@@ -175,20 +175,16 @@ def test_huge_numbers_in_query_strings_are_400(client_as: Client, db: Database, 
     assert f"must be a whole number from 0 to {DB_INT_MAX}" in response.text
 
 
-def test_search_runs_hostile_patterns_in_linear_time_and_refuses_long_ones(
-    client_as: Client, db: Database
-) -> None:
+def test_search_uses_re2_and_refuses_long_patterns(client_as: Client, db: Database) -> None:
+    # Hostile patterns against a real gunicorn: test_gunicorn.py (a backtracking engine
+    # would hang this process instead of failing it).
     long_name = "EMCal/" + "a" * 60
     add_run(db, 10, specs=[HistSpec(long_name, "Long"), HistSpec("EMCal/energy", "Long")])
     client = client_as("viewer")
-    # Exponential for a backtracking engine on a 66-character name; RE2 answers at once.
-    page = client.get("/runs/10/EMC", query_string={"q": "(.|.)*!"})
-    assert page.status_code == 200
-    assert "No histogram matches." in page.text
     found = client.get("/runs/10/EMC", query_string={"q": "^emcal/A+$"}).text
     assert f'data-name="{long_name}"' in found
     assert 'data-name="EMCal/energy"' not in found
-    # Syntax RE2 lacks (backreferences) is searched as plain text, with a note.
+    # RE2 has no backreferences (they are what make matching exponential): plain text.
     plain = client.get("/runs/10/EMC", query_string={"q": r"(a)\1"}).text
     assert "searched as plain text" in plain
     too_long = client.get("/runs/10/EMC", query_string={"q": "a" * (MAX_PATTERN + 1)})

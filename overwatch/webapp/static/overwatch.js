@@ -19,6 +19,9 @@
     for (const frame of frames) showError(frame, "JSROOT is not available; see the banner above.");
     return;
   }
+  // JSROOT's progress box writes messages (which may quote object names) as HTML; names
+  // are data from outside, so it stays off here as in the ROOT file view.
+  JSROOT.settings.ProgressBox = false;
   const etags = new Map();
   const CONCURRENT = 4;
 
