@@ -1,13 +1,20 @@
 """The JSON API under ``/api/v1/`` (described at ``/api/v1/openapi.json``).
 
 Histogram JSON is the hot path: one indexed query returns the stored gzip bytes,
-which go out as they are with ``Content-Encoding: gzip`` (decompressed only for
-the rare client that does not accept gzip), a strong ETag and ``Cache-Control``.
+which go out as they are with ``Content-Encoding: gzip``, a strong ETag and
+``Cache-Control``. For the rare client that refuses gzip they are inflated chunk
+by chunk while the response is sent, so a huge histogram never sits decompressed
+in a worker's memory.
+
+A histogram is addressed as ``.../histogram?name=NAME``: in the query string every
+stored name arrives as stored, where a path would lose ``.``/``..`` segments to
+URL normalisation. The older ``.../histograms/<name>`` form still answers.
 """
 
 from __future__ import annotations
 
-import gzip
+import zlib
+from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -39,6 +46,7 @@ from overwatch.webapp.database import read_session
 from overwatch.webapp.database import subsystem_or_404
 from overwatch.webapp.formatting import is_ongoing
 from overwatch.webapp.openapi import openapi_document
+from overwatch.webapp.params import int_arg
 from overwatch.webapp.security import csrf
 from overwatch.webapp.slicing import submit
 from overwatch.webapp.status import collect_status
@@ -53,20 +61,12 @@ MAX_PER_PAGE = 200
 CURRENT_CACHE = "private, no-cache"
 #: A stored time slice or reprocessing never changes.
 RESULT_CACHE = "private, max-age=86400, immutable"
+#: Bytes of gzip fed to, and at most produced by, one inflate step for identity clients.
+INFLATE_CHUNK = 256 * 1024
 
 
 def _time(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
-
-
-def _int_arg(name: str, default: int | None = None) -> int | None:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        abort(400, f"query parameter {name!r} must be a whole number")
 
 
 def _subsystem_json(sub: SubsystemSummary) -> dict[str, Any]:
@@ -129,14 +129,14 @@ def _job_json(job: JobView) -> dict[str, Any]:
 @bp.get("/runs")
 def runs() -> Response:
     """Runs newest first: ``?page=N``, or ``?before=RUN`` / ``?after=RUN`` (keyset, follow ``older``/``newer``)."""
-    per_page = min(max(_int_arg("per_page", 50) or 50, 1), MAX_PER_PAGE)
+    per_page = min(max(int_arg("per_page", 50) or 50, 1), MAX_PER_PAGE)
     with read_session() as session:
         listing = list_runs(
             session,
-            _int_arg("page"),
+            int_arg("page"),
             per_page,
-            before=_int_arg("before"),
-            after=_int_arg("after"),
+            before=int_arg("before"),
+            after=int_arg("after"),
         )
     links: dict[str, str | None] = {"newer": None, "older": None}
     if listing.runs and listing.has_newer:
@@ -168,7 +168,7 @@ def run(run_number: int) -> Response:
 def subsystem(run_number: int, subsystem: str) -> Response:
     """A subsystem's groups with their histograms (current result, or ``?result=ID``)."""
     sub = subsystem_or_404(run_number, subsystem)
-    result_id = _int_arg("result")
+    result_id = int_arg("result")
     with read_session() as session:
         result = get_result(session, result_id, sub.id) if result_id is not None else None
         if result_id is not None and result is None:
@@ -199,10 +199,44 @@ def subsystem(run_number: int, subsystem: str) -> Response:
     return jsonify(data)
 
 
+def inflate(data: bytes, chunk: int = INFLATE_CHUNK) -> Iterator[bytes]:
+    """The decompressed content of gzip ``data``, in pieces of at most ``chunk`` bytes."""
+    inflater = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)  # | 16: gzip header and trailer
+    view = memoryview(data)
+    for start in range(0, len(view), chunk):
+        pending: bytes | memoryview = view[start : start + chunk]
+        while pending and not inflater.eof:
+            # max_length bounds the output of one step: a chunk of zeros inflates 1000-fold.
+            piece = inflater.decompress(pending, chunk)
+            pending = inflater.unconsumed_tail
+            if piece:
+                yield piece
+        if inflater.eof:
+            break
+    rest = inflater.flush()
+    if rest:
+        yield rest
+    if not inflater.eof:
+        raise zlib.error("stored histogram JSON is truncated")
+
+
+@bp.get("/runs/<int:run_number>/<subsystem>/histogram")
+def histogram(run_number: int, subsystem: str) -> Response:
+    """One histogram's JSROOT JSON, straight from storage: ``?name=NAME[&result=ID]``."""
+    name = request.args.get("name")
+    if not name:
+        abort(400, "say which histogram: ?name=NAME")
+    return _histogram_response(run_number, subsystem, name)
+
+
 @bp.get("/runs/<int:run_number>/<subsystem>/histograms/<path:name>")
-def histogram(run_number: int, subsystem: str, name: str) -> Response:
-    """One histogram's JSROOT JSON, straight from storage."""
-    result_id = _int_arg("result")
+def histogram_by_path(run_number: int, subsystem: str, name: str) -> Response:
+    """The older form of :func:`histogram` (names without ``.``/``..`` segments)."""
+    return _histogram_response(run_number, subsystem, name)
+
+
+def _histogram_response(run_number: int, subsystem: str, name: str) -> Response:
+    result_id = int_arg("result")
     # One read needs no transaction: autocommit spares PostgreSQL a BEGIN and a ROLLBACK.
     engine = get_db().engine.execution_options(isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
@@ -213,18 +247,17 @@ def histogram(run_number: int, subsystem: str, name: str) -> Response:
         abort(
             422, f"{name!r} could not be converted for JSROOT: {payload.error or 'no JSON stored'}"
         )
-    response = Response(status=200, mimetype="application/json")
+    if request.if_none_match.contains(payload.etag):
+        response = Response(status=304)
+    elif request.accept_encodings["gzip"]:
+        response = Response(payload.json_gz, mimetype="application/json")
+        response.headers["Content-Encoding"] = "gzip"
+    else:
+        # A generator: inflated piece by piece as the client reads (no Content-Length).
+        response = Response(inflate(payload.json_gz), mimetype="application/json")
     response.set_etag(payload.etag)
     response.headers["Cache-Control"] = RESULT_CACHE if result_id is not None else CURRENT_CACHE
     response.headers["Vary"] = "Accept-Encoding"
-    if request.if_none_match.contains(payload.etag):
-        response.status_code = 304
-        return response
-    if request.accept_encodings["gzip"]:
-        response.set_data(payload.json_gz)
-        response.headers["Content-Encoding"] = "gzip"
-    else:
-        response.set_data(gzip.decompress(payload.json_gz))
     return response
 
 

@@ -1,10 +1,16 @@
-"""JSROOT from the npm package ``jsroot``, served by the app (no CDN, nothing fetched at run time).
+"""JSROOT and MathJax from npm, served by the app (no CDN, nothing fetched at run time).
 
-The package is found at the ``jsroot_dir`` setting, else at ``node_modules/jsroot``
-next to the ``overwatch`` package (an editable install from a checkout where
-``npm ci`` ran), else in the current directory's ``node_modules``. When it is
-missing, pages still render and say how to install it; ``/static/jsroot/...``
-answers 404 with the same hint.
+The package ``jsroot`` is found at the ``jsroot_dir`` setting, else at
+``node_modules/jsroot`` next to the ``overwatch`` package (an editable install from
+a checkout where ``npm ci`` ran), else in the current directory's ``node_modules``.
+When it is missing, pages still render and say how to install it;
+``/static/jsroot/...`` answers 404 with the same hint.
+
+JSROOT typesets titles holding TeX (``\\sqrt{s}``) with MathJax, which it loads
+from ``<jsroot>/../mathjax/3.2.0/es5/`` and, failing that, from a CDN. The npm
+package ``mathjax`` (installed next to jsroot, or inside it) is served at exactly
+that path, so the browser never looks elsewhere; the Content-Security-Policy
+would block the CDN anyway.
 """
 
 from __future__ import annotations
@@ -20,8 +26,17 @@ from werkzeug.wrappers import Response
 
 import overwatch
 from overwatch.config import Settings
+from overwatch.webapp.auth import protect
 
-__all__ = ["JSROOT_MISSING", "bp", "find_jsroot", "init_app"]
+__all__ = [
+    "JSROOT_MISSING",
+    "MATHJAX_PATH",
+    "bp",
+    "find_jsroot",
+    "find_mathjax",
+    "init_app",
+    "mathjax_bp",
+]
 
 JSROOT_MISSING = (
     "JSROOT is not installed: run 'npm ci' in the Overwatch checkout "
@@ -32,8 +47,14 @@ JSROOT_MISSING = (
 SERVED_DIRECTORIES = ("build", "modules", "fonts", "img")
 #: The files are versioned by the pinned package; browsers may keep them a day.
 MAX_AGE = 86400
+#: Where JSROOT 7 looks for MathJax, relative to its own directory (modules/base/latex.mjs);
+#: the version in it is JSROOT's choice, the files are whichever mathjax 3 npm installed.
+MATHJAX_PATH = "mathjax/3.2.0"
 
 bp = Blueprint("assets", __name__)
+#: Only pages behind the login draw TeX titles, so MathJax is served to logged-in users only.
+mathjax_bp = Blueprint("mathjax", __name__)
+protect(mathjax_bp)
 
 
 def _is_jsroot(path: Path) -> bool:
@@ -51,6 +72,25 @@ def find_jsroot(settings: Settings) -> Path | None:
     return None
 
 
+def find_mathjax(jsroot_dir: Path | None) -> Path | None:
+    """The npm package mathjax installed with ``jsroot_dir``, or ``None``."""
+    if jsroot_dir is None:
+        return None
+    for candidate in (jsroot_dir.parent / "mathjax", jsroot_dir / "node_modules" / "mathjax"):
+        if (candidate / "es5" / "tex-svg.js").is_file():
+            return candidate.resolve()
+    return None
+
+
+@mathjax_bp.get(f"/static/{MATHJAX_PATH}/es5/<path:filename>")
+def mathjax_file(filename: str) -> Response:
+    root = find_mathjax(current_app.extensions["overwatch"].jsroot_dir)
+    if root is None:
+        abort(404, "MathJax is not installed: run 'npm ci' in the Overwatch checkout")
+    # send_from_directory refuses paths that escape the directory ("..", absolute).
+    return send_from_directory(root / "es5", filename, max_age=MAX_AGE)
+
+
 @bp.get("/static/jsroot/<path:filename>")
 def jsroot_file(filename: str) -> Response:
     root: Path | None = current_app.extensions["overwatch"].jsroot_dir
@@ -65,6 +105,7 @@ def jsroot_file(filename: str) -> Response:
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.register_blueprint(mathjax_bp)
     app.jinja_env.globals["jsroot_missing"] = (
         JSROOT_MISSING if app.extensions["overwatch"].jsroot_dir is None else None
     )

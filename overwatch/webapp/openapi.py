@@ -97,27 +97,48 @@ PATHS: dict[str, Any] = {
             "responses": {"200": _ok("Groups and histograms."), **_COMMON},
         }
     },
-    "/runs/{run_number}/{subsystem}/histograms/{name}": {
+    "/runs/{run_number}/{subsystem}/histogram": {
         "get": {
             "summary": "One histogram as JSROOT JSON (what ROOT's TBufferJSON writes)",
             "description": (
-                "The name may contain '/'. Served gzip-compressed when the client accepts "
-                "gzip, with a strong ETag; send If-None-Match to get 304 when unchanged."
+                "The name goes in the query string, so every stored name (with '/', '..', "
+                "'%', '#', spaces, ...) arrives unchanged; the older form "
+                "/runs/{run_number}/{subsystem}/histograms/{name} answers too for names "
+                "without '.' or '..' path segments. Served gzip-compressed when the client "
+                "accepts gzip, with a strong ETag; send If-None-Match to get 304 when unchanged."
             ),
+            "parameters": [
+                _RUN,
+                _SUB,
+                {"name": "name", "in": "query", "required": True, "schema": {"type": "string"}},
+                _RESULT,
+            ],
+            "responses": {
+                "200": _ok("The JSROOT JSON object."),
+                "304": {"description": "Unchanged since the ETag sent in If-None-Match."},
+                "400": _error("No name, or a number parameter that is not a whole number."),
+                "422": _error(
+                    "The object could not be converted for JSROOT (see the ROOT file view)."
+                ),
+                **_COMMON,
+            },
+        }
+    },
+    "/runs/{run_number}/{subsystem}/histograms/{name}": {
+        "get": {
+            "summary": "The older form of /runs/{run_number}/{subsystem}/histogram?name=",
+            "description": (
+                "The name may contain '/', but browsers, HTTP libraries and proxies rewrite "
+                "'.' and '..' path segments: such names are reachable only by the query form."
+            ),
+            "deprecated": True,
             "parameters": [
                 _RUN,
                 _SUB,
                 {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
                 _RESULT,
             ],
-            "responses": {
-                "200": _ok("The JSROOT JSON object."),
-                "304": {"description": "Unchanged since the ETag sent in If-None-Match."},
-                "422": _error(
-                    "The object could not be converted for JSROOT (see the ROOT file view)."
-                ),
-                **_COMMON,
-            },
+            "responses": {"200": _ok("The JSROOT JSON object."), **_COMMON},
         }
     },
     "/runs/{run_number}/{subsystem}/options": {

@@ -4,14 +4,22 @@ Views ask :mod:`overwatch.storage.queries` for small dataclasses and render them
 the histograms themselves are fetched by the browser from the JSON API and drawn
 by JSROOT. Raw ROOT files are found through the database by id, never by a path
 taken from the request.
+
+Histogram names travel in the query string (``view?name=...``), where no browser
+or proxy rewrites them: a stored name like ``..`` or ``a/../b`` would be
+"normalised" away in a path. The older ``view/<name>`` form still answers.
+
+The run page search runs the viewer's regular expression with RE2, whose time is
+linear in the input for every pattern, so no pattern can stall a worker.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import re2
 from flask import Blueprint
 from flask import Flask
 from flask import abort
@@ -37,33 +45,25 @@ from overwatch.webapp.auth import protect
 from overwatch.webapp.database import get_settings
 from overwatch.webapp.database import read_session
 from overwatch.webapp.database import subsystem_or_404
+from overwatch.webapp.params import int_arg
 
-__all__ = ["PER_PAGE", "bp", "init_app", "render_run_page", "search_histograms"]
+__all__ = ["MAX_PATTERN", "PER_PAGE", "bp", "init_app", "render_run_page", "search_histograms"]
 
 PER_PAGE = 50
-#: Patterns longer than this are refused: the search runs Python's re on user input.
+#: Longer search patterns are refused with a 400: nobody types more, and RE2's time
+#: and memory grow with the pattern too.
 MAX_PATTERN = 200
 
 bp = Blueprint("runs", __name__)
 protect(bp)
 
 
-def _int_arg(name: str) -> int | None:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        abort(400, f"{name} must be a whole number")
-
-
 @bp.get("/runs")
 def run_list() -> str:
-    page = _int_arg("page")
+    page = int_arg("page")
     with read_session() as session:
         listing = list_runs(
-            session, page, PER_PAGE, before=_int_arg("before"), after=_int_arg("after")
+            session, page, PER_PAGE, before=int_arg("before"), after=int_arg("after")
         )
     if listing.page is not None and listing.page > listing.pages:
         abort(404, f"there are only {listing.pages} pages of runs")
@@ -80,17 +80,32 @@ def run_redirect(run_number: int) -> Response:
     return redirect(url_for("runs.run_page", run_number=run_number, subsystem=first))
 
 
-def search_histograms(groups: list[GroupView], pattern: str) -> tuple[list[GroupView], str | None]:
-    """Histograms whose name matches ``pattern`` (a regular expression, else plain text)."""
-    if len(pattern) > MAX_PATTERN:
-        return [], f"the pattern is longer than {MAX_PATTERN} characters"
-    note = None
+def _name_matcher(pattern: str) -> tuple[Callable[[str], bool], str | None]:
+    """A case-insensitive test of names for ``pattern`` (RE2 syntax, else plain text), and a note."""
+    options = re2.Options()
+    options.case_sensitive = False
+    options.log_errors = False  # a viewer's typo is no server error
     try:
-        compiled = re.compile(pattern, re.IGNORECASE)
-    except re.error as exc:
-        compiled = re.compile(re.escape(pattern), re.IGNORECASE)
-        note = f"not a valid regular expression ({exc}); searched as plain text"
-    found = [hist for group in groups for hist in group.histograms if compiled.search(hist.name)]
+        compiled = re2.compile(pattern, options)
+    except re2.error as exc:
+        reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
+        folded = pattern.casefold()
+        return (
+            lambda name: folded in name.casefold(),
+            f"not a regular expression RE2 accepts ({reason}); searched as plain text",
+        )
+    return (lambda name: compiled.search(name) is not None), None
+
+
+def search_histograms(groups: list[GroupView], pattern: str) -> tuple[list[GroupView], str | None]:
+    """Histograms whose name matches ``pattern`` (a regular expression, else plain text).
+
+    Patterns longer than :data:`MAX_PATTERN` are refused with a 400.
+    """
+    if len(pattern) > MAX_PATTERN:
+        abort(400, f"the search pattern is longer than {MAX_PATTERN} characters")
+    matches, note = _name_matcher(pattern)
+    found = [hist for group in groups for hist in group.histograms if matches(hist.name)]
     return [GroupView(None, f"Search: {pattern}", found)], note
 
 
@@ -101,7 +116,7 @@ def render_run_page(
     form_values: Any = None,
 ) -> str:
     """The run page of one subsystem (also re-rendered with errors by the request form)."""
-    result_id = _int_arg("result")
+    result_id = int_arg("result")
     query = request.args.get("q", "").strip()
     with read_session() as session:
         run = get_run(session, sub.run_number)
@@ -147,10 +162,24 @@ def run_page(run_number: int, subsystem: str) -> str:
     return render_run_page(subsystem_or_404(run_number, subsystem))
 
 
+@bp.get("/runs/<int:run_number>/<subsystem>/view")
+def histogram_page(run_number: int, subsystem: str) -> str:
+    """One histogram, large: ``?name=NAME`` (any stored name) and optionally ``&result=ID``."""
+    name = request.args.get("name")
+    if not name:
+        abort(400, "say which histogram: ?name=NAME")
+    return _histogram_page(run_number, subsystem, name)
+
+
 @bp.get("/runs/<int:run_number>/<subsystem>/view/<path:name>")
-def histogram_page(run_number: int, subsystem: str, name: str) -> str:
+def histogram_page_by_path(run_number: int, subsystem: str, name: str) -> str:
+    """The older form of :func:`histogram_page` (names without ``.``/``..`` segments)."""
+    return _histogram_page(run_number, subsystem, name)
+
+
+def _histogram_page(run_number: int, subsystem: str, name: str) -> str:
     sub = subsystem_or_404(run_number, subsystem)
-    result_id = _int_arg("result")
+    result_id = int_arg("result")
     with read_session() as session:
         if result_id is not None and get_result(session, result_id, sub.id) is None:
             abort(404, f"no result {result_id} for run {run_number} {subsystem}")
@@ -165,7 +194,7 @@ def histogram_page(run_number: int, subsystem: str, name: str) -> str:
 def root_file_page(run_number: int, subsystem: str) -> str:
     sub = subsystem_or_404(run_number, subsystem)
     with read_session() as session:
-        found = raw_file(session, sub.id, _int_arg("file"))
+        found = raw_file(session, sub.id, int_arg("file"))
     if found is None:
         abort(404, f"run {run_number} {subsystem} has no received file")
     return render_template("rootfile.html", sub=sub, file_id=found[0], file_name=found[2])
@@ -174,7 +203,7 @@ def root_file_page(run_number: int, subsystem: str) -> str:
 @bp.get("/runs/<int:run_number>/<subsystem>/file/raw")
 def raw_root_file(run_number: int, subsystem: str) -> Response:
     """The received ROOT file itself (newest, or ``?file=ID``), with HTTP range support for JSROOT."""
-    return _serve_file(subsystem_or_404(run_number, subsystem), _int_arg("file"), None)
+    return _serve_file(subsystem_or_404(run_number, subsystem), int_arg("file"), None)
 
 
 @bp.get("/runs/<int:run_number>/<subsystem>/files/<int:file_id>/<file_name>")

@@ -3,6 +3,12 @@
 When no ``secret_key`` is configured, one is generated into ``<data_dir>/secret_key``
 (mode 0600) on first start and read by every later start and every worker, so
 sessions survive restarts and the key never lives in the repository.
+
+Every response carries a Content-Security-Policy that lets a page run only
+scripts served by the app itself: no inline ``<script>``, no ``onclick=``-style
+handlers, no ``eval``, nothing from another origin. A name that slips unescaped
+into the page (a histogram named ``x<img src=x onerror=...>``) therefore cannot
+run. Templates keep all script in ``static/*.js`` for that reason.
 """
 
 from __future__ import annotations
@@ -19,11 +25,35 @@ from overwatch.config import MIN_SECRET_KEY_LENGTH
 from overwatch.config import ConfigError
 from overwatch.config import Settings
 
-__all__ = ["SECRET_KEY_FILE", "csrf", "init_app", "secret_key"]
+__all__ = ["CONTENT_SECURITY_POLICY", "HSTS", "SECRET_KEY_FILE", "csrf", "init_app", "secret_key"]
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
 
 csrf = CSRFProtect()
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        # Only our own files: no inline script, no inline event handlers, no eval. JSROOT
+        # compiles code only for TF1 formulas without stored points and TTree::Draw
+        # expressions; those cannot be drawn here, histograms never need it.
+        "script-src 'self'",
+        # JSROOT (d3) and MathJax style every SVG element they draw through style
+        # attributes and inject <style> elements for their own classes; CSS cannot run
+        # script, so inline styles are allowed while style sheets still come from us only.
+        "style-src 'self' 'unsafe-inline'",
+        # JSROOT's tree icons and MathJax's fonts are data: URIs built into their code.
+        "img-src 'self' data:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+#: Sent only with ``web_secure_cookies``: the site is reached by https and must stay so.
+HSTS = "max-age=31536000"
 
 
 def _read_key(path: Path) -> str:
@@ -71,9 +101,17 @@ def _headers(response: Response) -> Response:
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    return response
+
+
+def _hsts(response: Response) -> Response:
+    response.headers.setdefault("Strict-Transport-Security", HSTS)
     return response
 
 
 def init_app(app: Flask) -> None:
     csrf.init_app(app)
     app.after_request(_headers)
+    if app.extensions["overwatch"].settings.web_secure_cookies:
+        app.after_request(_hsts)

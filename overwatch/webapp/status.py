@@ -1,13 +1,16 @@
 """The status page for operators and ``GET /healthz`` for load balancers.
 
 ``/healthz`` needs no login and answers 200 ``{"status": "ok"}`` when the database
-answers, else 503 with the reason. The status page shows per subsystem the last
+answers, else 503 saying only that it is unreachable: the driver's message names
+the database host, port and name, which anonymous callers must not learn, so it
+goes to the log. The status page shows per subsystem the last
 received file and its age, the processing daemons' heartbeats, the queue, and the
 running and failed jobs with their errors.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +18,7 @@ from flask import Blueprint
 from flask import Flask
 from flask import jsonify
 from flask import render_template
+from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
@@ -36,13 +40,18 @@ __all__ = ["bp", "collect_status", "health_bp", "init_app", "receiver_states"]
 bp = Blueprint("status", __name__)
 protect(bp)
 health_bp = Blueprint("health", __name__)
+logger = logging.getLogger(__name__)
+#: All that /healthz says about a failure.
+UNREACHABLE = "database unreachable"
 
 
 def _database_error() -> str | None:
+    """None when the database answers, else a reason without the connection details."""
     try:
         get_db().ping()
     except SQLAlchemyError as exc:
-        return f"database unreachable: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+        logger.warning("database unreachable: %s: %s", type(exc).__name__, exc)
+        return f"{UNREACHABLE} ({type(exc).__name__}); the web app's log has the details"
     return None
 
 
@@ -59,19 +68,24 @@ def receiver_states(now: datetime) -> list[tuple[ReceiverView, bool]]:
 def healthz() -> Response:
     problem = _database_error()
     body: dict[str, Any] = (
-        {"status": "ok"} if problem is None else {"status": "unavailable", "reason": problem}
+        {"status": "ok"} if problem is None else {"status": "unavailable", "reason": UNREACHABLE}
     )
     if problem is None:
-        # Detail for operators; a silent receiver does not make the web app unhealthy.
-        body["receivers"] = [
-            {
-                "name": receiver.name,
-                "kind": receiver.kind,
-                "last_seen_at": receiver.last_seen_at.isoformat(),
-                "alive": alive,
-            }
-            for receiver, alive in receiver_states(utcnow())
-        ]
+        # A silent receiver does not make the web app unhealthy. Anyone may see how many
+        # receivers are alive; their names (which may carry hosts) need a login.
+        states = receiver_states(utcnow())
+        body["receivers_alive"] = sum(1 for _, alive in states if alive)
+        body["receivers_dead"] = sum(1 for _, alive in states if not alive)
+        if current_user.is_authenticated:
+            body["receivers"] = [
+                {
+                    "name": receiver.name,
+                    "kind": receiver.kind,
+                    "last_seen_at": receiver.last_seen_at.isoformat(),
+                    "alive": alive,
+                }
+                for receiver, alive in states
+            ]
     response = jsonify(body)
     response.status_code = 200 if problem is None else 503
     response.headers["Cache-Control"] = "no-store"

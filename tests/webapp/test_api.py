@@ -62,7 +62,7 @@ def test_subsystem_lists_groups_and_histograms(client_as: Client, db: Database) 
     assert [h["name"] for h in towers] == ["EMCal/hitsPerTower", "EMCal/energy"]
     assert towers[0]["quality"] == "bad"
     assert towers[0]["info"] == {"check": "3 hot towers", "hot_channels": [12, 40, 77]}
-    assert towers[0]["url"] == "/api/v1/runs/10/EMC/histograms/EMCal/hitsPerTower"
+    assert towers[0]["url"] == "/api/v1/runs/10/EMC/histogram?name=EMCal/hitsPerTower"
     canvas = body["groups"][1]["histograms"][1]
     assert canvas["url"] is None
     assert canvas["error"] == "TCanvas objects are not converted"
@@ -122,7 +122,10 @@ def test_histogram_errors(client_as: Client, db: Database) -> None:
     )
     assert client.get("/api/v1/runs/11/EMC/histograms/EMCal/energy").status_code == 404
     assert client.get(HIST + "?result=abc").json == {
-        "error": {"status": 400, "reason": "query parameter 'result' must be a whole number"}
+        "error": {
+            "status": 400,
+            "reason": "query parameter 'result' must be a whole number from 0 to 2147483647",
+        }
     }
 
 
@@ -144,7 +147,8 @@ def test_a_stored_time_slice_is_served_by_result_id(client_as: Client, db: Datab
     assert json.loads(gzip.decompress(response.data))["fArray"][5] == 75.0
     body = client.get(f"/api/v1/runs/10/EMC?result={result_id}").json
     assert body["result"]["kind"] == "time_slice"
-    assert body["groups"][0]["histograms"][0]["url"] == f"{HIST}?result={result_id}"
+    url = body["groups"][0]["histograms"][0]["url"]
+    assert url == f"/api/v1/runs/10/EMC/histogram?name=EMCal/energy&result={result_id}"
     # A result of another run's subsystem is not reachable through this run.
     other = client.get(f"/api/v1/runs/11/EMC/histograms/EMCal/energy?result={result_id}")
     assert other.status_code == 404

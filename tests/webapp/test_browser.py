@@ -161,9 +161,8 @@ def test_live_mode_redraws_only_changed_histograms(
         page.click("button[type=submit]")
         page.goto(f"{base}/runs/500/EMC")
         page.wait_for_selector("section.histograms[data-drawn=all]")
-        page.wait_for_function(
-            "document.getElementById('livenote').textContent.includes('no change')"
-        )
+        # Locators, not wait_for_function: the page's CSP forbids evaluating strings.
+        page.locator("#livenote", has_text="no change").wait_for()
         gz, size, etag = gz_payload(
             th1("EMCal/energy", [50, 1, 1, 1, 1, 1, 1, 1, 1, 1], low=0, high=10)
         )
@@ -173,12 +172,157 @@ def test_live_mode_redraws_only_changed_histograms(
                 .where(HistogramRecord.name == "EMCal/energy")
                 .values(json_gz=gz, json_size=size, etag=etag)
             )
-        page.wait_for_function(
-            "document.getElementById('livenote').textContent.includes('1 updated')"
-        )
+        page.locator("#livenote", has_text="1 updated").wait_for()
         assert page.locator(".hist-draw[data-drawn=yes]").count() == 2
         assert problems == []
     finally:
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
+
+
+# --- Hardening: stored names are data, never code, and the CSP holds -------------------
+
+#: A name a hostile producer could give a histogram or directory in a ROOT file.
+XSS_NAME = "x<img src=x onerror=window.__xss=1>"
+XSS_DIR = "d<img src=x onerror=window.__xss=2>"
+#: Stored names that a URL path would lose or mangle (dot segments, %, #, ?, spaces, unicode).
+ODD_NAMES = ("..", ".", "a/../b", "a/./b", "%", "#", "?", "with space", "ünïcødé/Δ", XSS_NAME)
+#: Reports every Content-Security-Policy violation on the page as a console error.
+CSP_WATCH = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error("CSP violation: " + event.violatedDirective + " " + event.blockedURI);
+});
+"""
+
+
+def _logged_in_page(browser: Any, base: str, name: str, password: str) -> tuple[Any, list[str]]:
+    """A page logged in as ``name`` that records console errors, page errors and CSP violations."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    problems: list[str] = []
+    page.add_init_script(CSP_WATCH)
+    page.on(
+        "console",
+        lambda message: problems.append(message.text) if message.type == "error" else None,
+    )
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.goto(f"{base}/login")
+    page.fill("#name", name)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/runs")
+    return page, problems
+
+
+def test_file_view_never_runs_script_from_object_names(
+    browser: Any, live_server: str, settings: Settings, db: Database
+) -> None:
+    from tests import rootfiles  # noqa: PLC0415
+    from tests.webapp.builders import add_run  # noqa: PLC0415
+
+    add_run(db, 700, data_dir=settings.data_dir)
+    newest = sorted((settings.data_dir / "Run700" / "EMC").iterdir())[-1]
+    rootfiles.write_file(
+        newest,
+        {
+            XSS_NAME: rootfiles.th1(XSS_NAME, [1, 2, 3], title=XSS_NAME),
+            f"{XSS_DIR}/inner": rootfiles.th1("inner", [3, 2, 1], title="inner"),
+        },
+    )
+    with db.session() as session:
+        create_user(session, "boss", "boss-password", "admin")
+    page, problems = _logged_in_page(browser, live_server, "boss", "boss-password")
+    documents: list[Any] = []
+    page.on(
+        "response", lambda r: documents.append(r) if r.request.resource_type == "document" else None
+    )
+    page.goto(f"{live_server}/runs/700/EMC/file")
+    page.wait_for_selector("#rootfile[data-opened=yes]", timeout=30_000)
+    tree = page.locator("#rootfile-tree")
+    # Double-click the histogram, then the directory, then the histogram inside it.
+    tree.get_by_text(f"{XSS_NAME};1", exact=True).first.dblclick()
+    page.wait_for_selector("#rootfile-draw svg", timeout=30_000)
+    tree.get_by_text(f"{XSS_DIR};1", exact=True).dblclick()
+    tree.get_by_text("inner;1", exact=True).dblclick()
+    page.wait_for_timeout(1500)  # let any stray handler fire: nothing must
+    assert page.evaluate("window.__xss") is None
+    assert page.locator("img[src=x]").count() == 0
+    assert documents
+    assert all("content-security-policy" in r.headers for r in documents)
+    assert problems == []
+
+
+def test_csp_stops_script_that_slips_into_a_page(
+    browser: Any, live_server: str, db: Database
+) -> None:
+    with db.session() as session:
+        create_user(session, "boss", "boss-password", "admin")
+    page, problems = _logged_in_page(browser, live_server, "boss", "boss-password")
+    page.goto(f"{live_server}/admin/users")
+    # What the next unescaped name would do: markup with an inline handler and a script.
+    page.evaluate(
+        """() => {
+          const box = document.createElement("div");
+          box.innerHTML = '<img src="data:," onerror="window.__ran = 1"><a href="#" onclick="window.__ran = 2">x</a>';
+          document.body.appendChild(box);
+          box.querySelector("a").click();
+          const script = document.createElement("script");
+          script.textContent = "window.__ran = 3";
+          document.body.appendChild(script);
+        }"""
+    )
+    page.wait_for_timeout(500)
+    assert page.evaluate("window.__ran") is None
+    assert any(problem.startswith("CSP violation: script-src") for problem in problems), problems
+
+
+def test_jsroot_draws_every_stored_name_and_tex_title_under_csp_from_own_origin_only(
+    browser: Any, live_server: str, db: Database
+) -> None:
+    from sqlalchemy import update  # noqa: PLC0415
+
+    from overwatch.storage.models import HistogramRecord  # noqa: PLC0415
+    from tests.webapp.builders import HistSpec  # noqa: PLC0415
+    from tests.webapp.builders import add_run  # noqa: PLC0415
+    from tests.webapp.histjson import gz_payload  # noqa: PLC0415
+    from tests.webapp.histjson import th1  # noqa: PLC0415
+
+    add_run(db, 701, specs=[HistSpec(name, "Odd") for name in (*ODD_NAMES, "tex")])
+    tex_title = r"\sqrt{s} = 13\ \mathrm{TeV}"
+    gz, size, etag = gz_payload(th1("tex", [1, 3, 5, 3, 1], title=tex_title, high=5))
+    with db.session() as session:
+        session.execute(
+            update(HistogramRecord)
+            .where(HistogramRecord.name == "tex")
+            .values(json_gz=gz, json_size=size, etag=etag)
+        )
+        create_user(session, "shifter", "shift-password", "viewer")
+    page, problems = _logged_in_page(browser, live_server, "shifter", "shift-password")
+    requests: list[str] = []
+    responses: list[Any] = []
+
+    def record(response: Any) -> None:  # Playwright needs a Python function, not a bound method
+        responses.append(response)
+
+    page.on("request", lambda request: requests.append(request.url))
+    page.on("response", record)
+    page.goto(f"{live_server}/runs/701/EMC")
+    page.wait_for_selector("section.histograms[data-drawn=all]", timeout=30_000)
+    frames = page.locator(".hist-draw[data-url]")
+    assert frames.count() == len(ODD_NAMES) + 1
+    assert page.locator(".hist-draw[data-url][data-drawn=yes]").count() == frames.count()
+    for index in range(frames.count()):
+        assert frames.nth(index).locator("svg").count() >= 1, index
+    # MathJax typeset the TeX title from our own copy (the npm package), nothing else was asked.
+    page.locator(
+        'article[data-name="tex"] mjx-container, article[data-name="tex"] svg [data-mml-node]'
+    ).first.wait_for(state="attached", timeout=30_000)
+    assert any("/static/mathjax/" in url for url in requests)
+    outside = [url for url in requests if not url.startswith(live_server)]
+    assert outside == []
+    assert all(r.status < 400 for r in responses), [(r.url, r.status) for r in responses]
+    pages = [r for r in responses if r.request.resource_type == "document"]
+    assert pages
+    assert all("content-security-policy" in r.headers for r in pages)
+    assert page.evaluate("window.__xss") is None
+    assert problems == []

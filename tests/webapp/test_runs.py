@@ -108,13 +108,13 @@ def test_run_page_shows_groups_histograms_and_information(client_as: Client, db:
     assert '<span class="gname">Timing</span>' in page
     assert '<span class="gname">Other</span>' in page
     # The first group is shown: both of its histograms with JSON URLs and draw options.
-    assert 'data-url="/api/v1/runs/11/EMC/histograms/EMCal/hitsPerTower"' in page
-    assert 'data-url="/api/v1/runs/11/EMC/histograms/EMCal/energy" data-options="hist"' in page
+    assert 'data-url="/api/v1/runs/11/EMC/histogram?name=EMCal/hitsPerTower"' in page
+    assert 'data-url="/api/v1/runs/11/EMC/histogram?name=EMCal/energy" data-options="hist"' in page
     assert 'data-name="EMCal/time"' not in page
     assert '<li class="check q-bad">3 hot towers</li>' in page
     assert '<span class="key">hot channels:</span> 12, 40, 77' in page
     assert "<li>Scaled by 1/100 entries</li>" in page
-    assert 'href="/runs/11/EMC/view/EMCal/energy"' in page
+    assert 'href="/runs/11/EMC/view?name=EMCal/energy"' in page
     assert "build/jsroot.min.js" in page
 
 
@@ -142,7 +142,7 @@ def test_search_by_regular_expression_across_groups(client_as: Client, db: Datab
 def test_invalid_regular_expression_is_searched_as_text(client_as: Client, db: Database) -> None:
     add_run(db, 10)
     page = client_as("viewer").get("/runs/10/EMC?q=hits(").text
-    assert "not a valid regular expression" in page
+    assert "searched as plain text" in page
     assert "No histogram matches." in page
 
 
@@ -159,11 +159,17 @@ def test_unknown_subsystem_and_run_are_friendly_404_pages(client_as: Client, db:
 def test_single_histogram_page_with_slash_in_name(client_as: Client, db: Database) -> None:
     add_run(db, 10)
     client = client_as("viewer")
-    page = client.get("/runs/10/EMC/view/EMCal/hitsPerTower")
-    assert page.status_code == 200
-    assert 'class="hist-draw hist-draw-large"' in page.text
-    assert 'data-url="/api/v1/runs/10/EMC/histograms/EMCal/hitsPerTower"' in page.text
+    for url in (
+        "/runs/10/EMC/view?name=EMCal/hitsPerTower",
+        "/runs/10/EMC/view/EMCal/hitsPerTower",
+    ):
+        page = client.get(url)
+        assert page.status_code == 200, url
+        assert 'class="hist-draw hist-draw-large"' in page.text
+        assert 'data-url="/api/v1/runs/10/EMC/histogram?name=EMCal/hitsPerTower"' in page.text
     assert client.get("/runs/10/EMC/view/EMCal/nothing").status_code == 404
+    assert client.get("/runs/10/EMC/view?name=EMCal/nothing").status_code == 404
+    assert client.get("/runs/10/EMC/view").status_code == 400
 
 
 def test_root_file_view_and_raw_file_with_range_requests(

@@ -7,10 +7,21 @@
   const section = document.querySelector("section.histograms");
   if (!section) return;
   const frames = Array.from(section.querySelectorAll(".hist-draw[data-url]"));
+
+  // Messages may quote server text (a histogram name in a 404 reason): text only, never HTML.
+  function showError(frame, message) {
+    const p = document.createElement("p");
+    p.className = "draw-error";
+    p.textContent = message;
+    frame.replaceChildren(p);
+  }
   if (typeof JSROOT === "undefined") {
-    for (const frame of frames) frame.innerHTML = '<p class="draw-error">JSROOT is not available; see the banner above.</p>';
+    for (const frame of frames) showError(frame, "JSROOT is not available; see the banner above.");
     return;
   }
+  // JSROOT's progress box writes messages (which may quote object names) as HTML; names
+  // are data from outside, so it stays off here as in the ROOT file view.
+  JSROOT.settings.ProgressBox = false;
   const etags = new Map();
   const CONCURRENT = 4;
 
@@ -42,11 +53,7 @@
       frame.dataset.drawn = "yes";
     } catch (err) {
       frame.dataset.drawn = "error";
-      frame.innerHTML = "";
-      const p = document.createElement("p");
-      p.className = "draw-error";
-      p.textContent = "Could not draw: " + err.message;
-      frame.appendChild(p);
+      showError(frame, "Could not draw: " + err.message);
     }
   }
 

@@ -9,6 +9,11 @@
   if (typeof JSROOT === "undefined") { tree.textContent = "JSROOT is not available; see the banner above."; return; }
   // The server answers one range per request (Werkzeug); asking for many at once would fail.
   JSROOT.settings.MaxRanges = 1;
+  // JSROOT's progress box ("Loading <item name> ...") writes the name of the clicked
+  // object as HTML: a histogram named x<img src=x onerror=...> would run its script.
+  // Names in the file are data from outside, so the box stays off (the tree itself
+  // shows names as text).
+  JSROOT.settings.ProgressBox = false;
   try {
     const browser = new JSROOT.HierarchyPainter("rootfile", "rootfile-tree");
     browser.setDisplay("simple", "rootfile-draw");
