@@ -1,39 +1,20 @@
 """Monitoring: declarative checks on the histogram model (trending and alarms follow).
 
-The public surface is :func:`run_checks` with :class:`CheckResult`, the quality
-aggregation helpers, and :func:`load_check_config` that validates the ``checks``
-setting; :mod:`overwatch.monitoring.checks` states the contract. This package sees
-only the histogram model, the detector plugin API and its own settings.
+- :mod:`overwatch.monitoring.checks` — the integration surface and its contract:
+  :func:`~overwatch.monitoring.checks.run_checks`,
+  :class:`~overwatch.monitoring.checks.CheckResult` and the quality aggregation
+  helpers;
+- :mod:`overwatch.monitoring.config` — :func:`~overwatch.monitoring.config.load_check_config`,
+  which validates the ``checks`` setting (pure Python, cheap to import);
+- :mod:`~overwatch.monitoring.ranges`, :mod:`~overwatch.monitoring.comparison`,
+  :mod:`~overwatch.monitoring.pulls` — the check kinds;
+  :mod:`~overwatch.monitoring.statistics` — the numbers they judge.
+
+Nothing is imported here, so that loading the settings (which validates the
+checks) does not pull in numpy. This package sees only the histogram model, the
+detector plugin API and its own settings.
 """
 
 from __future__ import annotations
 
-from overwatch.monitoring.checks import PLUGIN_CHECK_NAME
-from overwatch.monitoring.checks import References
-from overwatch.monitoring.checks import from_plugin_outcome
-from overwatch.monitoring.checks import histogram_quality
-from overwatch.monitoring.checks import run_check
-from overwatch.monitoring.checks import run_checks
-from overwatch.monitoring.checks import run_quality
-from overwatch.monitoring.checks import subsystem_quality
-from overwatch.monitoring.config import CheckConfig
-from overwatch.monitoring.config import CheckConfigError
-from overwatch.monitoring.config import CheckSpec
-from overwatch.monitoring.config import load_check_config
-from overwatch.monitoring.result import CheckResult
-
-__all__ = [
-    "PLUGIN_CHECK_NAME",
-    "CheckConfig",
-    "CheckConfigError",
-    "CheckResult",
-    "CheckSpec",
-    "References",
-    "from_plugin_outcome",
-    "histogram_quality",
-    "load_check_config",
-    "run_check",
-    "run_checks",
-    "run_quality",
-    "subsystem_quality",
-]
+__all__: list[str] = []

@@ -25,7 +25,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from fnmatch import fnmatchcase
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 __all__ = [
     "ALL_SUBSYSTEMS",
@@ -36,6 +39,7 @@ __all__ = [
     "CheckConfigError",
     "CheckSpec",
     "load_check_config",
+    "read_check_file",
 ]
 
 #: Subsystem key whose checks apply to every subsystem (before the subsystem's own).
@@ -348,3 +352,18 @@ def _refuse_duplicate_names(config: CheckConfig, path: str) -> None:
                     "give one of them a distinct name",
                 )
             seen[spec.name] = spec
+
+
+def read_check_file(path: Path) -> CheckConfig:
+    """Read and validate a checks file (a YAML mapping of subsystem to checks).
+
+    Raises :class:`CheckConfigError` for bad content (key paths start at
+    ``checks``) and :class:`OSError` when the file cannot be read.
+    """
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise CheckConfigError("checks", f"{path} is not UTF-8 text") from None
+    except yaml.YAMLError as exc:
+        raise CheckConfigError("checks", f"{path} is not valid YAML: {exc}") from None
+    return load_check_config(raw)
