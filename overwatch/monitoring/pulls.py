@@ -19,7 +19,7 @@ Two numbers judge the histogram:
 - the largest |pull|, corrected for the number of bins looked at (Šidák): its
   two-sided normal tail probability ``p`` becomes ``1 - (1 - p)^bins``, and that
   probability is turned back into a pull. A 4σ bin among 1000 is then an
-  unremarkable ~1.4σ, while a 4σ single bin stays 4σ.
+  unremarkable 1.9σ, while a 4σ single bin stays 4σ.
 
 Counts are the effective entries per bin (content²/variance), so a histogram
 scaled by 1/events is judged on its raw statistics. The pull map (one pull per
