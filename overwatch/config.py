@@ -631,4 +631,6 @@ def _read_checks_file(values: Mapping[str, Any], sources: Mapping[str, str]) -> 
         raise ConfigError("checks_file", str(path), str(exc)) from exc
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        raise ConfigError("checks_file", sources["checks_file"], f"cannot read {path}: {reason}") from None
+        raise ConfigError(
+            "checks_file", sources["checks_file"], f"cannot read {path}: {reason}"
+        ) from None

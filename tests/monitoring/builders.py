@@ -45,7 +45,12 @@ def read_back(directory: Path, objects: Mapping[str, Any]) -> dict[str, Histogra
 
 
 def sampled(
-    rng: np.random.Generator, count: int, *, mean: float = 50.0, sigma: float = 10.0, bins: int = 100
+    rng: np.random.Generator,
+    count: int,
+    *,
+    mean: float = 50.0,
+    sigma: float = 10.0,
+    bins: int = 100,
 ) -> np.ndarray[Any, Any]:
     """Counts of ``count`` normal draws in ``bins`` bins on [0, 100]."""
     return np.histogram(rng.normal(mean, sigma, count), bins=bins, range=(0.0, 100.0))[0]

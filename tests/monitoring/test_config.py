@@ -35,26 +35,62 @@ def _one(**fields: Any) -> dict[str, Any]:
         (_one(kind="mean", histograms=[]), "checks.EMC[0].histograms", "expected a glob"),
         (_one(kind="mean", histograms=["*", 3]), "checks.EMC[0].histograms[1]", "expected a glob"),
         (_one(kind="mean"), "checks.EMC[0]", "give at least one of warning_min"),
-        (_one(kind="mean", error_max="ten"), "checks.EMC[0].error_max", "expected a number, got 'ten'"),
+        (
+            _one(kind="mean", error_max="ten"),
+            "checks.EMC[0].error_max",
+            "expected a number, got 'ten'",
+        ),
         (_one(kind="mean", error_max=True), "checks.EMC[0].error_max", "expected a number"),
         (_one(kind="mean", error_max=float("nan")), "checks.EMC[0].error_max", "finite"),
-        (_one(kind="mean", warning_max=12, error_max=10), "checks.EMC[0].warning_max", "above error_max 10"),
-        (_one(kind="mean", warning_min=-1, error_min=0), "checks.EMC[0].warning_min", "below error_min 0"),
-        (_one(kind="rms", error_min=5, error_max=1), "checks.EMC[0].error_min", "above its maximum"),
+        (
+            _one(kind="mean", warning_max=12, error_max=10),
+            "checks.EMC[0].warning_max",
+            "above error_max 10",
+        ),
+        (
+            _one(kind="mean", warning_min=-1, error_min=0),
+            "checks.EMC[0].warning_min",
+            "below error_min 0",
+        ),
+        (
+            _one(kind="rms", error_min=5, error_max=1),
+            "checks.EMC[0].error_min",
+            "above its maximum",
+        ),
         (_one(kind="mean", error_max=1, axis="w"), "checks.EMC[0].axis", "must be x, y or z"),
-        (_one(kind="maximum", error_max=1, axis="x"), "checks.EMC[0].axis", "unknown parameter for kind maximum"),
+        (
+            _one(kind="maximum", error_max=1, axis="x"),
+            "checks.EMC[0].axis",
+            "unknown parameter for kind maximum",
+        ),
         (_one(kind="mean", error_max=1, warning=2), "checks.EMC[0].warning", "unknown parameter"),
-        (_one(kind="mean", error_max=1, min_entries=-3), "checks.EMC[0].min_entries", "must not be negative"),
+        (
+            _one(kind="mean", error_max=1, min_entries=-3),
+            "checks.EMC[0].min_entries",
+            "must not be negative",
+        ),
         (_one(kind="mean", error_max=1, name=""), "checks.EMC[0].name", "expected text"),
         (_one(kind="mean", error_max=1, name="x" * 129), "checks.EMC[0].name", "1 to 128"),
         (_one(kind="chi2", warning=6, error=5), "checks.EMC[0].warning", "6 is above error 5"),
         (_one(kind="chi2", normalize="yes"), "checks.EMC[0].normalize", "expected true or false"),
-        (_one(kind="kolmogorov", warning=0.001, error=0.01), "checks.EMC[0].warning", "below error"),
-        (_one(kind="kolmogorov", statistic="d"), "checks.EMC[0].statistic", "probability or distance"),
+        (
+            _one(kind="kolmogorov", warning=0.001, error=0.01),
+            "checks.EMC[0].warning",
+            "below error",
+        ),
+        (
+            _one(kind="kolmogorov", statistic="d"),
+            "checks.EMC[0].statistic",
+            "probability or distance",
+        ),
         (_one(kind="max_deviation", error=-1), "checks.EMC[0].error", "must not be negative"),
         (_one(kind="pull", pull_warning=6), "checks.EMC[0].pull_warning", "above pull_error 5"),
         (_one(kind="pull", chi2_error="x"), "checks.EMC[0].chi2_error", "expected a number"),
-        (_one(kind="pull", normalize=False), "checks.EMC[0].normalize", "unknown parameter for kind pull"),
+        (
+            _one(kind="pull", normalize=False),
+            "checks.EMC[0].normalize",
+            "unknown parameter for kind pull",
+        ),
     ],
 )
 def test_validation_errors_name_the_key_path(raw: Any, path: str, reason: str) -> None:
@@ -124,7 +160,10 @@ def test_globs_select_by_full_name_and_exclude() -> None:
             ],
         }
     )
-    names = lambda subsystem, name: [s.name for s in config.matching(subsystem, name)]  # noqa: E731
+
+    def names(subsystem: str, name: str) -> list[str]:
+        return [s.name for s in config.matching(subsystem, name)]
+
     assert names("EMC", "EMCTRQA_histFastORL0_SM7") == ["entries", "mean"]
     assert names("EMC", "EMCTRQA_histFastORL0_SM17") == ["entries"]
     assert names("EMC", "EMC/hA") == ["entries", "mean"]
@@ -135,7 +174,9 @@ def test_globs_select_by_full_name_and_exclude() -> None:
 
 def test_a_glob_cannot_backtrack_catastrophically() -> None:
     # A regular expression like (a*)*b takes exponential time on "aaaa...c"; globs do not.
-    config = load_check_config({"EMC": [{"kind": "mean", "histograms": "*a*a*a*a*a*a*a*b", "error_max": 1}]})
+    config = load_check_config(
+        {"EMC": [{"kind": "mean", "histograms": "*a*a*a*a*a*a*a*b", "error_max": 1}]}
+    )
     assert config.matching("EMC", "a" * 5000 + "c") == ()
 
 

@@ -33,7 +33,10 @@ def pull_spec(**fields: Any) -> CheckSpec:
 def _pmf(k: int, n: int, r: int, total_r: int) -> float:
     """BetaBinomial(n, r + 1, R - r + 1) at k, from its definition with exact binomials."""
     alpha, beta = r + 1, total_r - r + 1
-    log_beta = lambda a, b: math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)  # noqa: E731
+
+    def log_beta(a: float, b: float) -> float:
+        return math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
+
     return math.comb(n, k) * math.exp(log_beta(k + alpha, n - k + beta) - log_beta(alpha, beta))
 
 
@@ -96,7 +99,9 @@ def test_corrected_pull_accounts_for_the_number_of_bins() -> None:
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Histogram]:
     """Reference runs and checked runs of one 1D spectrum, written as ROOT files and read back."""
     rng = np.random.default_rng(2024)
-    objects = {f"ref{i}/spectrum": rootfiles.th1("spectrum", sampled(rng, 50_000)) for i in range(3)}
+    objects = {
+        f"ref{i}/spectrum": rootfiles.th1("spectrum", sampled(rng, 50_000)) for i in range(3)
+    }
     for i in range(5):
         objects[f"same{i}/spectrum"] = rootfiles.th1("spectrum", sampled(rng, 20_000))
     objects["shifted/spectrum"] = rootfiles.th1("spectrum", sampled(rng, 20_000, mean=52.0))
@@ -134,7 +139,9 @@ def test_thresholds_give_medium_between_warning_and_error(runs: dict[str, Histog
     )
     assert medium.quality == "medium"
     assert f"corrected pull above the warning limit {size - 0.5:.4g}σ" in medium.reason
-    relaxed = pull_spec(pull_warning=size + 1, pull_error=size + 2, chi2_warning=1e6, chi2_error=1e6)
+    relaxed = pull_spec(
+        pull_warning=size + 1, pull_error=size + 2, chi2_warning=1e6, chi2_error=1e6
+    )
     assert run_check(relaxed, hist, [ref]).quality == "good"
 
 
@@ -166,10 +173,18 @@ def test_pull_map_is_a_drawable_histogram_beside_the_checked_one(tmp_path: Path)
     assert "at (x, y) = (5.5, 2.5)" in result.reason
     pull_map = result.extra
     assert pull_map is not None
-    assert (pull_map.name, pull_map.class_name, pull_map.draw_options) == ("EMC/map_pulls", "TH2D", "colz")
-    assert pull_map.axes[0].same_binning(hist.axes[0]) and pull_map.axes[1].same_binning(hist.axes[1])
+    assert (pull_map.name, pull_map.class_name, pull_map.draw_options) == (
+        "EMC/map_pulls",
+        "TH2D",
+        "colz",
+    )
+    assert pull_map.axes[0].same_binning(hist.axes[0])
+    assert pull_map.axes[1].same_binning(hist.axes[1])
     values = pull_map.values()
-    assert np.unravel_index(np.argmax(np.abs(values)), values.shape) == (5, 2)
+    assert tuple(int(i) for i in np.unravel_index(np.argmax(np.abs(values)), values.shape)) == (
+        5,
+        2,
+    )
     assert values[5, 2] > 10
     # The lead stores it like any histogram: JSROOT JSON of a TH2D.
     payload = orjson.loads(to_jsroot_json(pull_map))
@@ -188,7 +203,9 @@ def test_pull_map_is_a_drawable_histogram_beside_the_checked_one(tmp_path: Path)
         (model_th1([0, 0, 0], entries=4), model_th1([1, 1, 1]), "the histogram is empty"),
     ],
 )
-def test_counts_that_are_not_counts_are_null(hist: Histogram, reference: Histogram, reason: str) -> None:
+def test_counts_that_are_not_counts_are_null(
+    hist: Histogram, reference: Histogram, reason: str
+) -> None:
     result = run_check(pull_spec(), hist, [reference])
     assert result.quality is None
     assert reason in result.reason

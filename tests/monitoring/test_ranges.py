@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -41,9 +40,9 @@ def hists(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Histogram]:
 
 
 def spec(kind: str, **fields: Any) -> CheckSpec:
-    (only,) = load_check_config({"EMC": [{"kind": kind, "histograms": "*", **fields}]}).for_subsystem(
-        "EMC"
-    )
+    (only,) = load_check_config(
+        {"EMC": [{"kind": kind, "histograms": "*", **fields}]}
+    ).for_subsystem("EMC")
     return only
 
 
@@ -58,7 +57,9 @@ def spec(kind: str, **fields: Any) -> CheckSpec:
         ("empty_fraction", 2 / 6),
     ],
 )
-def test_statistics_of_a_1d_histogram(hists: dict[str, Histogram], kind: str, expected: float) -> None:
+def test_statistics_of_a_1d_histogram(
+    hists: dict[str, Histogram], kind: str, expected: float
+) -> None:
     assert statistic(hists["spectrum"], kind) == pytest.approx(expected)
 
 
@@ -118,7 +119,9 @@ def test_too_few_entries_is_null_not_bad(hists: dict[str, Histogram]) -> None:
     assert result.reason == "only 37 entries, at least 100 needed to judge"
 
 
-def test_empty_histogram_is_null_but_an_entries_check_judges_it(hists: dict[str, Histogram]) -> None:
+def test_empty_histogram_is_null_but_an_entries_check_judges_it(
+    hists: dict[str, Histogram],
+) -> None:
     for kind in ("mean", "rms", "maximum", "integral", "empty_fraction"):
         result = run_check(spec(kind, error_max=1), hists["empty"])
         assert result.quality is None
@@ -135,7 +138,9 @@ def test_one_bin_histogram(hists: dict[str, Histogram]) -> None:
 
 
 @pytest.mark.parametrize("name", ["nan", "inf"])
-@pytest.mark.parametrize("kind", ["entries", "mean", "rms", "maximum", "integral", "empty_fraction"])
+@pytest.mark.parametrize(
+    "kind", ["entries", "mean", "rms", "maximum", "integral", "empty_fraction"]
+)
 def test_nan_or_inf_contents_are_null_with_the_reason(
     hists: dict[str, Histogram], name: str, kind: str
 ) -> None:
@@ -151,7 +156,9 @@ def test_2d_histograms_use_the_chosen_axis(hists: dict[str, Histogram]) -> None:
     result = run_check(spec("mean", axis="y", error_max=100), hist)
     assert result.value == pytest.approx(mean_y)
     assert result.reason.startswith("mean of y ")
-    assert statistic(hist, "mean", 0) == pytest.approx(np.average(np.arange(4) + 0.5, weights=GRID.sum(axis=1)))
+    assert statistic(hist, "mean", 0) == pytest.approx(
+        np.average(np.arange(4) + 0.5, weights=GRID.sum(axis=1))
+    )
     assert statistic(hist, "maximum") == 11.0
     assert statistic(hist, "integral") == GRID.sum()
     assert statistic(hist, "empty_fraction") == pytest.approx(1 / 12)
