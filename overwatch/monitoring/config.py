@@ -33,6 +33,7 @@ import yaml
 __all__ = [
     "ALL_SUBSYSTEMS",
     "KINDS",
+    "PARAMETERS",
     "RANGE_KINDS",
     "REFERENCE_KINDS",
     "CheckConfig",
@@ -65,6 +66,10 @@ _KIND_KEYS: dict[str, frozenset[str]] = {
     "kolmogorov": frozenset({"warning", "error", "statistic"}),
     "max_deviation": frozenset({"warning", "error", "normalize"}),
     "pull": frozenset({"pull_warning", "pull_error", "chi2_warning", "chi2_error"}),
+}
+#: Every parameter a check of each kind accepts (docs/checks.md describes each).
+PARAMETERS: dict[str, frozenset[str]] = {
+    kind: _COMMON_KEYS | keys for kind, keys in _KIND_KEYS.items()
 }
 # Defaults of the reference comparisons' thresholds (warning, error); see docs/checks.md.
 _REFERENCE_DEFAULTS: dict[str, tuple[float, float]] = {

@@ -12,6 +12,7 @@ import yaml
 
 from overwatch.config import ConfigError
 from overwatch.config import load_settings
+from overwatch.monitoring.config import PARAMETERS
 from overwatch.monitoring.config import CheckConfig
 from overwatch.monitoring.config import CheckConfigError
 from overwatch.monitoring.config import load_check_config
@@ -266,3 +267,12 @@ def test_checks_in_two_places_are_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="give them in one place only"):
         load_settings(config, environ={})
+
+
+def test_docs_describe_every_kind_and_parameter_and_their_example_is_valid() -> None:
+    docs = (ROOT / "docs" / "checks.md").read_text()
+    for name in sorted(set(PARAMETERS).union(*PARAMETERS.values())):
+        assert f"`{name}`" in docs, f"docs/checks.md does not describe {name}"
+    example = docs.split("## A complete example", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    config = load_check_config(yaml.safe_load(example)["checks"])
+    assert [s.name for s in config.for_subsystem("TPC")][-2:] == ["dca-chi2", "dca-deviation"]
