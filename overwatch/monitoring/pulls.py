@@ -62,13 +62,10 @@ def _log_ratio(k: Array, total: float, ref: Array, ref_total: float) -> Array:
     """ln(pmf(k) / pmf(most likely count)) per bin, ≤ 0."""
     alpha = ref + 1.0
     beta = ref_total - ref + 1.0
-    # The mode lies within a count or two of N·r/R; the pmf is unimodal, so the
-    # largest of these candidates is its maximum.
-    centre = np.floor(total * ref / ref_total)
-    best = np.full_like(k, -np.inf)
-    for offset in (-1.0, 0.0, 1.0, 2.0):
-        candidate = np.clip(centre + offset, 0.0, total)
-        best = np.maximum(best, _log_kernel(candidate, total, alpha, beta))
+    # pmf(m + 1) / pmf(m) >= 1 exactly when m <= (N + 1) r / R - 1, so the most
+    # likely count is floor((N + 1) r / R) (ties at integers have equal probability).
+    mode = np.clip(np.floor((total + 1.0) * ref / ref_total), 0.0, total)
+    best = _log_kernel(mode, total, alpha, beta)
     return np.minimum(_log_kernel(k, total, alpha, beta) - best, 0.0)
 
 

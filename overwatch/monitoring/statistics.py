@@ -33,7 +33,7 @@ __all__ = [
 
 _AXES = "xyz"
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
-# ln Γ(x) = ln Γ(x + 8) - Σ ln(x + j): Stirling's series at x + 8 ≥ 9 is then exact
+# ln Γ(x) = ln Γ(x + 8) - ln(x(x+1)...(x+7)): Stirling's series at ≥ 9 is then exact
 # to ~1e-13, far below what the pull test can resolve.
 _SHIFT = 8
 
@@ -140,10 +140,13 @@ def bin_position(hist: Histogram, index: tuple[int, ...]) -> str:
 def lgamma(x: NDArray[np.float64]) -> NDArray[np.float64]:
     """``ln Γ(x)`` element-wise for ``x ≥ 1`` (what the beta-binomial needs)."""
     x = np.asarray(x, dtype=np.float64)
-    shifted = x + _SHIFT
-    log_product = np.zeros_like(x)
+    # Only small arguments need the shift; their product x(x+1)...(x+7) stays below
+    # 17^8, so one logarithm of it replaces eight.
+    small = x < _SHIFT + 1
+    product = np.ones_like(x)
     for step in range(_SHIFT):
-        log_product += np.log(x + step)
+        product *= np.where(small, x + step, 1.0)
+    shifted = np.where(small, x + _SHIFT, x)
     inverse = 1.0 / shifted
     inverse2 = inverse * inverse
     series = inverse * (
@@ -151,7 +154,7 @@ def lgamma(x: NDArray[np.float64]) -> NDArray[np.float64]:
         + inverse2 * (-1 / 360 + inverse2 * (1 / 1260 + inverse2 * (-1 / 1680 + inverse2 / 1188)))
     )
     stirling = (shifted - 0.5) * np.log(shifted) - shifted + _HALF_LOG_2PI + series
-    return np.asarray(stirling - log_product, dtype=np.float64)
+    return np.asarray(stirling - np.log(product), dtype=np.float64)
 
 
 def kolmogorov_probability(z: float) -> float:

@@ -66,7 +66,7 @@ def test_hand_computed_two_bin_case() -> None:
     assert summary.corrected < summary.largest
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(20))
 def test_pulls_equal_a_brute_force_beta_binomial(seed: int) -> None:
     rng = np.random.default_rng(seed)
     data = rng.integers(0, 12, size=5).tolist()
