@@ -74,7 +74,8 @@ def test_pulls_equal_a_brute_force_beta_binomial(seed: int) -> None:
     data[0] += 1  # never empty
     ref[0] += 1
     summary = PullSummary(np.array(data, dtype=float), [np.array(ref, dtype=float)])
-    np.testing.assert_allclose(summary.pulls, _brute_force_pulls(data, ref), atol=1e-7)
+    # sqrt(-2 ln ratio) turns rounding of a ratio of 1 into ~1e-7: compare to 1e-6.
+    np.testing.assert_allclose(summary.pulls, _brute_force_pulls(data, ref), atol=1e-6)
 
 
 def test_several_references_average_the_likelihood_ratios() -> None:
