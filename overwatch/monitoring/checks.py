@@ -15,6 +15,9 @@ The contract, for processing (the caller) and for whoever extends the kinds:
   cannot judge), ``reason`` (always set, worded for the shift crew), ``value``
   (the number judged, for trending) and ``extra`` (the pull test's pull map, a
   histogram to store and draw beside the checked one).
+  A histogram with fewer entries (``fEntries``) than a check's ``min_entries``
+  is not judged; one whose ``fEntries`` is 0 although its bins are filled (a
+  derived histogram that did not count) is judged.
 - **What it never does.** Raise on data: empty histograms, a single bin,
   NaN/inf contents, too few entries, a missing reference or one with other
   binning, profiles and 2D/3D histograms where a 1D statistic is asked all give
@@ -46,6 +49,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from collections.abc import Mapping
 from collections.abc import Sequence
+
+import numpy as np
 
 from overwatch.detectors.api import CheckOutcome
 from overwatch.detectors.api import worst_quality
@@ -105,13 +110,9 @@ def run_check(  # noqa: PLR0911 - a return per reason not to judge
     problem = non_finite_reason(hist)
     if problem:
         return null(spec.name, problem)
-    if hist.entries < spec.min_entries:
-        if hist.entries <= 0:
-            return null(spec.name, "empty histogram (0 entries): nothing to judge yet")
-        return null(
-            spec.name,
-            f"only {fmt(hist.entries)} entries, at least {fmt(spec.min_entries)} needed to judge",
-        )
+    too_few = _too_few_entries(spec, hist)
+    if too_few:
+        return null(spec.name, too_few)
     if not spec.needs_reference:
         return range_check(spec, hist)
     if not references:
@@ -125,6 +126,19 @@ def run_check(  # noqa: PLR0911 - a return per reason not to judge
         return pull_check(spec, hist, references)
     # Single-reference comparisons use the first (the primary) reference.
     return _SINGLE_REFERENCE[spec.kind](spec, hist, references[0])
+
+
+def _too_few_entries(spec: CheckSpec, hist: Histogram) -> str | None:
+    if hist.entries >= spec.min_entries:
+        return None
+    if hist.entries <= 0:
+        # Histograms a plugin derives (ratios, projections) may leave fEntries at 0
+        # although their bins are filled: judge those rather than call them empty.
+        filled = np.any(hist.contents != 0) or (
+            hist.bin_entries is not None and np.any(hist.bin_entries != 0)
+        )
+        return None if filled else "empty histogram (0 entries): nothing to judge yet"
+    return f"only {fmt(hist.entries)} entries, at least {fmt(spec.min_entries)} needed to judge"
 
 
 def run_checks(

@@ -143,3 +143,16 @@ def test_config_and_results_cross_process_boundaries(tmp_path: Path) -> None:
     ]
     assert results[2].extra is not None
     np.testing.assert_array_equal(results[2].extra.contents, expected[2].extra.contents)  # type: ignore[union-attr]
+
+
+def test_a_derived_histogram_without_entries_is_judged_not_called_empty() -> None:
+    config = load_check_config({"EMC": [{"kind": "maximum", "histograms": "*", "error_max": 1}]})
+    ratio = model_th1([0.5, 2.0, 0.7], name="EMC/ratio", entries=0)
+    (result,) = run_checks(ratio, subsystem="EMC", config=config)
+    assert (result.quality, result.reason) == ("bad", "maximum 2 above the error limit 1")
+    empty = model_th1([0.0, 0.0, 0.0], name="EMC/ratio", entries=0)
+    (result,) = run_checks(empty, subsystem="EMC", config=config)
+    assert (result.quality, result.reason) == (
+        None,
+        "empty histogram (0 entries): nothing to judge yet",
+    )
