@@ -158,7 +158,10 @@ class CheckConfig:
 
     def __str__(self) -> str:
         # What `overwatch config show` prints for the setting.
-        parts = [f"{key}: {len(specs)} checks" for key, specs in self.subsystems.items()]
+        parts = [
+            f"{key}: {len(specs)} check{'' if len(specs) == 1 else 's'}"
+            for key, specs in self.subsystems.items()
+        ]
         return ", ".join(parts) or "none"
 
 

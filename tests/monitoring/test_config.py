@@ -187,7 +187,7 @@ def test_empty_config_and_config_pickles() -> None:
     config = load_check_config(_one(kind="pull"))
     assert config
     assert pickle.loads(pickle.dumps(config)) == config
-    assert str(config) == "EMC: 1 checks"
+    assert str(config) == "EMC: 1 check"
 
 
 def _example_block() -> str:
@@ -220,7 +220,7 @@ def test_settings_hold_the_checks_from_file_environment_or_checks_file(tmp_path:
     settings = load_settings(config, environ={})
     assert isinstance(settings.checks, CheckConfig)
     assert [s.error_max for s in settings.checks.for_subsystem("EMC")] == [10.0]
-    assert ("checks", "EMC: 1 checks", str(config)) in settings.describe()
+    assert ("checks", "EMC: 1 check", str(config)) in settings.describe()
 
     env = {"OVERWATCH_CHECKS": "{TPC: [{kind: chi2, histograms: 'TPCQA/*'}]}"}
     from_env = load_settings(config, environ=env)
