@@ -18,11 +18,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import Any
 from zoneinfo import ZoneInfo
 from zoneinfo import ZoneInfoNotFoundError
 
 import yaml
+
+if TYPE_CHECKING:
+    from overwatch.monitoring.config import CheckConfig
 
 __all__ = [
     "ENV_PREFIX",
@@ -191,6 +195,20 @@ def _to_mode_map(value: Any) -> dict[str, str]:
     return {str(key): check(mode) for key, mode in value.items()}
 
 
+def _to_check_config(value: Any) -> CheckConfig:
+    # Imported here: the check definitions belong to monitoring, and settings load
+    # must not import more than it uses (monitoring.config itself is pure Python).
+    from overwatch.monitoring.config import load_check_config  # noqa: PLC0415
+
+    if isinstance(value, str):
+        # Environment form: the same YAML as in the file, e.g. '{EMC: [{kind: ...}]}'.
+        try:
+            value = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"not valid YAML: {exc}") from None
+    return load_check_config(value)
+
+
 def _to_log_level(value: Any) -> str:
     return _one_of("DEBUG", "INFO", "WARNING", "ERROR")(_to_str(value).upper())
 
@@ -315,6 +333,19 @@ SETTINGS: tuple[Setting, ...] = (
         "Address-space limit of a processing worker process in MiB: a job that needs more "
         "fails with MemoryError instead of exhausting the machine; 0 means no limit.",
     ),
+    Setting(
+        "checks",
+        _to_check_config,
+        None,
+        "Declarative checks per subsystem and histogram-name glob (docs/checks.md); "
+        "validated at start.",
+    ),
+    Setting(
+        "checks_file",
+        _to_optional_path,
+        None,
+        "A YAML file holding the checks instead of the checks setting; relative to the config file.",
+    ),
     Setting("log_level", _to_log_level, "INFO", "Logging level: DEBUG, INFO, WARNING or ERROR."),
     Setting("web_bind", _to_str, "127.0.0.1:8850", "Address the web app listens on."),
     Setting("web_workers", _to_positive_int, 2, "gunicorn worker processes for the web app."),
@@ -419,6 +450,8 @@ class Settings:
     json_compression_level: int
     max_histogram_bins: int
     worker_memory_limit_mb: int
+    checks: CheckConfig
+    checks_file: Path | None
     log_level: str
     web_bind: str
     web_workers: int
@@ -590,7 +623,7 @@ def load_settings(
                 )
             raw[key] = (value, str(path))
         # Relative paths in a config file are relative to the file, not to the caller.
-        for key in ("data_dir", "quarantine_dir"):
+        for key in ("data_dir", "quarantine_dir", "checks_file"):
             value, source = raw[key]
             if source == str(path) and value and not Path(str(value)).expanduser().is_absolute():
                 raw[key] = (str(path.parent / str(value)), source)
@@ -613,4 +646,28 @@ def load_settings(
         except (TypeError, ValueError) as exc:
             raise ConfigError(setting.name, source, str(exc)) from exc
     sources = {name: source for name, (_, source) in raw.items()}
+    if values["checks_file"] is not None:
+        values["checks"] = _read_checks_file(values, sources)
     return Settings(**values, sources=sources)
+
+
+def _read_checks_file(values: Mapping[str, Any], sources: Mapping[str, str]) -> CheckConfig:
+    from overwatch.monitoring.config import CheckConfigError  # noqa: PLC0415
+    from overwatch.monitoring.config import read_check_file  # noqa: PLC0415
+
+    path: Path = values["checks_file"]
+    if values["checks"]:
+        raise ConfigError(
+            "checks_file",
+            sources["checks_file"],
+            f"checks are also set in {sources['checks']}: give them in one place only",
+        )
+    try:
+        return read_check_file(path)
+    except CheckConfigError as exc:
+        raise ConfigError("checks_file", str(path), str(exc)) from exc
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConfigError(
+            "checks_file", sources["checks_file"], f"cannot read {path}: {reason}"
+        ) from None

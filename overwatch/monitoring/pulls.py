@@ -1,0 +1,178 @@
+"""The beta-binomial pull test (the method of CMS AutoDQM), with its pull map.
+
+For every bin the question is: given the reference run(s), how surprising is the
+number of entries the histogram has there? With ``r`` of the reference's ``R``
+entries in the bin, the bin's share ``p`` of the data is uncertain as
+``Beta(r + 1, R - r + 1)`` (a flat prior updated by the reference), and the
+histogram's ``k`` of ``N`` entries then follow the beta-binomial distribution
+``BetaBinomial(N, r + 1, R - r + 1)``. The surprise is the likelihood ratio of
+``k`` to the most likely count, turned into a pull ``√(-2 ln ratio)`` (which is
+``|k - m| / σ`` in the Gaussian limit) signed by whether the bin has more or
+less than the reference predicts. With several reference runs the ratios are
+averaged before taking the logarithm, so a bin agreeing with any of them is not
+surprising.
+
+Two numbers judge the histogram:
+
+- the χ² of the pulls per bin used (Σ pull² / bins with entries in the histogram
+  or a reference), ≈ 1 when histogram and reference agree;
+- the largest |pull|, corrected for the number of bins looked at (Šidák): its
+  two-sided normal tail probability ``p`` becomes ``1 - (1 - p)^bins``, and that
+  probability is turned back into a pull. A 4σ bin among 1000 is then an
+  unremarkable 1.9σ, while a 4σ single bin stays 4σ.
+
+Counts are the effective entries per bin (content²/variance), so a histogram
+scaled by 1/events is judged on its raw statistics. The pull map (one pull per
+bin, 0 where no bin is used) is returned as a ``TH1D``/``TH2D``/``TH3D`` named
+``<name>_pulls`` to be stored and drawn beside the histogram.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from overwatch.monitoring.config import CheckSpec
+from overwatch.monitoring.result import CheckResult
+from overwatch.monitoring.result import null
+from overwatch.monitoring.statistics import bin_position
+from overwatch.monitoring.statistics import counts
+from overwatch.monitoring.statistics import fmt
+from overwatch.monitoring.statistics import lgamma
+from overwatch.monitoring.statistics import pull_for_probability
+from overwatch.monitoring.statistics import two_sided_probability
+from overwatch.processing.histogram import Histogram
+
+__all__ = ["PullSummary", "corrected_pull", "pull_check", "pulls"]
+
+Array = NDArray[np.float64]
+
+
+def _log_kernel(k: Array, total: float, alpha: Array, beta: Array) -> Array:
+    # ln of the beta-binomial pmf up to terms that do not depend on k:
+    # ln C(N, k) + ln B(k + alpha, N - k + beta) = kernel(k) + const(N, alpha, beta).
+    return lgamma(k + alpha) + lgamma(total - k + beta) - lgamma(k + 1) - lgamma(total - k + 1)
+
+
+def _log_ratio(k: Array, total: float, ref: Array, ref_total: float) -> Array:
+    """ln(pmf(k) / pmf(most likely count)) per bin, ≤ 0."""
+    alpha = ref + 1.0
+    beta = ref_total - ref + 1.0
+    # pmf(m + 1) / pmf(m) >= 1 exactly when m <= (N + 1) r / R - 1, so the most
+    # likely count is floor((N + 1) r / R) (ties at integers have equal probability).
+    mode = np.clip(np.floor((total + 1.0) * ref / ref_total), 0.0, total)
+    best = _log_kernel(mode, total, alpha, beta)
+    return np.minimum(_log_kernel(k, total, alpha, beta) - best, 0.0)
+
+
+class PullSummary:
+    """Per-bin pulls against the references, and what judges them."""
+
+    def __init__(self, data: Array, references: Sequence[Array]) -> None:
+        total = float(data.sum())
+        log_ratios = []
+        expected = np.zeros_like(data)
+        for ref in references:
+            ref_total = float(ref.sum())
+            log_ratios.append(_log_ratio(data, total, ref, ref_total))
+            expected += ref / ref_total
+        expected /= len(references)
+        # Mean of the likelihood ratios over the references, in logarithms so that
+        # hugely improbable bins do not underflow to zero.
+        log_mean = np.logaddexp.reduce(np.stack(log_ratios), axis=0) - math.log(len(references))
+        magnitude = np.sqrt(np.maximum(-2.0 * log_mean, 0.0))
+        self.used = (data > 0) | np.any(np.stack(references) > 0, axis=0)
+        self.pulls: Array = np.where(
+            self.used, np.sign(data / total - expected) * magnitude, 0.0
+        ).astype(np.float64)
+        self.bins = int(np.count_nonzero(self.used))
+        self.chi2 = float(np.sum(self.pulls**2) / self.bins) if self.bins else 0.0
+        self.index = np.unravel_index(int(np.argmax(np.abs(self.pulls))), self.pulls.shape)
+        self.largest = float(self.pulls[self.index])
+        self.corrected = math.copysign(corrected_pull(abs(self.largest), self.bins), self.largest)
+
+
+def corrected_pull(pull: float, bins: int) -> float:
+    """The largest of ``bins`` pulls, as the pull of one bin with the same false-alarm rate."""
+    if bins <= 1:
+        return pull
+    probability = max(two_sided_probability(pull), 1e-300)
+    # 1 - (1 - p)^n without cancellation for tiny p.
+    corrected = -math.expm1(bins * math.log1p(-probability)) if probability < 1 else 1.0
+    return pull_for_probability(corrected)
+
+
+def pulls(hist: Histogram, references: Sequence[Histogram]) -> tuple[PullSummary, Histogram] | str:
+    """The pull summary and pull map of ``hist`` against ``references``, or why there is none."""
+    data = counts(hist)
+    if isinstance(data, str):
+        return data
+    if float(data.sum()) <= 0:
+        return "the histogram is empty"
+    ref_counts = []
+    for number, reference in enumerate(references, start=1):
+        ref = counts(reference)
+        which = "the reference" if len(references) == 1 else f"reference {number}"
+        if isinstance(ref, str):
+            return f"{which}: {ref}"
+        if float(ref.sum()) <= 0:
+            return f"{which} is empty"
+        ref_counts.append(ref)
+    summary = PullSummary(data, ref_counts)
+    return summary, _pull_map(hist, summary)
+
+
+def _pull_map(hist: Histogram, summary: PullSummary) -> Histogram:
+    pull_map = Histogram(
+        name=f"{hist.name}_pulls",
+        class_name=f"TH{hist.ndim}D",
+        title=f"Pulls of {hist.title or hist.object_name} against the reference",
+        axes=copy.deepcopy(hist.axes),
+        contents=np.pad(summary.pulls, 1),
+        entries=float(summary.bins),
+        draw_options={1: "hist", 2: "colz"}.get(hist.ndim, "box2"),
+    )
+    pull_map.metadata["info"] = [
+        f"Beta-binomial pulls of {hist.name} against the reference: "
+        f"{summary.bins} bins used, χ²/bin {fmt(summary.chi2)}"
+    ]
+    return pull_map
+
+
+def pull_check(spec: CheckSpec, hist: Histogram, references: Sequence[Histogram]) -> CheckResult:
+    result = pulls(hist, references)
+    if isinstance(result, str):
+        return null(spec.name, result)
+    summary, pull_map = result
+    where = bin_position(hist, tuple(int(i) for i in summary.index))
+    facts = (
+        f"largest pull {fmt(summary.largest)}σ at {where} "
+        f"({fmt(summary.corrected)}σ corrected for {summary.bins} bins), "
+        f"χ²/bin of the pulls {fmt(summary.chi2)}"
+    )
+    size = abs(summary.corrected)
+    exceeded = []
+    quality = "good"
+    for level, pull_limit, chi2_limit in (
+        ("bad", spec.pull_error, spec.chi2_error),
+        ("medium", spec.pull_warning, spec.chi2_warning),
+    ):
+        if size > pull_limit:
+            exceeded.append(
+                f"corrected pull above the {_limit_name(level)} limit {fmt(pull_limit)}σ"
+            )
+        if summary.chi2 > chi2_limit:
+            exceeded.append(f"χ²/bin above the {_limit_name(level)} limit {fmt(chi2_limit)}")
+        if exceeded:
+            quality = level
+            break
+    reason = f"{facts}: {' and '.join(exceeded)}" if exceeded else f"{facts}: within the limits"
+    return CheckResult(spec.name, quality, reason, extra=pull_map, value=summary.corrected)
+
+
+def _limit_name(level: str) -> str:
+    return "error" if level == "bad" else "warning"
