@@ -144,8 +144,14 @@ def db_rebuild(app: AppContext, yes: bool, process: bool) -> None:
 @click.option(
     "--serve/--no-serve", default=True, show_default=True, help="Start the web app afterwards."
 )
+@click.option(
+    "--live/--no-live",
+    default=True,
+    show_default=True,
+    help="While serving, keep the newest run going: a new snapshot every few seconds.",
+)
 @pass_app
-def demo_command(app: AppContext, runs: int, minutes: int, serve: bool) -> None:
+def demo_command(app: AppContext, runs: int, minutes: int, serve: bool, live: bool) -> None:
     """Write a synthetic data set (EMC, HLT, TPC), process it and start the web app."""
     from overwatch.demo import FIRST_RUN  # noqa: PLC0415
     from overwatch.demo import generate_demo_data  # noqa: PLC0415
@@ -183,7 +189,8 @@ def demo_command(app: AppContext, runs: int, minutes: int, serve: bool) -> None:
     if serve_demo is None:
         click.echo("the web app is not built yet; processing results are in the database.")
         return
-    serve_demo(app)
+    ongoing = {"run_number": first_run + runs - 1, "index": runs - 1, "runs": runs}
+    serve_demo(app, live={**ongoing, "minutes_done": minutes} if live else None)
 
 
 def _find_web_demo() -> Any:

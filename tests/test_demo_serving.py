@@ -121,3 +121,34 @@ def test_a_time_slice_requested_in_the_demo_finishes_and_ctrl_c_stops_everything
     while _group_alive(process.pid) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not _group_alive(process.pid), "a demo process outlived Ctrl-C"
+
+
+def test_the_newest_run_stays_live_with_a_receiver_heartbeat(
+    demo: tuple[str, dict[str, str], subprocess.Popen[bytes]],
+) -> None:
+    base, env, _process = demo
+    token = subprocess.run(
+        [str(BIN / "overwatch"), "users", "token", "demo", "--label", "test"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()[-1]
+    auth = {"Authorization": f"Bearer {token}"}
+    run = requests.get(f"{base}/api/v1/runs", headers=auth, timeout=10).json()["runs"][0]
+    url = f"{base}/api/v1/runs/{run['run_number']}"
+
+    def emc_files() -> int:
+        subsystems = requests.get(url, headers=auth, timeout=10).json()["subsystems"]
+        return int(next(s["file_count"] for s in subsystems if s["name"] == "EMC"))
+
+    before = emc_files()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and emc_files() < before + 2:
+        time.sleep(1)
+    assert emc_files() >= before + 2, "the live run got no new snapshots"
+    status = requests.get(f"{base}/api/v1/status", headers=auth, timeout=10).json()
+    live = [r for r in status["receivers"] if r["name"] == "demo live"]
+    assert live
+    assert live[0]["alive"]
+    assert live[0]["accepted"] >= 2

@@ -68,6 +68,7 @@ __all__ = [
     "PlantedProblem",
     "ProblemKind",
     "generate_demo_data",
+    "run_conditions",
 ]
 
 #: Run number of the first demo run (a real ALICE run from October 2018).
@@ -199,7 +200,7 @@ def generate_demo_data(
     written: list[Path] = []
     for index, start in enumerate(_run_starts(runs, minutes, now, seed)):
         run_number = first_run + index
-        conditions = _conditions(seed, run_number, index, runs)
+        conditions = run_conditions(seed, run_number, index, runs)
         simulations: dict[str, RunSimulation] = {}
         delays: dict[str, timedelta] = {}
         for subsystem in chosen:
@@ -234,7 +235,8 @@ def _run_starts(runs: int, minutes: int, now: datetime, seed: int) -> list[datet
     return starts[::-1]
 
 
-def _conditions(seed: int, run_number: int, index: int, runs: int) -> RunConditions:
+def run_conditions(seed: int, run_number: int, index: int, runs: int) -> RunConditions:
+    """The conditions (rate, planted problem) of run ``index`` of ``runs`` demo runs."""
     planted = {p.kind for p in PLANTED_PROBLEMS if p.run_index % runs == index}
     return RunConditions(
         seed=seed,

@@ -225,13 +225,15 @@ def _stop(child: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
         child.wait()
 
 
-def serve_demo(app: AppContext) -> None:
+def serve_demo(app: AppContext, live: dict[str, int] | None = None) -> None:
     """After ``overwatch demo`` processed: make the demo login, print it, then run the
     processing daemon and the web app side by side until Ctrl-C stops both.
 
     Production runs the same two as separate services (``overwatchProcessing`` and
     ``overwatchWebApp``); the demo starts the daemon as a child process so that time
-    slices and reprocessing requested from the web form are computed.
+    slices and reprocessing requested from the web form are computed. With ``live``
+    (the arguments of :func:`overwatch.demo.live.continue_run`), a third process keeps
+    the newest run going.
     """
     name, password = ensure_demo_user(app)
     bind = app.settings.web_bind
@@ -241,10 +243,20 @@ def serve_demo(app: AppContext) -> None:
     click.secho(f"  log in as        {name}", bold=True)
     click.secho(f"  password         {password}", bold=True)
     click.echo(f"  (kept in {app.settings.data_dir / DEMO_PASSWORD_FILE}; role expert)")
-    click.echo("  The processing daemon runs beside it; Ctrl-C stops both.")
+    if live is not None:
+        click.echo(f"  Run {live['run_number']} is live: a new snapshot every few seconds.")
+    click.echo("  The processing daemon runs beside it; Ctrl-C stops everything.")
     click.echo(line)
     daemon = subprocess.Popen(processing_command(app))  # noqa: S603 - our own interpreter and module
+    writer = None
+    if live is not None:
+        from overwatch.demo.live import live_process  # noqa: PLC0415
+
+        writer = live_process(app.settings, **live)
     try:
         serve(app.settings, bind=bind, workers=app.settings.web_workers)
     finally:
+        if writer is not None:
+            writer.terminate()
+            writer.join(30)
         _stop(daemon)
