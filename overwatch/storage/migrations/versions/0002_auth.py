@@ -6,6 +6,8 @@ Revises: 0001
 
 from __future__ import annotations
 
+import sqlite3
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -44,17 +46,22 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("expires_at", _TIME, nullable=True))
         batch_op.add_column(sa.Column("revoked_at", _TIME, nullable=True))
     # Login throttling moved to Flask-Limiter (per address and per account, see docs/webapp.md).
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.drop_column("last_failed_login")
-        batch_op.drop_column("failed_logins")
+    # A plain ALTER TABLE ... DROP COLUMN, never batch mode: on SQLite batch mode copies
+    # the table and drops the old one, and with foreign keys on, dropping "users" would
+    # cascade-delete every token and session.
+    if op.get_bind().dialect.name == "sqlite" and sqlite3.sqlite_version_info < (3, 35):
+        raise RuntimeError(
+            f"SQLite {sqlite3.sqlite_version} cannot drop columns; Overwatch needs SQLite 3.35 or newer"
+        )
+    op.drop_column("users", "last_failed_login")
+    op.drop_column("users", "failed_logins")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("failed_logins", sa.Integer(), nullable=False, server_default="0")
-        )
-        batch_op.add_column(sa.Column("last_failed_login", _TIME, nullable=True))
+    op.add_column(
+        "users", sa.Column("failed_logins", sa.Integer(), nullable=False, server_default="0")
+    )
+    op.add_column("users", sa.Column("last_failed_login", _TIME, nullable=True))
     with op.batch_alter_table("user_tokens", schema=None) as batch_op:
         batch_op.drop_column("revoked_at")
         batch_op.drop_column("expires_at")
