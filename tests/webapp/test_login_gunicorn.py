@@ -14,6 +14,7 @@ import statistics
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -193,3 +194,32 @@ def test_a_session_cookie_replayed_after_logout_is_refused_by_the_server(
         again = replay.get(f"{base}/runs", timeout=10, allow_redirects=False)
         assert again.status_code == 302
         assert again.headers["Location"].startswith("/login")
+
+
+def _redis_url() -> str:
+    redis = pytest.importorskip("redis")
+    url = os.environ.get("OVERWATCH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"no Redis at {url}: {exc}")
+    return url
+
+
+def test_with_redis_all_workers_share_the_login_counts(gunicorn: Callable[..., str]) -> None:
+    url = _redis_url()
+    base = gunicorn(
+        workers=2,
+        ratelimit_storage_url=url,
+        login_limit_per_address="100000 per minute",
+        login_failures_per_account_and_address="5 per 15 minutes",
+    )
+    # A fresh name per run, so earlier runs' counts in the shared Redis do not matter.
+    name = f"ghost-{uuid.uuid4().hex[:12]}"
+    codes = []
+    for _ in range(8):
+        # A new connection each time, so both workers answer some of the tries.
+        browser = Browser(base)
+        browser.http.headers["Connection"] = "close"
+        codes.append(browser.log_in(name, "guess-guess").status_code)
+    assert codes == [401] * 5 + [429] * 3
