@@ -131,6 +131,30 @@ def _to_non_negative_float(value: Any) -> float:
     return number
 
 
+def _to_non_negative_int(value: Any) -> int:
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError(f"expected a whole number, got {value!r}")
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"expected a whole number, got {value!r}") from None
+    if number < 0:
+        raise ValueError(f"must not be negative, got {value!r}")
+    return number
+
+
+def _to_rate_limit(value: Any) -> str:
+    """A rate limit in the notation of the ``limits`` package: "10 per minute; 100 per hour"."""
+    from limits import parse_many  # noqa: PLC0415 - only needed when settings are loaded
+
+    text = _to_str(value)
+    try:
+        parse_many(text)
+    except ValueError as exc:
+        raise ValueError(f"expected e.g. '10 per minute; 100 per hour', got {text!r}") from exc
+    return text
+
+
 def _to_str(value: Any) -> str:
     if not isinstance(value, str | int | float) or isinstance(value, bool):
         raise ValueError(f"expected text, got {value!r}")
@@ -419,6 +443,42 @@ SETTINGS: tuple[Setting, ...] = (
         "Trust one reverse proxy's X-Forwarded-For/-Proto/-Host headers (nginx in front of gunicorn).",
     ),
     Setting(
+        "login_limit_per_address",
+        _to_rate_limit,
+        "10 per minute; 100 per hour",
+        "Login attempts (right or wrong, any user name) allowed from one client address.",
+    ),
+    Setting(
+        "login_failures_per_account_and_address",
+        _to_rate_limit,
+        "5 per 15 minutes",
+        "Failed logins for one user name from one client address before that address must wait.",
+    ),
+    Setting(
+        "login_failures_per_account",
+        _to_rate_limit,
+        "100 per hour",
+        "Failed logins for one user name from all addresses before the name is refused everywhere.",
+    ),
+    Setting(
+        "login_concurrent_checks",
+        _to_positive_int,
+        2,
+        "Password checks (argon2) one web worker runs at once; more logins get 429 at once.",
+    ),
+    Setting(
+        "ratelimit_storage_url",
+        _to_str,
+        "memory://",
+        "Where login limits are counted: memory:// (per worker) or redis://host:6379 (shared).",
+    ),
+    Setting(
+        "api_token_expiry_days",
+        _to_non_negative_int,
+        0,
+        "Days a new API token is valid unless --expires-days says otherwise; 0: no expiry.",
+    ),
+    Setting(
         "jsroot_dir",
         _to_optional_path,
         None,
@@ -466,6 +526,12 @@ class Settings:
     receiver_silence_minutes: float
     web_secure_cookies: bool
     web_behind_proxy: bool
+    login_limit_per_address: str
+    login_failures_per_account_and_address: str
+    login_failures_per_account: str
+    login_concurrent_checks: int
+    ratelimit_storage_url: str
+    api_token_expiry_days: int
     jsroot_dir: Path | None
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 

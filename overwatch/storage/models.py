@@ -55,6 +55,7 @@ __all__ = [
     "SubsystemRun",
     "TrendValue",
     "User",
+    "UserSession",
     "UserToken",
     "utcnow",
 ]
@@ -383,8 +384,6 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16), default="viewer")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    failed_logins: Mapped[int] = mapped_column(default=0)
-    last_failed_login: Mapped[datetime | None]
 
 
 class UserToken(Base):
@@ -449,3 +448,26 @@ class DqmUpload(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     uploaded_by: Mapped[str] = mapped_column(String(32))
     received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    #: ``None``: never expires.
+    expires_at: Mapped[datetime | None]
+    #: Set by ``overwatch users revoke-token``; the row stays so a refusal can say why.
+    revoked_at: Mapped[datetime | None]
+
+
+class UserSession(Base):
+    """A browser login; the signed cookie carries the random key, the database its SHA-256.
+
+    The key is never reused (unlike user ids on SQLite), so a cookie can only ever
+    open the session it was issued for; logout, removal, a new password or a new
+    role set ``revoked_at`` or delete the row, and the next request is anonymous.
+    """
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]

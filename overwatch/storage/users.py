@@ -1,11 +1,10 @@
 """Users, roles, password hashing and API tokens.
 
-Passwords are hashed with argon2id (argon2-cffi). Repeated failed logins slow
-down: after :data:`FREE_FAILURES` failures a user must wait before the next try,
-twice as long after each further failure (capped), so guessing is impractical
-while a mistyped password costs a shift person only seconds. API tokens are
-random strings shown once; only their SHA-256 is stored, and the lookup compares
-digests with :func:`hmac.compare_digest`.
+Passwords are hashed with argon2id (argon2-cffi). A new password, a new role or
+removing a user ends the user's browser sessions (:mod:`overwatch.storage.sessions`).
+API tokens are random strings shown once; only their SHA-256 is stored, and the
+lookup compares digests with :func:`hmac.compare_digest`. A token may expire and
+can be revoked one by one; a refused token says why (:class:`TokenCheck`).
 """
 
 from __future__ import annotations
@@ -28,22 +27,27 @@ from sqlalchemy.orm import Session
 from overwatch.storage.models import User
 from overwatch.storage.models import UserToken
 from overwatch.storage.models import utcnow
+from overwatch.storage.sessions import end_user_sessions
 
 __all__ = [
-    "FREE_FAILURES",
     "ROLES",
-    "LoginOutcome",
+    "IssuedToken",
+    "TokenCheck",
+    "TokenInfo",
     "UserError",
     "UserInfo",
     "authenticate",
+    "check_token",
     "create_token",
     "create_user",
     "get_user",
     "has_role",
     "hash_password",
+    "issue_token",
+    "list_tokens",
     "list_users",
     "remove_user",
-    "retry_delay",
+    "revoke_token",
     "set_password",
     "set_role",
     "user_for_token",
@@ -52,9 +56,6 @@ __all__ = [
 
 #: Roles from least to most privileged; each includes the ones before it.
 ROLES = ("viewer", "expert", "admin")
-#: Failed logins allowed before a delay is imposed.
-FREE_FAILURES = 3
-MAX_DELAY_SECONDS = 300.0
 #: Writing last_used_at on every API call would turn reads into writes; once a minute is plenty.
 TOKEN_TOUCH_INTERVAL = timedelta(seconds=60)
 
@@ -78,12 +79,33 @@ class UserInfo:
 
 
 @dataclass(frozen=True)
-class LoginOutcome:
-    """Result of :func:`authenticate`: a user, or why not and how long to wait."""
+class TokenInfo:
+    """One API token as ``overwatch users tokens`` lists it (never the token itself)."""
+
+    id: int
+    user: str
+    label: str
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A token just created: shown once, with its id for listing and revoking."""
+
+    id: int
+    token: str
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class TokenCheck:
+    """Result of :func:`check_token`: the user, or the reason the token is refused."""
 
     user: UserInfo | None
     reason: str = ""
-    retry_after: float = 0.0
 
 
 def _info(user: User) -> UserInfo:
@@ -143,7 +165,7 @@ def set_password(session: Session, name: str, password: str) -> None:
     if len(password) < 8:
         raise UserError("a password needs at least 8 characters")
     user.password_hash = hash_password(password)
-    user.failed_logins = 0
+    end_user_sessions(session, user.id)
 
 
 def set_role(session: Session, name: str, role: str) -> UserInfo:
@@ -152,7 +174,9 @@ def set_role(session: Session, name: str, role: str) -> UserInfo:
     user = session.scalars(select(User).where(User.name == name)).one_or_none()
     if user is None:
         raise UserError(f"no user {name!r}")
-    user.role = role
+    if user.role != role:
+        user.role = role
+        end_user_sessions(session, user.id)
     return _info(user)
 
 
@@ -166,79 +190,137 @@ def get_user(session: Session, user_id: int) -> UserInfo | None:
 
 
 def remove_user(session: Session, name: str) -> bool:
-    """Delete a user and their tokens; ``False`` if there was none."""
+    """Delete a user with their tokens and sessions (by foreign-key cascade); ``False`` if none."""
     result = session.execute(delete(User).where(User.name == name))
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def retry_delay(failed_logins: int) -> float:
-    """Seconds to wait after ``failed_logins`` consecutive failures."""
-    if failed_logins < FREE_FAILURES:
-        return 0.0
-    return float(min(2.0 ** (failed_logins - FREE_FAILURES + 1), MAX_DELAY_SECONDS))
+def authenticate(session: Session, name: str, password: str) -> UserInfo | None:
+    """The user if ``password`` is theirs and the account is active, else ``None``.
 
-
-def authenticate(
-    session: Session, name: str, password: str, *, now: datetime | None = None
-) -> LoginOutcome:
-    """Check a login; count failures and refuse early tries while a delay runs."""
-    now = now or utcnow()
+    An unknown name, a wrong password and a disabled account cost the same argon2
+    verification and give the same answer, so the result tells nobody which names
+    exist. Throttling is the web app's job (per address and per account, see
+    :mod:`overwatch.webapp.throttle`); nothing here counts failures, so guesses
+    from elsewhere never lock the real user out.
+    """
     user = session.scalars(select(User).where(User.name == name.strip())).one_or_none()
     if user is None:
         verify_password(_DUMMY_HASH, password)
-        return LoginOutcome(None, "Unknown user or wrong password.")
-    if user.last_failed_login is not None:
-        wait_until = user.last_failed_login + timedelta(seconds=retry_delay(user.failed_logins))
-        if now < wait_until:
-            seconds = (wait_until - now).total_seconds()
-            return LoginOutcome(
-                None, f"Too many failed logins; try again in {seconds:.0f} s.", seconds
-            )
-    if not user.active or not verify_password(user.password_hash, password):
-        user.failed_logins += 1
-        user.last_failed_login = now
-        return LoginOutcome(None, "Unknown user or wrong password.")
+        return None
+    if not verify_password(user.password_hash, password) or not user.active:
+        return None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    user.failed_logins = 0
-    user.last_failed_login = None
-    return LoginOutcome(_info(user))
+    return _info(user)
 
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(session: Session, name: str, label: str = "") -> str:
-    """A new API token for a user; the plain token is returned once and never stored."""
+def issue_token(
+    session: Session, name: str, label: str = "", *, expires_days: int | None = None
+) -> IssuedToken:
+    """A new API token for a user: the plain token is returned once and never stored.
+
+    ``expires_days`` of ``None`` or 0 makes a token that never expires.
+    """
     user_id = session.scalar(select(User.id).where(User.name == name))
     if user_id is None:
         raise UserError(f"no user {name!r}")
+    if expires_days is not None and expires_days < 0:
+        raise UserError("a token cannot expire in a negative number of days")
+    now = utcnow()
     token = "ow_" + secrets.token_urlsafe(32)
-    session.add(
-        UserToken(user_id=user_id, token_hash=_digest(token), label=label[:64], created_at=utcnow())
+    row = UserToken(
+        user_id=user_id,
+        token_hash=_digest(token),
+        label=label[:64],
+        created_at=now,
+        expires_at=now + timedelta(days=expires_days) if expires_days else None,
     )
+    session.add(row)
     session.flush()
-    return token
+    return IssuedToken(row.id, token, row.expires_at)
 
 
-def user_for_token(session: Session, token: str, *, now: datetime | None = None) -> UserInfo | None:
-    """The active user owning ``token``, or ``None``."""
+def create_token(
+    session: Session, name: str, label: str = "", *, expires_days: int | None = None
+) -> str:
+    """A new API token for a user (the plain token only; see :func:`issue_token`)."""
+    return issue_token(session, name, label, expires_days=expires_days).token
+
+
+def list_tokens(session: Session, name: str) -> Sequence[TokenInfo]:
+    """A user's tokens, oldest first; raise :class:`UserError` for an unknown user."""
+    if session.scalar(select(User.id).where(User.name == name)) is None:
+        raise UserError(f"no user {name!r}")
+    rows = session.scalars(
+        select(UserToken).join(User).where(User.name == name).order_by(UserToken.id)
+    )
+    return [
+        TokenInfo(
+            row.id,
+            name,
+            row.label,
+            row.created_at,
+            row.last_used_at,
+            row.expires_at,
+            row.revoked_at,
+        )
+        for row in rows
+    ]
+
+
+def revoke_token(session: Session, token_id: int) -> TokenInfo:
+    """Revoke one token by id (kept, so its refusal can say "revoked"); raise if unknown."""
+    row = session.execute(
+        select(UserToken, User.name).join(User).where(UserToken.id == token_id)
+    ).one_or_none()
+    if row is None:
+        raise UserError(f"no token with id {token_id}")
+    token, owner = row
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+    return TokenInfo(
+        token.id,
+        owner,
+        token.label,
+        token.created_at,
+        token.last_used_at,
+        token.expires_at,
+        token.revoked_at,
+    )
+
+
+def check_token(session: Session, token: str, *, now: datetime | None = None) -> TokenCheck:
+    """The active user owning ``token``, or why it is refused (unknown, revoked, expired)."""
     if not token or len(token) > 200:
-        return None
+        return TokenCheck(None, "unknown API token")
     digest = _digest(token)
     row = session.execute(
         select(UserToken, User)
         .join(User, User.id == UserToken.user_id)
         .where(UserToken.token_hash == digest)
     ).one_or_none()
-    if row is None:
-        return None
-    token_row, user = row
     # The lookup used the digest; compare again in constant time so equality never leaks timing.
-    if not hmac.compare_digest(token_row.token_hash, digest) or not user.active:
-        return None
+    if row is None or not hmac.compare_digest(row[0].token_hash, digest):
+        return TokenCheck(None, "unknown API token")
+    token_row, user = row
     now = now or utcnow()
+    if token_row.revoked_at is not None:
+        return TokenCheck(None, f"API token {token_row.id} was revoked")
+    if token_row.expires_at is not None and token_row.expires_at <= now:
+        expired = token_row.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+        return TokenCheck(None, f"API token {token_row.id} expired on {expired}")
+    if not user.active:
+        return TokenCheck(None, f"the account of API token {token_row.id} is disabled")
     if token_row.last_used_at is None or now - token_row.last_used_at > TOKEN_TOUCH_INTERVAL:
         token_row.last_used_at = now
-    return _info(user)
+    return TokenCheck(_info(user))
+
+
+def user_for_token(session: Session, token: str, *, now: datetime | None = None) -> UserInfo | None:
+    """The active user owning a valid ``token``, or ``None``."""
+    return check_token(session, token, now=now).user

@@ -2,6 +2,8 @@
 
 The same operations as ``overwatch users ...``; every form carries a CSRF token and
 an admin cannot remove or demote their own account (so there is always one admin).
+A new role or removal ends the user's browser sessions at once (their next request
+is anonymous), so nobody keeps rights they no longer have.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from overwatch.storage.users import create_user
 from overwatch.storage.users import list_users
 from overwatch.storage.users import remove_user
 from overwatch.storage.users import set_role
-from overwatch.webapp.auth import forget_user
 from overwatch.webapp.auth import protect
 from overwatch.webapp.database import read_session
 from overwatch.webapp.database import write_session
@@ -67,7 +68,6 @@ def change_role(name: str) -> Response | tuple[str, int]:
             info = set_role(session, name, request.form.get("role", ""))
     except UserError as exc:
         return _page(str(exc), 400)
-    forget_user(info.id)
     flash(f"{info.name} is now {info.role}.")
     return redirect(url_for("admin.users"))
 

@@ -4,13 +4,19 @@ Browsers log in with a form and get a Flask-Login session; API clients send
 ``Authorization: Bearer <token>``. Every blueprint calls :func:`protect` so no
 route is reachable without at least the ``viewer`` role; views that change
 something add :func:`require_role`. Anonymous API calls get 401 JSON, pages a
-redirect to the login form; a missing role is 403.
+redirect to the login form; a missing role is 403. A refused token gets 401 with
+the reason (unknown, revoked, expired).
+
+The signed session cookie carries the random key of a server-side session
+(:mod:`overwatch.storage.sessions`), never a user id: every request looks the key
+up, without a cache, so logout, a removed user, a new password or a new role end
+the session in every web worker on the next request. Login throttling is in
+:mod:`overwatch.webapp.throttle`.
 """
 
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Callable
 from typing import Any
 from typing import TypeVar
@@ -18,9 +24,11 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint
 from flask import Flask
+from flask import Response as FlaskResponse
 from flask import abort
 from flask import current_app
 from flask import flash
+from flask import g
 from flask import redirect
 from flask import render_template
 from flask import request
@@ -38,44 +46,44 @@ from wtforms import StringField
 from wtforms.validators import DataRequired
 from wtforms.validators import Length
 
+from overwatch.storage.models import utcnow
+from overwatch.storage.sessions import SESSION_TOUCH_INTERVAL
+from overwatch.storage.sessions import end_session
+from overwatch.storage.sessions import session_user
+from overwatch.storage.sessions import start_session
+from overwatch.storage.sessions import touch_session
 from overwatch.storage.users import UserInfo
 from overwatch.storage.users import authenticate
-from overwatch.storage.users import get_user
+from overwatch.storage.users import check_token
 from overwatch.storage.users import has_role
-from overwatch.storage.users import user_for_token
+from overwatch.webapp import throttle
 from overwatch.webapp.database import read_session
 from overwatch.webapp.database import write_session
 from overwatch.webapp.errors import api_error
 from overwatch.webapp.errors import is_api_request
 
-__all__ = ["WebUser", "bp", "forget_user", "init_app", "login_manager", "protect", "require_role"]
+__all__ = ["WebUser", "bp", "init_app", "login_manager", "protect", "require_role"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
-#: Seconds a looked-up user is trusted before the database is asked again; a removed
-#: user or changed role takes effect within this time in every worker.
-USER_CACHE_SECONDS = 10.0
-
-
-def _user_cache() -> dict[int, tuple[float, UserInfo | None]]:
-    """Per application (tests build many apps on different databases)."""
-    cache: dict[int, tuple[float, UserInfo | None]] = current_app.extensions.setdefault(
-        "overwatch_users", {}
-    )
-    return cache
 
 
 class WebUser(UserMixin):  # type: ignore[misc]
-    """The logged-in user as Flask-Login sees it."""
+    """The logged-in user as Flask-Login sees it; ``session_key`` is empty for token calls."""
 
-    def __init__(self, info: UserInfo, via_token: bool = False) -> None:
+    def __init__(self, info: UserInfo, session_key: str = "") -> None:
         self.info = info
-        self.via_token = via_token
+        self.session_key = session_key
+
+    @property
+    def via_token(self) -> bool:
+        return not self.session_key
 
     def get_id(self) -> str:
-        return str(self.info.id)
+        # Flask-Login stores this in the cookie: the never-reused session key, not the user id.
+        return self.session_key
 
     @property
     def name(self) -> str:
@@ -89,26 +97,16 @@ class WebUser(UserMixin):  # type: ignore[misc]
         return has_role(self.info.role, role)
 
 
-def forget_user(user_id: int) -> None:
-    """Drop a cached user so a role change takes effect at once in this worker."""
-    _user_cache().pop(user_id, None)
-
-
-def _load_user(user_id: str) -> WebUser | None:
-    try:
-        key = int(user_id)
-    except ValueError:
+def _load_user(session_key: str) -> WebUser | None:
+    now = utcnow()
+    with read_session() as db_session:
+        found = session_user(db_session, session_key, now=now)
+    if found is None:
         return None
-    now = time.monotonic()
-    cache = _user_cache()
-    cached = cache.get(key)
-    if cached is None or cached[0] < now:
-        with read_session() as db_session:
-            info = get_user(db_session, key)
-        cached = (now + USER_CACHE_SECONDS, info)
-        cache[key] = cached
-    info = cached[1]
-    return WebUser(info) if info is not None and info.active else None
+    if now - found.last_seen_at > SESSION_TOUCH_INTERVAL:
+        with write_session() as db_session:
+            touch_session(db_session, session_key, now=now)
+    return WebUser(UserInfo(found.user_id, found.name, found.role), session_key)
 
 
 def _load_from_token(req: Any) -> WebUser | None:
@@ -117,16 +115,26 @@ def _load_from_token(req: Any) -> WebUser | None:
     if scheme.lower() != "bearer" or not token.strip():
         return None
     with write_session() as db_session:
-        info = user_for_token(db_session, token.strip())
-    return WebUser(info, via_token=True) if info is not None else None
+        checked = check_token(db_session, token.strip())
+    if checked.user is None:
+        g.token_refusal = checked.reason
+        return None
+    return WebUser(checked.user)
 
 
 def _unauthorized() -> Response:
-    if is_api_request():
+    refusal = g.get("token_refusal")
+    if refusal or is_api_request():
+        # A client that sent a token is a program: tell it why, whatever the path.
         response = api_error(
-            401, "authentication required: log in or send 'Authorization: Bearer <token>'"
+            401,
+            refusal or "authentication required: log in or send 'Authorization: Bearer <token>'",
         )
-        response.headers["WWW-Authenticate"] = 'Bearer realm="overwatch"'
+        response.headers["WWW-Authenticate"] = (
+            'Bearer realm="overwatch", error="invalid_token"'
+            if refusal
+            else 'Bearer realm="overwatch"'
+        )
         return response
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
@@ -174,6 +182,17 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+def _too_many(message: str, retry_after: int) -> FlaskResponse:
+    page = render_template("login.html", form=LoginForm(), message=message)
+    response = FlaskResponse(page, status=429, mimetype="text/html")
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+#: Same words for an unknown name, a wrong password and a disabled account.
+LOGIN_REFUSED = "Unknown user or wrong password."
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Response | tuple[str, int] | str:
     form = LoginForm()
@@ -183,25 +202,28 @@ def login() -> Response | tuple[str, int] | str:
         return render_template(
             "login.html", form=form, message="Enter a user name and a password."
         ), 400
-    with write_session() as db_session:
-        outcome = authenticate(db_session, form.name.data or "", form.password.data or "")
-    if outcome.user is None:
-        status = 429 if outcome.retry_after else 401
-        page = render_template("login.html", form=form, message=outcome.reason)
-        response = Response(page, status=status, mimetype="text/html")
-        if outcome.retry_after:
-            response.headers["Retry-After"] = str(int(outcome.retry_after) + 1)
-        return response
-    _user_cache().pop(outcome.user.id, None)
+    with throttle.password_check_slot() as allowed:
+        if not allowed:
+            return throttle.busy_response()
+        with write_session() as db_session:
+            user = authenticate(db_session, form.name.data or "", form.password.data or "")
+            if user is not None:
+                lifetime = current_app.permanent_session_lifetime
+                key = start_session(db_session, user.id, lifetime)
+    if user is None:
+        return render_template("login.html", form=form, message=LOGIN_REFUSED), 401
     session.clear()
-    login_user(WebUser(outcome.user))
+    login_user(WebUser(user, key))
     session.permanent = True
-    flash(f"Logged in as {outcome.user.name} ({outcome.user.role}).")
+    flash(f"Logged in as {user.name} ({user.role}).")
     return redirect(_safe_next(request.args.get("next")))
 
 
 @bp.post("/logout")
 def logout() -> Response:
+    if current_user.is_authenticated and not current_user.via_token:
+        with write_session() as db_session:
+            end_session(db_session, current_user.session_key)
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))
@@ -213,3 +235,4 @@ def init_app(app: Flask) -> None:
     login_manager.unauthorized_handler(_unauthorized)
     login_manager.init_app(app)
     app.register_blueprint(bp)
+    throttle.init_app(app, app.extensions["overwatch"].settings, _too_many)

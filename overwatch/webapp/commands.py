@@ -10,6 +10,7 @@ import os
 import secrets
 import subprocess
 import sys
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import click
@@ -107,6 +108,86 @@ def _read_password(password_stdin: bool) -> str:
     return value
 
 
+def _add_token_commands(users: click.Group) -> None:
+    """``users token``, ``users tokens`` and ``users revoke-token``."""
+
+    @users.command("token")
+    @click.argument("name")
+    @click.option("--label", default="", help="A note saying what the token is for.")
+    @click.option(
+        "--expires-days",
+        type=click.IntRange(min=0),
+        help="Days the token is valid; 0: never expires (default: api_token_expiry_days).",
+    )
+    @pass_app
+    def token(app: AppContext, name: str, label: str, expires_days: int | None) -> None:
+        """Create an API token for NAME (shown once); send it as 'Authorization: Bearer <token>'.
+
+        Only the token goes to stdout, so scripts can capture it; its id and expiry go to stderr.
+        """
+        from overwatch.storage.users import UserError  # noqa: PLC0415
+        from overwatch.storage.users import issue_token  # noqa: PLC0415
+
+        days = app.settings.api_token_expiry_days if expires_days is None else expires_days
+        try:
+            with app.database().session() as session:
+                issued = issue_token(session, name, label, expires_days=days)
+        except UserError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(issued.token)
+        expiry = f"expires {_when(issued.expires_at)}" if issued.expires_at else "never expires"
+        click.echo(f"token {issued.id} for {name}, {expiry}", err=True)
+
+    @users.command("tokens")
+    @click.argument("name")
+    @pass_app
+    def tokens(app: AppContext, name: str) -> None:
+        """List NAME's API tokens: id, label, created, last used, expires, state."""
+        from overwatch.storage.models import utcnow  # noqa: PLC0415
+        from overwatch.storage.users import UserError  # noqa: PLC0415
+        from overwatch.storage.users import list_tokens  # noqa: PLC0415
+
+        try:
+            with app.database().session() as session:
+                rows = list_tokens(session, name)
+        except UserError as exc:
+            raise click.ClickException(str(exc)) from exc
+        if not rows:
+            click.echo(f"{name} has no API tokens; make one with: overwatch users token {name}")
+            return
+        now = utcnow()
+        click.echo(
+            f"{'id':>5}  {'label':<20} {'created':<17} {'last used':<17} {'expires':<17} state"
+        )
+        for row in rows:
+            if row.revoked_at is not None:
+                state = "revoked"
+            elif row.expires_at is not None and row.expires_at <= now:
+                state = "expired"
+            else:
+                state = "valid"
+            click.echo(
+                f"{row.id:>5}  {row.label or '-':<20} {_when(row.created_at):<17} "
+                f"{_when(row.last_used_at):<17} {_when(row.expires_at, 'never'):<17} {state}"
+            )
+
+    @users.command("revoke-token")
+    @click.argument("token_id", metavar="ID", type=int)
+    @pass_app
+    def revoke_token_(app: AppContext, token_id: int) -> None:
+        """Revoke one API token by its id (see 'overwatch users tokens NAME'); refused at once."""
+        from overwatch.storage.users import UserError  # noqa: PLC0415
+        from overwatch.storage.users import revoke_token  # noqa: PLC0415
+
+        try:
+            with app.database().session() as session:
+                info = revoke_token(session, token_id)
+        except UserError as exc:
+            raise click.ClickException(str(exc)) from exc
+        label = f" ({info.label})" if info.label else ""
+        click.echo(f"revoked token {info.id}{label} of {info.user}")
+
+
 def users_group() -> click.Group:
     from overwatch.storage.users import ROLES  # noqa: PLC0415
 
@@ -151,7 +232,7 @@ def users_group() -> click.Group:
     @click.argument("name")
     @pass_app
     def remove(app: AppContext, name: str) -> None:
-        """Remove a user and their API tokens."""
+        """Remove a user, their API tokens and their browser sessions."""
         from overwatch.storage.users import remove_user  # noqa: PLC0415
 
         with app.database().session() as session:
@@ -160,23 +241,12 @@ def users_group() -> click.Group:
             raise click.ClickException(f"no user {name!r}")
         click.echo(f"removed {name}")
 
-    @users.command("token")
-    @click.argument("name")
-    @click.option("--label", default="", help="A note saying what the token is for.")
-    @pass_app
-    def token(app: AppContext, name: str, label: str) -> None:
-        """Create an API token for NAME (shown once); send it as 'Authorization: Bearer <token>'."""
-        from overwatch.storage.users import UserError  # noqa: PLC0415
-        from overwatch.storage.users import create_token  # noqa: PLC0415
-
-        try:
-            with app.database().session() as session:
-                value = create_token(session, name, label)
-        except UserError as exc:
-            raise click.ClickException(str(exc)) from exc
-        click.echo(value)
-
+    _add_token_commands(users)
     return users
+
+
+def _when(moment: datetime | None, empty: str = "-") -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment is not None else empty
 
 
 def ensure_demo_user(app: AppContext) -> tuple[str, str]:

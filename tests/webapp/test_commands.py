@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import stat
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,7 +15,9 @@ from overwatch.cli import AppContext
 from overwatch.cli import cli
 from overwatch.config import Settings
 from overwatch.storage import Database
+from overwatch.storage.models import utcnow
 from overwatch.storage.users import authenticate
+from overwatch.storage.users import check_token
 from overwatch.storage.users import user_for_token
 from overwatch.webapp import commands
 
@@ -36,14 +40,16 @@ def _close_cli_databases(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         database.dispose()
 
 
-def _run(settings: Settings, *args: str, stdin: str | None = None) -> Any:
+def _run(
+    settings: Settings, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> Any:
     options = [
         "--data-dir",
         str(settings.data_dir),
         "--database-url",
         settings.effective_database_url,
     ]
-    return CliRunner().invoke(cli, [*options, *args], input=stdin, catch_exceptions=False)
+    return CliRunner(env=env).invoke(cli, [*options, *args], input=stdin, catch_exceptions=False)
 
 
 def test_users_add_list_token_remove(settings: Settings, db: Database) -> None:
@@ -62,7 +68,7 @@ def test_users_add_list_token_remove(settings: Settings, db: Database) -> None:
     listed = _run(settings, "users", "list")
     assert listed.stdout.split() == ["alice", "expert", "active"]
     with db.session() as session:
-        assert authenticate(session, "alice", "s3cret-pass").user is not None
+        assert authenticate(session, "alice", "s3cret-pass") is not None
     token = _run(settings, "users", "token", "alice").stdout.strip()
     assert token.startswith("ow_")
     with db.session() as session:
@@ -75,6 +81,74 @@ def test_users_add_list_token_remove(settings: Settings, db: Database) -> None:
     missing = _run(settings, "users", "remove", "alice")
     assert missing.exit_code == 1
     assert "no user 'alice'" in missing.stderr
+
+
+def _add_alice(settings: Settings) -> None:
+    added = _run(settings, "users", "add", "alice", "--password-stdin", stdin="s3cret-pass\n")
+    assert added.exit_code == 0, added.stderr
+
+
+def test_users_tokens_lists_each_token_with_its_dates_and_state(
+    settings: Settings, db: Database
+) -> None:
+    _add_alice(settings)
+    empty = _run(settings, "users", "tokens", "alice")
+    assert "alice has no API tokens" in empty.stdout
+    forever = _run(settings, "users", "token", "alice", "--label", "dqm-agent")
+    assert forever.stdout.startswith("ow_")
+    assert re.fullmatch(r"token (\d+) for alice, never expires\n", forever.stderr)
+    monthly = _run(settings, "users", "token", "alice", "--label", "ci", "--expires-days", "30")
+    expires = (utcnow() + timedelta(days=30)).strftime("%Y-%m-%d")
+    assert f"expires {expires}" in monthly.stderr
+    with db.session() as session:
+        assert user_for_token(session, monthly.stdout.strip()) is not None  # sets last used
+    listed = _run(settings, "users", "tokens", "alice").stdout.splitlines()
+    assert listed[0].split() == ["id", "label", "created", "last", "used", "expires", "state"]
+    first, second = (line.split() for line in listed[1:])
+    today = utcnow().strftime("%Y-%m-%d")
+    assert first[1:3] == ["dqm-agent", today]
+    assert first[4:] == ["-", "never", "valid"]
+    assert second[1:3] == ["ci", today]
+    assert second[4] == today  # last used
+    assert (second[6], second[8]) == (expires, "valid")
+    assert "no user 'bob'" in _run(settings, "users", "tokens", "bob").stderr
+
+
+def test_users_revoke_token_refuses_that_token_only(settings: Settings, db: Database) -> None:
+    _add_alice(settings)
+    kept = _run(settings, "users", "token", "alice", "--label", "keep").stdout.strip()
+    dropped = _run(settings, "users", "token", "alice", "--label", "drop")
+    token_id = re.search(r"token (\d+)", dropped.stderr)
+    assert token_id
+    revoked = _run(settings, "users", "revoke-token", token_id.group(1))
+    assert revoked.stdout == f"revoked token {token_id.group(1)} (drop) of alice\n"
+    with db.session() as session:
+        assert user_for_token(session, kept) is not None
+        refused = check_token(session, dropped.stdout.strip())
+        assert refused.user is None
+        assert refused.reason == f"API token {token_id.group(1)} was revoked"
+    assert _run(settings, "users", "tokens", "alice").stdout.splitlines()[2].endswith("revoked")
+    missing = _run(settings, "users", "revoke-token", "999")
+    assert missing.exit_code == 1
+    assert "no token with id 999" in missing.stderr
+
+
+def test_tokens_expire_after_the_default_days_from_the_settings(
+    settings: Settings, db: Database
+) -> None:
+    _add_alice(settings)
+    env = {"OVERWATCH_API_TOKEN_EXPIRY_DAYS": "7"}
+    made = _run(settings, "users", "token", "alice", env=env)
+    assert f"expires {(utcnow() + timedelta(days=7)).strftime('%Y-%m-%d')}" in made.stderr
+    never = _run(settings, "users", "token", "alice", "--expires-days", "0", env=env)
+    assert "never expires" in never.stderr
+    with db.session() as session:
+        later = utcnow() + timedelta(days=8)
+        expired = check_token(session, made.stdout.strip(), now=later)
+        assert expired.user is None
+        assert expired.reason.startswith("API token ")
+        assert " expired on " in expired.reason
+        assert check_token(session, never.stdout.strip(), now=later).user is not None
 
 
 def test_users_add_prompts_for_the_password_twice(settings: Settings, db: Database) -> None:
@@ -123,8 +197,8 @@ def test_serve_demo_creates_the_demo_login_once_and_prints_it(
     assert f"password         {password}" in output
     assert served == [("127.0.0.1:8850", 2)]
     with db.session() as session:
-        outcome = authenticate(session, "demo", password)
-        assert outcome.user is not None
-        assert outcome.user.role == "expert"
+        user = authenticate(session, "demo", password)
+        assert user is not None
+        assert user.role == "expert"
     commands.serve_demo(context)
     assert password_file.read_text().strip() == password

@@ -1,4 +1,4 @@
-"""Users in storage: hashing, roles, login slow-down, tokens."""
+"""Users in storage: hashing, roles, authentication, tokens."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ from overwatch.storage.models import UserToken
 from overwatch.storage.models import utcnow
 from overwatch.storage.users import UserError
 from overwatch.storage.users import authenticate
+from overwatch.storage.users import check_token
 from overwatch.storage.users import create_token
 from overwatch.storage.users import create_user
 from overwatch.storage.users import has_role
-from overwatch.storage.users import retry_delay
+from overwatch.storage.users import issue_token
+from overwatch.storage.users import list_tokens
+from overwatch.storage.users import revoke_token
 from overwatch.storage.users import user_for_token
 
 
@@ -39,23 +42,50 @@ def test_unknown_role_is_refused(db: Database) -> None:
         create_user(session, "ann", "correct-horse", "boss")
 
 
-def test_retry_delay_grows_and_is_capped() -> None:
-    assert [retry_delay(n) for n in range(6)] == [0.0, 0.0, 0.0, 2.0, 4.0, 8.0]
-    assert retry_delay(100) == 300.0
-
-
-def test_login_is_allowed_again_after_the_delay(db: Database) -> None:
-    start = utcnow()
+def test_authenticate_answers_none_alike_for_unknown_wrong_and_disabled(db: Database) -> None:
     with db.session() as session:
         create_user(session, "ann", "correct-horse", "viewer")
-        for _ in range(3):
-            assert authenticate(session, "ann", "wrong", now=start).user is None
-        waiting = authenticate(session, "ann", "correct-horse", now=start + timedelta(seconds=1))
-        assert waiting.user is None
-        assert waiting.retry_after == pytest.approx(1.0)
-        later = authenticate(session, "ann", "correct-horse", now=start + timedelta(seconds=3))
-        assert later.user is not None
-        assert session.query(User).one().failed_logins == 0
+        create_user(session, "off", "correct-horse", "viewer")
+        session.query(User).filter(User.name == "off").one().active = False
+    with db.session() as session:
+        assert authenticate(session, "nobody", "correct-horse") is None
+        assert authenticate(session, "ann", "wrong-horse") is None
+        assert authenticate(session, "off", "correct-horse") is None
+        user = authenticate(session, " ann ", "correct-horse")
+        assert user is not None
+        assert user.name == "ann"
+
+
+def test_wrong_passwords_never_lock_the_account(db: Database) -> None:
+    # Throttling is the web app's, per address: storage counts nothing per user.
+    with db.session() as session:
+        create_user(session, "ann", "correct-horse", "viewer")
+        for _ in range(10):
+            assert authenticate(session, "ann", "wrong") is None
+        assert authenticate(session, "ann", "correct-horse") is not None
+
+
+def test_revoked_and_expired_tokens_are_listed_and_refused_with_a_reason(db: Database) -> None:
+    now = utcnow()
+    with db.session() as session:
+        create_user(session, "ann", "correct-horse", "expert")
+        forever = issue_token(session, "ann", "agent")
+        weekly = issue_token(session, "ann", "ci", expires_days=7)
+        assert forever.expires_at is None
+        assert weekly.expires_at is not None
+        assert revoke_token(session, forever.id).revoked_at is not None
+        listed = list_tokens(session, "ann")
+        assert [(t.id, t.label) for t in listed] == [(forever.id, "agent"), (weekly.id, "ci")]
+        assert listed[0].revoked_at is not None
+        assert check_token(session, forever.token).reason == f"API token {forever.id} was revoked"
+        assert check_token(session, weekly.token, now=now + timedelta(days=6)).user is not None
+        late = check_token(session, weekly.token, now=now + timedelta(days=8))
+        assert late.user is None
+        assert late.reason.startswith(f"API token {weekly.id} expired on ")
+        with pytest.raises(UserError, match="negative"):
+            issue_token(session, "ann", expires_days=-1)
+        with pytest.raises(UserError, match="no token with id 999"):
+            revoke_token(session, 999)
 
 
 def test_tokens_are_stored_hashed_and_checked(db: Database) -> None:
