@@ -93,25 +93,24 @@ def _to_positive_float(value: Any) -> float:
     return number
 
 
-def _to_positive_int(value: Any) -> int:
+def _to_whole_number(value: Any) -> int:
     if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
         raise ValueError(f"expected a whole number, got {value!r}")
     try:
-        number = int(value)
+        return int(value)
     except ValueError:
         raise ValueError(f"expected a whole number, got {value!r}") from None
+
+
+def _to_positive_int(value: Any) -> int:
+    number = _to_whole_number(value)
     if number < 1:
         raise ValueError(f"must be at least 1, got {value!r}")
     return number
 
 
 def _to_non_negative_int(value: Any) -> int:
-    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-        raise ValueError(f"expected a whole number, got {value!r}")
-    try:
-        number = int(value)
-    except ValueError:
-        raise ValueError(f"expected a whole number, got {value!r}") from None
+    number = _to_whole_number(value)
     if number < 0:
         raise ValueError(f"must not be negative, got {value!r}")
     return number
@@ -126,18 +125,6 @@ def _to_gzip_level(value: Any) -> int:
 
 def _to_non_negative_float(value: Any) -> float:
     number = _to_finite_float(value)
-    if number < 0:
-        raise ValueError(f"must not be negative, got {value!r}")
-    return number
-
-
-def _to_non_negative_int(value: Any) -> int:
-    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-        raise ValueError(f"expected a whole number, got {value!r}")
-    try:
-        number = int(value)
-    except ValueError:
-        raise ValueError(f"expected a whole number, got {value!r}") from None
     if number < 0:
         raise ValueError(f"must not be negative, got {value!r}")
     return number

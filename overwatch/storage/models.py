@@ -397,6 +397,10 @@ class UserToken(Base):
     label: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
+    #: ``None``: never expires.
+    expires_at: Mapped[datetime | None]
+    #: Set by ``overwatch users revoke-token``; the row stays so a refusal can say why.
+    revoked_at: Mapped[datetime | None]
 
 
 class ReceiverHeartbeat(Base):
