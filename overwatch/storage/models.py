@@ -452,10 +452,6 @@ class DqmUpload(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     uploaded_by: Mapped[str] = mapped_column(String(32))
     received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    #: ``None``: never expires.
-    expires_at: Mapped[datetime | None]
-    #: Set by ``overwatch users revoke-token``; the row stays so a refusal can say why.
-    revoked_at: Mapped[datetime | None]
 
 
 class UserSession(Base):

@@ -126,6 +126,11 @@ def test_every_route_refuses_anonymous_users(app: Flask) -> None:
                 }
             }
             assert response.headers["WWW-Authenticate"] == 'Bearer realm="overwatch"'
+        elif url.startswith("/rest/api/"):
+            # The DQM upload endpoints take agent tokens, never a browser session.
+            assert response.status_code == 401, url
+            assert response.json is not None
+            assert "token" in response.json["message"].lower(), response.json
         elif url == "/":
             assert response.status_code == 302
         else:
