@@ -43,6 +43,18 @@ def _wait_for(url: str, process: subprocess.Popen[bytes], timeout: float) -> Non
     pytest.fail(f"{url} did not answer within {timeout} s")
 
 
+def _demo_token(env: dict[str, str]) -> dict[str, str]:
+    """Headers with a new API token of the demo user."""
+    token = subprocess.run(
+        [str(BIN / "overwatch"), "users", "token", "demo", "--label", "test"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()[-1]
+    return {"Authorization": f"Bearer {token}"}
+
+
 def _group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
@@ -87,14 +99,7 @@ def test_a_time_slice_requested_in_the_demo_finishes_and_ctrl_c_stops_everything
     demo: tuple[str, dict[str, str], subprocess.Popen[bytes]],
 ) -> None:
     base, env, process = demo
-    token = subprocess.run(
-        [str(BIN / "overwatch"), "users", "token", "demo", "--label", "test"],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()[-1]
-    auth = {"Authorization": f"Bearer {token}"}
+    auth = _demo_token(env)
     run = requests.get(f"{base}/api/v1/runs", headers=auth, timeout=10).json()["runs"][0]
     queued = requests.post(
         f"{base}/api/v1/runs/{run['run_number']}/EMC/time-slices",
@@ -127,14 +132,7 @@ def test_the_newest_run_stays_live_with_a_receiver_heartbeat(
     demo: tuple[str, dict[str, str], subprocess.Popen[bytes]],
 ) -> None:
     base, env, _process = demo
-    token = subprocess.run(
-        [str(BIN / "overwatch"), "users", "token", "demo", "--label", "test"],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()[-1]
-    auth = {"Authorization": f"Bearer {token}"}
+    auth = _demo_token(env)
     run = requests.get(f"{base}/api/v1/runs", headers=auth, timeout=10).json()["runs"][0]
     url = f"{base}/api/v1/runs/{run['run_number']}"
 
