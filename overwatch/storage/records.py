@@ -169,6 +169,9 @@ class HistogramRow:
 class GroupRow:
     name: str
     selector: str = ""
+    #: Page layout hint of the group (``""`` a list, ``"grid"``) and the grid's columns.
+    layout: str = ""
+    columns: int = 0
 
 
 @dataclass
@@ -224,7 +227,12 @@ def store_result(session: Session, subsystem: SubsystemRun, data: ResultData) ->
     group_ids: dict[str, int] = {}
     for position, group in enumerate(data.groups):
         row = HistogramGroup(
-            result_id=result.id, name=group.name, position=position, selector=group.selector
+            result_id=result.id,
+            name=group.name,
+            position=position,
+            selector=group.selector,
+            layout=group.layout,
+            columns=group.columns,
         )
         session.add(row)
         session.flush()
