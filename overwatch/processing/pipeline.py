@@ -56,6 +56,7 @@ __all__ = [
     "encode_json",
     "files_for_slice",
     "load_state",
+    "only_matching",
     "request_key",
     "summarize",
 ]
@@ -90,6 +91,24 @@ class FileRef:
 
 
 Reader = Callable[[Path, Collection[str] | None], ReadResult]
+
+
+def only_matching(reader: Reader, pattern: str) -> Reader:
+    """``reader`` keeping only the objects whose name matches ``pattern`` (searched).
+
+    For a plugin that processes another subsystem's files (``source_pattern``).
+    """
+    compiled = re.compile(pattern)
+
+    def read(path: Path, names: Collection[str] | None) -> ReadResult:
+        result = reader(path, names)
+        return ReadResult(
+            result.path,
+            [hist for hist in result.histograms if compiled.search(hist.name)],
+            [item for item in result.unconvertible if compiled.search(item.name)],
+        )
+
+    return read
 
 
 def files_for_slice(
