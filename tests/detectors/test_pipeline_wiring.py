@@ -142,3 +142,27 @@ def test_groups_keep_the_plugins_member_order_and_layout(settings: Settings, db:
         ("Other", "", 0),
     ]
     assert [h["name"] for h in data["groups"][1]["histograms"]] == ["grid_2", "grid_0", "grid_1"]
+
+
+def test_the_run_page_titles_cards_with_the_display_name_and_hides_display_hints(
+    emc_files: Path, make_settings: Any, db: Database
+) -> None:
+    settings: Settings = make_settings(timezone="Europe/Zurich")
+    for path in emc_files.iterdir():
+        shutil.copy2(path, settings.data_dir / path.name)
+    scan(settings, db)
+    assert [o.state for o in Worker(settings, db).run_until_idle()] == ["done"]
+    with db.session() as session:
+        create_user(session, "viewer", "viewer-password", "viewer")
+    app: Flask = create_app(settings, {"TESTING": True})
+    try:
+        client = app.test_client()
+        assert log_in(client, "viewer", "viewer-password").status_code == 302
+        page = client.get(f"/runs/{RUN}/EMC", query_string={"q": "FastORL0_SM4"}).text
+    finally:
+        app.extensions["overwatch"].db.dispose()
+    card = page[page.index('data-name="EMCTRQA_histFastORL0_SM4"') :]
+    card = card[: card.index("</article>")]
+    assert ">FastORL0_SM4</a>" in card  # the display name, not the stored key
+    assert 'class="key">display:' not in card
+    assert 'class="key">outliers:' in card  # other keys are still listed
