@@ -179,7 +179,7 @@ def test_daemon_processes_new_files_and_stops_on_sigterm(settings: Settings, db:
             if done:
                 break
             time.sleep(0.3)
-        assert done == 1
+        assert done >= 1  # HLT's job, then TPC's from the same files (borrowing_subsystems)
         with db.session() as session:
             heartbeat = session.scalars(select(DaemonHeartbeat)).one()
             assert heartbeat.name.startswith("processing@")
