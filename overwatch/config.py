@@ -220,6 +220,18 @@ def _to_check_config(value: Any) -> CheckConfig:
     return load_check_config(value)
 
 
+def _to_name_list(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        # Environment form: "TPC,FMD"; an empty string is no names.
+        value = [item for item in value.split(",") if item.strip()]
+    if not isinstance(value, list | tuple):
+        raise ValueError(f"expected a list of subsystem names, got {value!r}")
+    names = tuple(str(item).strip() for item in value)
+    if any(not name for name in names):
+        raise ValueError("subsystem names must not be empty")
+    return names
+
+
 def _to_log_level(value: Any) -> str:
     return _one_of("DEBUG", "INFO", "WARNING", "ERROR")(_to_str(value).upper())
 
@@ -268,6 +280,13 @@ SETTINGS: tuple[Setting, ...] = (
         _to_mode_map,
         {},
         "Per-subsystem accumulation mode overrides, e.g. {EMC: reset}.",
+    ),
+    Setting(
+        "borrowing_subsystems",
+        _to_name_list,
+        ("TPC",),
+        "Subsystems whose plugin processes another subsystem's files (its source_subsystem, "
+        "e.g. TPC from HLT) for runs without files of their own; [] turns borrowing off.",
     ),
     Setting(
         "scan_interval",
@@ -485,6 +504,7 @@ class Settings:
     timezone: str
     accumulation_mode: str
     subsystem_modes: dict[str, str]
+    borrowing_subsystems: tuple[str, ...]
     scan_interval: float
     watch_files: bool
     file_settle_seconds: float

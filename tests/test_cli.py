@@ -179,8 +179,9 @@ def test_daemon_processes_new_files_and_stops_on_sigterm(settings: Settings, db:
             if done:
                 break
             time.sleep(0.3)
-        # One job or two: file events may hand the two snapshots over one at a time.
-        assert done in {1, 2}
+        # HLT's job, TPC's from the same files (borrowing_subsystems), and file events
+        # may hand the two snapshots over one at a time.
+        assert done >= 1
         with db.session() as session:
             heartbeat = session.scalars(select(DaemonHeartbeat)).one()
             assert heartbeat.name.startswith("processing@")

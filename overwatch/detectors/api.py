@@ -6,9 +6,10 @@ for every job, on the histogram model (:class:`overwatch.histograms.model.Histog
 
 0. :meth:`DetectorPlugin.summarize` — only for plugins that set
    :attr:`DetectorPlugin.summary_pattern`: given the (unmodified) histograms whose
-   names match it, return job-wide values (e.g. the number of events); processing
+   names match it (a regular expression searched in the name; write ``(?i)`` for
+   any case), return job-wide values (e.g. the number of events); processing
    stores them in :attr:`ProcessingContext.summary` before any other hook, in every
-   process that runs hooks, so ``prepare`` and ``check`` can use them.
+   process that runs hooks, so ``derived``, ``prepare`` and ``check`` can use them.
 1. :meth:`DetectorPlugin.derived` — add histograms computed from the received ones
    (sums, ratios, projections); they are stored and drawn like the others.
 2. :meth:`DetectorPlugin.prepare` — per histogram: apply processing options (for
@@ -24,10 +25,10 @@ for every job, on the histogram model (:class:`overwatch.histograms.model.Histog
 
 Display hints for one histogram go into ``hist.metadata["display"]`` (a dict):
 ``name`` (shown instead of the stored key, which never changes), ``show_title``,
-``lines`` (``[x1, y1, x2, y2]`` segments in axis coordinates to draw over the
-histogram, as ``TLine`` would), ``overlay`` (names of histograms to draw on the
-same pad with ``same``), ``grid`` (row and column in its group's grid).
-Everything in ``hist.metadata`` is stored as the histogram's ``info``.
+``overlay`` (names of histograms to draw on the same pad with ``same``), ``grid``
+(row and column in its group's grid). Everything in ``hist.metadata`` is stored
+as the histogram's ``info``. Lines to draw over a histogram (axis coordinates)
+go into its JSON as ROOT's ``TLine`` objects: ``hist.add_line(x1, y1, x2, y2)``.
 
 ``derived`` sees every histogram of the job; ``prepare`` and ``check`` see one
 histogram at a time and may run in another process than ``derived`` and

@@ -12,7 +12,8 @@ What it does, per job:
 * **prepare**: display name without ``EMCTRQA_hist``; ``colz`` for 2D; scaling by
   the number of events (option ``scale_hists``, on by default) of the
   per-supermodule, edge-position, FastOR and patch-amplitude histograms; TRU
-  boundaries as ``display.lines`` on FastOR maps; the hot-channel search
+  boundaries as ``TLine`` objects in the FastOR maps' ``fFunctions``
+  (:meth:`Histogram.add_line`), so JSROOT draws the grid; the hot-channel search
   (FastOR summary histograms, channel rate per event above a threshold, IDs in
   ``info["hot_channels"]``) and the outlier search (mean ± n sigma, iterated) on the
   per-channel histograms; supermodule grid positions.
@@ -43,6 +44,7 @@ from overwatch.detectors.api import worst_quality
 from overwatch.detectors.channels import hot_channels
 from overwatch.detectors.channels import search_outliers
 from overwatch.detectors.emc_geometry import ADC_TO_GEV
+from overwatch.detectors.emc_geometry import Line
 from overwatch.detectors.emc_geometry import detector_tru_lines
 from overwatch.detectors.emc_geometry import grid_position
 from overwatch.detectors.emc_geometry import is_detector_map
@@ -87,7 +89,7 @@ _SCALED = re.compile(r"_SM\d+$|EdgePos|FastOR|PatchAmp")
 _DEAD_CHECKED = re.compile(r"FastORL[01](Amp)?_SM\d+$")
 # ROOT colours kRed+1, kBlue+1 and markers kFullCircle, kOpenCircle, as the original's stacks.
 _STYLE = {"EMCal": (633, 20), "DCal": (601, 24)}
-_EVENTS = re.compile(r"events", re.IGNORECASE)
+_EVENTS = re.compile(r"(?i)events")
 
 
 def number_of_events(histograms: Sequence[Histogram]) -> float | None:
@@ -114,6 +116,21 @@ def _is_per_channel(hist: Histogram) -> bool:
     return (hist.ndim == 1 and hist.name in FASTOR_SUMMARIES) or (
         hist.ndim == 2 and "FastOR" in hist.name and supermodule_number(hist.name) is not None
     )
+
+
+def _tru_lines(hist: Histogram, supermodule: int | None) -> Sequence[Line]:
+    """The TRU boundaries to draw on a FastOR position map (none on other histograms)."""
+    if hist.ndim != 2:
+        return ()
+    if "FastOR" in hist.name:
+        columns, rows = (axis.nbins for axis in hist.axes)
+        if supermodule is not None:
+            return supermodule_tru_lines(supermodule)
+        if is_detector_map(columns, rows):
+            return detector_tru_lines()
+    elif "EdgePos" in hist.name:
+        return detector_tru_lines()
+    return ()
 
 
 def _ids(indices: Sequence[int], hist: Histogram) -> list[Any]:
@@ -174,10 +191,6 @@ class EMCPlugin(DetectorPlugin):
     def derived(
         self, histograms: Sequence[Histogram], context: ProcessingContext
     ) -> list[Histogram]:
-        if not context.summary:
-            # Until processing calls summarize itself (see docs/detectors.md), derived
-            # runs first in the same process and fills the summary in.
-            context.summary.update(self.summarize(histograms, context))
         by_name = {hist.name: hist for hist in histograms}
         out: list[Histogram] = []
         for name in sorted(by_name):
@@ -203,14 +216,8 @@ class EMCPlugin(DetectorPlugin):
         supermodule = supermodule_number(hist.name)
         if supermodule is not None:
             display["grid"] = grid_position(supermodule)
-        if hist.ndim == 2 and "FastOR" in hist.name:
-            columns, rows = (axis.nbins for axis in hist.axes)
-            if supermodule is not None:
-                display["lines"] = [list(line) for line in supermodule_tru_lines(supermodule)]
-            elif is_detector_map(columns, rows):
-                display["lines"] = [list(line) for line in detector_tru_lines()]
-        elif hist.ndim == 2 and "EdgePos" in hist.name:
-            display["lines"] = [list(line) for line in detector_tru_lines()]
+        for line in _tru_lines(hist, supermodule):
+            hist.add_line(*line)
         raw = hist.values().copy()
         events = context.summary.get("events")
         if _SCALED.search(hist.name) and not _EVENTS.search(hist.name):

@@ -357,6 +357,42 @@ class Histogram:
         self.buffer[0] = -count
         return True
 
+    def add_line(
+        self,
+        x1: float,
+        y1: float,
+        x2: float,
+        y2: float,
+        *,
+        color: int = 1,
+        style: int = 1,
+        width: int = 1,
+    ) -> None:
+        """Draw a line over the histogram: a ``TLine`` appended to :attr:`functions`.
+
+        Coordinates are in axis units, as ``hist->GetListOfFunctions()->Add(new
+        TLine(...))`` would draw them; JSROOT draws it with the histogram. The
+        object has exactly the members and values ``TBufferJSON`` writes for such
+        a line read from a file (``fBits`` 0: the in-memory bits are never written).
+        """
+        if self.functions is None:
+            self.functions = {"_typename": "TList", "name": "TList", "arr": [], "opt": []}
+        self.functions["arr"].append(
+            {
+                "_typename": "TLine",
+                "fUniqueID": 0,
+                "fBits": 0,
+                "fLineColor": int(color),
+                "fLineStyle": int(style),
+                "fLineWidth": int(width),
+                "fX1": float(x1),
+                "fY1": float(y1),
+                "fX2": float(x2),
+                "fY2": float(y2),
+            }
+        )
+        self.functions["opt"].append(None)
+
     def copy(self) -> Histogram:
         """A deep copy: arrays, axes and dictionaries are not shared."""
         return _copy.deepcopy(self)

@@ -5,7 +5,9 @@ thousand histograms takes longer than decoding them), so the split is by *keys*:
 a forked child reads its share of the file's top-level keys itself, runs the
 per-histogram hooks and the encoding, and sends back only the compressed rows.
 The parent does the same for the other share, plus everything that needs all
-histograms (``derived`` and ``groups``). Fork, not spawn: the child starts in
+histograms (``derived`` and ``groups``). Before forking, the parent reads the
+histograms the plugin's ``summarize`` needs and fills ``context.summary``, so
+both processes' ``prepare`` and ``check`` see the same job-wide values. Fork, not spawn: the child starts in
 milliseconds with everything imported; it touches no database connection and
 leaves with ``os._exit`` (multiprocessing's fork start does that).
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import signal
 import traceback
 from collections.abc import Sequence
@@ -29,6 +32,7 @@ from overwatch.processing.pipeline import FileRef
 from overwatch.processing.pipeline import Reader
 from overwatch.processing.pipeline import encode_all
 from overwatch.processing.pipeline import load_state
+from overwatch.processing.pipeline import summarize
 from overwatch.processing.reader import CorruptFileError
 from overwatch.processing.reader import Unconvertible
 from overwatch.processing.reader import read_file
@@ -75,6 +79,27 @@ def _child(
         connection.close()
 
 
+def _summarize_first(
+    plugin: DetectorPlugin,
+    context: ProcessingContext,
+    add: Sequence[FileRef],
+    subtract: FileRef | None,
+    keys: list[str],
+    reader: Reader,
+) -> None:
+    """Fill ``context.summary`` before the fork, from the keys the summary needs.
+
+    Only the top-level keys matching ``summary_pattern`` are read; when none does
+    (the histograms may sit in a directory or list), the whole state is read.
+    """
+    if plugin.summary_pattern is None or context.summary:
+        return
+    pattern = re.compile(plugin.summary_pattern)
+    wanted = [key for key in keys if pattern.search(key)]
+    histograms, _ = load_state(add, subtract, names=wanted or None, reader=reader)
+    summarize(plugin, context, histograms)
+
+
 def load_and_encode(
     plugin: DetectorPlugin,
     context: ProcessingContext,
@@ -91,6 +116,7 @@ def load_and_encode(
     unconvertible objects.
     """
     keys = top_level_names(add[-1].path)
+    _summarize_first(plugin, context, add, subtract, keys, reader)
     child_keys = keys[: len(keys) // 2]
     own_keys = keys[len(keys) // 2 :]
     needs_all = type(plugin).derived is not DetectorPlugin.derived

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from overwatch.detectors.api import DetectorPlugin
+from overwatch.detectors.api import GroupSpec
 from overwatch.detectors.api import ProcessingContext
 from overwatch.detectors.api import worst_quality
 from overwatch.histograms.combine import IncompatibleHistogramsError
@@ -55,7 +56,9 @@ __all__ = [
     "encode_json",
     "files_for_slice",
     "load_state",
+    "only_matching",
     "request_key",
+    "summarize",
 ]
 
 OTHER_GROUP = "Other"
@@ -66,6 +69,7 @@ CLASS_NAME_LENGTH = 64
 DRAW_OPTIONS_LENGTH = 128
 GROUP_NAME_LENGTH = 128
 SELECTOR_LENGTH = 256
+LAYOUT_LENGTH = 32
 
 
 class SliceError(ValueError):
@@ -87,6 +91,24 @@ class FileRef:
 
 
 Reader = Callable[[Path, Collection[str] | None], ReadResult]
+
+
+def only_matching(reader: Reader, pattern: str) -> Reader:
+    """``reader`` keeping only the objects whose name matches ``pattern`` (searched).
+
+    For a plugin that processes another subsystem's files (``source_pattern``).
+    """
+    compiled = re.compile(pattern)
+
+    def read(path: Path, names: Collection[str] | None) -> ReadResult:
+        result = reader(path, names)
+        return ReadResult(
+            result.path,
+            [hist for hist in result.histograms if compiled.search(hist.name)],
+            [item for item in result.unconvertible if compiled.search(item.name)],
+        )
+
+    return read
 
 
 def files_for_slice(
@@ -220,17 +242,49 @@ def _listed(value: Any, hook: str, plugin: DetectorPlugin) -> list[Any]:
     return list(value)
 
 
-def _group_rows(specs: Sequence[Any], used: set[str]) -> list[GroupRow]:
-    """One row per used group name (the first spec of a name wins), fitted to the columns."""
-    rows: dict[str, GroupRow] = {}
+def summarize(
+    plugin: DetectorPlugin, context: ProcessingContext, histograms: Sequence[Histogram]
+) -> None:
+    """Fill ``context.summary`` from the histograms matching the plugin's ``summary_pattern``.
+
+    Must see the histograms before any hook changed them (``prepare`` may scale
+    the very histogram a summary reads).
+    """
+    if plugin.summary_pattern is None:
+        return
+    pattern = re.compile(plugin.summary_pattern)
+    selected = [hist for hist in histograms if pattern.search(hist.name)]
+    values = plugin.summarize(selected, context)
+    if values is not None and not isinstance(values, dict):
+        raise TypeError(
+            f"plugin {plugin.name}: summarize() returned {type(values).__name__}, not a dict"
+        )
+    context.summary.update(values or {})
+
+
+def _first_specs(specs: Sequence[GroupSpec]) -> dict[str, GroupSpec]:
+    """The spec of each group name, in order: the first spec of a name wins."""
+    first: dict[str, GroupSpec] = {}
     for spec in specs:
-        if spec.name in used and spec.name not in rows:
-            rows[spec.name] = GroupRow(
-                _group_name(spec.name), fit(clean_text(spec.pattern), SELECTOR_LENGTH)
-            )
-    if OTHER_GROUP in used and OTHER_GROUP not in rows:
-        rows[OTHER_GROUP] = GroupRow(OTHER_GROUP, "")
-    return list(rows.values())
+        first.setdefault(spec.name, spec)
+    return first
+
+
+def _group_rows(specs: dict[str, GroupSpec], used: set[str]) -> list[GroupRow]:
+    """One row per used group, fitted to the columns, "Other" last."""
+    rows = [
+        GroupRow(
+            _group_name(spec.name),
+            fit(clean_text(spec.pattern), SELECTOR_LENGTH),
+            layout=fit(clean_text(spec.layout), LAYOUT_LENGTH),
+            columns=max(0, int(spec.columns)),
+        )
+        for spec in specs.values()
+        if spec.name in used
+    ]
+    if OTHER_GROUP in used and OTHER_GROUP not in specs:
+        rows.append(GroupRow(OTHER_GROUP, ""))
+    return rows
 
 
 def _group_name(name: str) -> str:
@@ -295,8 +349,13 @@ def build_result(
     """Run the plugin hooks over the histograms and encode everything for storage.
 
     ``encoded`` passes histograms already through :func:`encode_all` (by a helper
-    process); ``histograms`` then only feed :meth:`DetectorPlugin.derived`.
+    process); ``histograms`` then only feed :meth:`DetectorPlugin.derived`, and
+    the caller has filled ``context.summary`` (see :mod:`.parallel`).
+    Histograms are stored in their groups' order, each group's members in
+    :meth:`GroupSpec.position` order, the others as received.
     """
+    if encoded is None and not context.summary:
+        summarize(plugin, context, histograms)
     derived = _listed(plugin.derived(histograms, context), "derived", plugin)
     if encoded is None:
         encoded = encode_all(plugin, context, histograms, compression_level)
@@ -312,7 +371,8 @@ def build_result(
     group_of = {
         name: next((g for g, rx in compiled if rx.search(name)), OTHER_GROUP) for name in names
     }
-    groups = _group_rows(specs, set(group_of.values()))
+    first = _first_specs(specs)
+    groups = _group_rows(first, set(group_of.values()))
     rows = [
         HistogramRow(
             name=name,
@@ -342,6 +402,15 @@ def build_result(
         )
         for name, item in zip(names[len(encoded) :], unconvertible, strict=True)
     ]
+    rank = {name: index for index, name in enumerate(first)}
+    rank.setdefault(OTHER_GROUP, len(rank))
+
+    def order(row: HistogramRow) -> tuple[int, int]:
+        group = group_of[row.name]
+        spec = first.get(group)
+        return rank[group], spec.position(row.name) if spec is not None else 0
+
+    rows.sort(key=order)  # stable: members a group does not order stay as received
     return ResultData(
         kind=context.kind,
         key=key,

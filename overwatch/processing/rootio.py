@@ -506,12 +506,20 @@ class Decoder:
         cached = self._objects.get(raw)
         if cached is None:
             cached = {"_typename": class_name}
+            known = len(context.refs)
             self._members(buf, pos, class_name, cached, context)
             for value in cached.values():
                 if isinstance(value, np.ndarray):
                     value.flags.writeable = False
-            # Axes with labels hold nested lists; they are rare, keep them out.
-            if cached.get("fLabels") is None and len(self._objects) < 4096:
+            # Axes with labels hold nested lists; they are rare, keep them out. Nor is
+            # an object whose bytes introduce a class or object that later bytes may
+            # refer to by offset (an axis's fModLabs defines TAxisModLab...): served
+            # from the cache, its bytes would not be read and those references fail.
+            if (
+                cached.get("fLabels") is None
+                and len(context.refs) == known
+                and len(self._objects) < 4096
+            ):
                 self._objects[raw] = cached
         return cached, end
 

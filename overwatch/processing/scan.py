@@ -38,6 +38,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from overwatch.config import Settings
+from overwatch.detectors.registry import plugin_class
 from overwatch.processing.links import link_problem
 from overwatch.processing.links import move_into_place
 from overwatch.receivers.filenames import FileNameError
@@ -46,12 +47,15 @@ from overwatch.receivers.filenames import is_candidate
 from overwatch.receivers.filenames import parse_file_name
 from overwatch.storage import Database
 from overwatch.storage.jobs import enqueue_job
+from overwatch.storage.models import SubsystemRun
 from overwatch.storage.records import record_quarantine
+from overwatch.storage.records import register_borrower
 from overwatch.storage.records import register_file
 from overwatch.storage.records import subsystems_needing_processing
 
 __all__ = [
     "ScanReport",
+    "borrowers_of",
     "enqueue_pending",
     "file_checksum",
     "quarantine",
@@ -170,6 +174,15 @@ def _candidates(
                 yield Path(entry.path)
 
 
+def borrowers_of(settings: Settings, subsystem: str) -> list[str]:
+    """The subsystems (``borrowing_subsystems``) whose plugin processes ``subsystem``'s files."""
+    return [
+        name
+        for name in settings.borrowing_subsystems
+        if name != subsystem and plugin_class(name).source_subsystem == subsystem
+    ]
+
+
 def _register(
     settings: Settings,
     db: Database,
@@ -186,7 +199,7 @@ def _register(
     for attempt in range(1, REGISTER_ATTEMPTS + 1):
         try:
             with db.session() as session:
-                _, created = register_file(
+                row, created = register_file(
                     session,
                     run_number=parsed.run_number,
                     subsystem=parsed.subsystem,
@@ -197,6 +210,10 @@ def _register(
                     size=size,
                     checksum=checksum,
                 )
+                source = session.get(SubsystemRun, row.subsystem_id) if created else None
+                if source is not None:
+                    for name in borrowers_of(settings, parsed.subsystem):
+                        register_borrower(session, source, name, parsed.timestamp)
         except IntegrityError:
             if attempt == REGISTER_ATTEMPTS:
                 raise

@@ -33,9 +33,11 @@ from overwatch.processing.names import clean_text
 from overwatch.processing.parallel import can_split
 from overwatch.processing.parallel import load_and_encode
 from overwatch.processing.pipeline import FileRef
+from overwatch.processing.pipeline import Reader
 from overwatch.processing.pipeline import build_result
 from overwatch.processing.pipeline import files_for_slice
 from overwatch.processing.pipeline import load_state
+from overwatch.processing.pipeline import only_matching
 from overwatch.processing.pipeline import request_key
 from overwatch.processing.reader import NOT_A_HISTOGRAM
 from overwatch.processing.reader import CorruptFileError
@@ -202,20 +204,42 @@ class Worker:
                 if not heartbeat(session, job_id, self.name):
                     return
 
-    def _load_files(self, job: Job) -> tuple[SubsystemRun, list[FileRef]]:
+    def _load_files(
+        self, job: Job, plugin: DetectorPlugin
+    ) -> tuple[SubsystemRun, list[FileRef], str | None]:
+        """The subsystem row, the files to process and, if borrowed, whose they are.
+
+        A subsystem that never had a file of its own, whose plugin names a
+        ``source_subsystem`` and which ``borrowing_subsystems`` lists, processes
+        the source subsystem's files of the same run.
+        """
         with self.db.session() as session:
             sub = session.get(SubsystemRun, job.subsystem_id)
             if sub is None:
                 raise LookupError(f"subsystem row {job.subsystem_id} no longer exists")
+            owner_id, source = sub.id, None
+            if (
+                sub.file_count == 0
+                and plugin.source_subsystem
+                and sub.name in self.settings.borrowing_subsystems
+            ):
+                owner = session.scalars(
+                    select(SubsystemRun).where(
+                        SubsystemRun.run_id == sub.run_id,
+                        SubsystemRun.name == plugin.source_subsystem,
+                    )
+                ).one_or_none()
+                if owner is not None:
+                    owner_id, source = owner.id, owner.name
             rows = session.scalars(
                 select(ReceivedFile)
-                .where(ReceivedFile.subsystem_id == sub.id, ReceivedFile.state != "quarantined")
+                .where(ReceivedFile.subsystem_id == owner_id, ReceivedFile.state != "quarantined")
                 .order_by(ReceivedFile.timestamp)
             ).all()
             refs = [FileRef(r.id, self.settings.data_dir / r.path, r.timestamp) for r in rows]
             session.refresh(sub, ["run"])
             session.expunge_all()
-        return sub, refs
+        return sub, refs, source
 
     def _plan(
         self, job: Job, sub: SubsystemRun, files: list[FileRef], plugin: DetectorPlugin
@@ -252,10 +276,10 @@ class Worker:
         if job.kind not in {"process", "time_slice", "reprocess"}:
             raise ValueError(f"unknown job kind {job.kind!r}")
         max_bins = self.settings.max_histogram_bins
-        reader = functools.partial(read_file, max_bins=max_bins or None)
+        reader: Reader = functools.partial(read_file, max_bins=max_bins or None)
         quarantined: list[str] = []
         for _ in range(MAX_QUARANTINED_PER_JOB + 1):
-            sub, files = self._load_files(job)
+            sub, files, source = self._load_files(job, plugin)
             if not files:
                 if quarantined:
                     raise NothingReadableError(
@@ -265,6 +289,7 @@ class Worker:
                 self._commit(job, plugin, started, None, None, [])
                 return "done", 0, 0
             plan = self._plan(job, sub, files, plugin)
+            plan.context.source_subsystem = source
             if job.kind != "process":
                 with self.db.session() as session:
                     existing = find_result(session, sub.id, plan.context.kind, plan.key)
@@ -272,16 +297,20 @@ class Worker:
                 if existing_id is not None:
                     self._commit(job, plugin, started, None, existing_id, [])
                     return "done", 0, 0
+            # Another subsystem's files: only the histograms the plugin takes from them.
+            job_reader = only_matching(reader, plugin.source_pattern) if source else reader
             used = [ref.id for ref in plan.add] + ([plan.subtract.id] if plan.subtract else [])
             level = self.settings.json_compression_level
             encoded = None
             try:
                 if can_split(plan.add, self.settings.processing_workers):
                     histograms, encoded, unconvertible = load_and_encode(
-                        plugin, plan.context, plan.add, plan.subtract, level, reader=reader
+                        plugin, plan.context, plan.add, plan.subtract, level, reader=job_reader
                     )
                 else:
-                    histograms, unconvertible = load_state(plan.add, plan.subtract, reader=reader)
+                    histograms, unconvertible = load_state(
+                        plan.add, plan.subtract, reader=job_reader
+                    )
             except CorruptFileError as exc:
                 quarantined.append(f"{Path(exc.path).name}: {exc.reason}")
                 self._quarantine_received(exc)
@@ -307,7 +336,15 @@ class Worker:
             if errors:
                 note = f"{len(errors)} object(s) could not be read:\n" + _problems(errors)
             self._commit(
-                job, plugin, started, data, None, used, newest=files[-1].timestamp, note=note
+                job,
+                plugin,
+                started,
+                data,
+                None,
+                used,
+                newest=files[-1].timestamp,
+                note=note,
+                borrowed=source is not None,
             )
             stored = sum(1 for row in data.histograms if row.error is None)
             return "done", stored, len(data.histograms) - stored
@@ -337,11 +374,13 @@ class Worker:
         file_ids: list[int],
         newest: datetime | None = None,
         note: str | None = None,
+        borrowed: bool = False,
     ) -> None:
         """Store results, finish the job and write provenance in ONE transaction.
 
         ``note`` goes into the provenance row of a job that is done but could not
-        read everything (objects stored with their reasons).
+        read everything (objects stored with their reasons). ``borrowed`` files
+        belong to another subsystem, whose own processing marks them processed.
         """
         with self.db.session() as session:
             current = session.get(Job, job.id, populate_existing=True, with_for_update=True)
@@ -355,7 +394,7 @@ class Worker:
                 if data.kind == "run":
                     sub.processed_at = utcnow()
                     sub.processed_until = newest
-                    if file_ids:
+                    if file_ids and not borrowed:
                         for row in session.scalars(
                             select(ReceivedFile).where(ReceivedFile.id.in_(file_ids))
                         ):

@@ -218,6 +218,9 @@ class HistogramGroup(Base):
     name: Mapped[str] = mapped_column(String(128))
     position: Mapped[int]
     selector: Mapped[str] = mapped_column(String(256), default="")
+    #: The plugin's page layout hint (``""`` a list, ``"grid"``) and its number of columns.
+    layout: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    columns: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class HistogramRecord(Base):

@@ -41,6 +41,7 @@ __all__ = [
     "find_result",
     "prune_request_results",
     "record_quarantine",
+    "register_borrower",
     "register_file",
     "request_key",
     "store_result",
@@ -96,6 +97,13 @@ def register_file(
         )
         session.add(sub)
         session.flush()
+    if sub.file_count == 0:
+        # The first file of its own: a row that so far served another subsystem's
+        # files (see register_borrower) starts afresh from its own.
+        sub.first_file_time = sub.last_file_time = timestamp
+        sub.hlt_mode = hlt_mode
+        sub.accumulation_mode = accumulation_mode
+        sub.processed_until = None
     sub.first_file_time = min(sub.first_file_time, timestamp)
     sub.last_file_time = max(sub.last_file_time, timestamp)
     sub.file_count += 1
@@ -116,6 +124,43 @@ def register_file(
     session.add(row)
     session.flush()
     return row, True
+
+
+def register_borrower(
+    session: Session, source: SubsystemRun, name: str, timestamp: datetime
+) -> SubsystemRun | None:
+    """Let subsystem ``name`` of the same run follow ``source``'s files.
+
+    For a subsystem whose plugin processes another's files when the run has none
+    of its own: its row is created (or kept) without files, mirroring the
+    source's times and mode so that work is queued when the source gets a file
+    (``timestamp``). A row with files of its own is left alone (``None``).
+    """
+    sub = session.scalars(
+        select(SubsystemRun).where(SubsystemRun.run_id == source.run_id, SubsystemRun.name == name)
+    ).one_or_none()
+    if sub is None:
+        sub = SubsystemRun(
+            run_id=source.run_id,
+            name=name,
+            hlt_mode=source.hlt_mode,
+            accumulation_mode=source.accumulation_mode,
+            first_file_time=source.first_file_time,
+            last_file_time=source.last_file_time,
+            file_count=0,
+        )
+        session.add(sub)
+        session.flush()
+        return sub
+    if sub.file_count > 0:
+        return None
+    sub.first_file_time = min(sub.first_file_time, source.first_file_time)
+    sub.last_file_time = max(sub.last_file_time, source.last_file_time)
+    sub.accumulation_mode = source.accumulation_mode
+    if sub.accumulation_mode == "reset" and sub.processed_until is not None:
+        # A late file of a summed run, as in register_file.
+        sub.processed_until = min(sub.processed_until, timestamp - timedelta(microseconds=1))
+    return sub
 
 
 def record_quarantine(
@@ -169,6 +214,9 @@ class HistogramRow:
 class GroupRow:
     name: str
     selector: str = ""
+    #: Page layout hint of the group (``""`` a list, ``"grid"``) and the grid's columns.
+    layout: str = ""
+    columns: int = 0
 
 
 @dataclass
@@ -224,7 +272,12 @@ def store_result(session: Session, subsystem: SubsystemRun, data: ResultData) ->
     group_ids: dict[str, int] = {}
     for position, group in enumerate(data.groups):
         row = HistogramGroup(
-            result_id=result.id, name=group.name, position=position, selector=group.selector
+            result_id=result.id,
+            name=group.name,
+            position=position,
+            selector=group.selector,
+            layout=group.layout,
+            columns=group.columns,
         )
         session.add(row)
         session.flush()

@@ -192,6 +192,8 @@ def subsystem(run_number: int, subsystem: str) -> Response:
     data["groups"] = [
         {
             "name": group.name,
+            "layout": group.layout,
+            "columns": group.columns,
             "histograms": [_histogram_json(sub, h, result_id) for h in group.histograms],
         }
         for group in groups

@@ -35,7 +35,8 @@ def test_runs_and_histograms_over_http(
     body = runs.json()
     assert body["total"] == 2
     run = body["runs"][0]
-    assert [sub["name"] for sub in run["subsystems"]] == ["EMC", "HLT"]
+    # TPC is processed from the HLT files (borrowing_subsystems' default).
+    assert [sub["name"] for sub in run["subsystems"]] == ["EMC", "HLT", "TPC"]
     assert run["subsystems"][0]["file_count"] == 4
     detail = requests.get(
         f"{live_server}{run['subsystems'][0]['url']}", headers=auth, timeout=10

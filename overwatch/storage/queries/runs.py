@@ -120,6 +120,8 @@ class GroupView:
     id: int | None
     name: str
     histograms: list[HistogramMeta]
+    layout: str = ""
+    columns: int = 0
 
 
 @dataclass(frozen=True)
@@ -294,11 +296,16 @@ def result_histograms(session: Session, result_id: int) -> list[GroupView]:
     Histograms outside every group come last in a group named "Other".
     """
     groups = session.execute(
-        select(HistogramGroup.id, HistogramGroup.name)
+        select(
+            HistogramGroup.id, HistogramGroup.name, HistogramGroup.layout, HistogramGroup.columns
+        )
         .where(HistogramGroup.result_id == result_id)
         .order_by(HistogramGroup.position)
     ).all()
-    views = {group_id: GroupView(group_id, name, []) for group_id, name in groups}
+    views = {
+        group_id: GroupView(group_id, name, [], layout, columns)
+        for group_id, name, layout, columns in groups
+    }
     ungrouped = GroupView(None, "Other", [])
     rows = session.execute(
         select(*_META_COLUMNS)
