@@ -6,7 +6,11 @@ same atomic writer; the receiver also authenticates, validates the ROOT file,
 de-duplicates and counts. 16 clients upload distinct ~1 MB ROOT files. The ratio
 receiver / bare is the cost of validation (aim >= 0.5).
 
-    PYTHONPATH=. python benchmarks/bench_upload.py [--uploads 200] [--clients 16]
+    PYTHONPATH=. python benchmarks/bench_upload.py [--uploads 200] [--clients 16] \
+        [--database-url postgresql://postgres@127.0.0.1:5432/test]
+
+Without ``--database-url`` the receiver uses a fresh SQLite file; with a PostgreSQL
+URL it works in a private schema that is dropped afterwards.
 """
 
 from __future__ import annotations
@@ -16,12 +20,18 @@ import secrets
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
 from flask import Flask
 from flask import request
+from sqlalchemy import create_engine
+from sqlalchemy import make_url
+from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -92,19 +102,46 @@ def measure(url: str, payloads: list[bytes], headers: list[dict[str, str]], clie
     return time.perf_counter() - started
 
 
+@contextmanager
+def private_database(url: str | None, root: Path) -> Iterator[str]:
+    """A fresh SQLite file, or a private schema on the PostgreSQL server at ``url``."""
+    if url is None:
+        yield f"sqlite:///{root / 'overwatch.db'}"
+        return
+    base = make_url(url).set(drivername="postgresql+psycopg")
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+            hide_password=False
+        )
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--uploads", type=int, default=200)
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--database-url", help="PostgreSQL URL (default: a SQLite file)")
     args = parser.parse_args()
     from tests.receivers.dqmserver import free_port  # noqa: PLC0415
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        private_database(args.database_url, Path(tmp)) as database_url,
+    ):
         root = Path(tmp)
         (root / "data").mkdir()
         (root / "bare").mkdir()
         settings = load_settings(
-            environ={}, overrides={"data_dir": str(root / "data")}, use_default_file=False
+            environ={},
+            overrides={"data_dir": str(root / "data"), "database_url": database_url},
+            use_default_file=False,
         )
         db = Database(settings.effective_database_url)
         db.ensure_schema()
@@ -136,6 +173,7 @@ def main() -> None:
             f"({args.uploads} x {megabytes / args.uploads:.2f} MB, {args.clients} clients)"
         )
     print(f"ratio receiver / bare: {bare_seconds / receiver_seconds:.2f}")
+    print(f"database: {'PostgreSQL' if args.database_url else 'SQLite'}")
 
 
 if __name__ == "__main__":
