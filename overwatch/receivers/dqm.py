@@ -54,7 +54,7 @@ from overwatch.storage import Database
 from overwatch.storage.agents import AgentInfo
 from overwatch.storage.agents import agent_for_token
 from overwatch.storage.agents import shared_token_matches
-from overwatch.storage.receivers import record_receiver_activity
+from overwatch.storage.receivers import record_receivers_activity
 from overwatch.storage.uploads import claim_upload
 from overwatch.storage.uploads import list_uploads
 
@@ -155,22 +155,19 @@ def _count(state: DqmState, agent: str | None, *, ok: bool, nbytes: int, detail:
     """Count one upload for the endpoint and the agent; a database hiccup only logs."""
     accepted, refused = (1, 0) if ok else (0, 1)
     last_file, reason = (detail, None) if ok else (None, detail)
+    names = [(state.receiver_name, ENDPOINT_KIND)]
+    if agent is not None:
+        names.append((agent_receiver_name(agent), AGENT_KIND))
     try:
-        with state.db.session() as session:
-            names = [(state.receiver_name, ENDPOINT_KIND)]
-            if agent is not None:
-                names.append((agent_receiver_name(agent), AGENT_KIND))
-            for name, kind in names:
-                record_receiver_activity(
-                    session,
-                    name=name,
-                    kind=kind,
-                    accepted=accepted,
-                    refused=refused,
-                    nbytes=nbytes,
-                    last_file=last_file,
-                    reason=reason,
-                )
+        record_receivers_activity(
+            state.db,
+            names,
+            accepted=accepted,
+            refused=refused,
+            nbytes=nbytes,
+            last_file=last_file,
+            reason=reason,
+        )
     except SQLAlchemyError as exc:
         log.error("could not record DQM upload counts: %s", exc)
 
