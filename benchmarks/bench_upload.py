@@ -6,22 +6,40 @@ same atomic writer; the receiver also authenticates, validates the ROOT file,
 de-duplicates and counts. 16 clients upload distinct ~1 MB ROOT files. The ratio
 receiver / bare is the cost of validation (aim >= 0.5).
 
-    PYTHONPATH=. python benchmarks/bench_upload.py [--uploads 200] [--clients 16]
+On a shared machine the load changes from second to second, so the two servers
+are measured in alternating rounds (each round a new run number, so no upload is
+a duplicate) and the medians are compared. The CPU time both server process trees
+spent per upload (from /proc, Linux) is printed too: it depends much less on what
+else the machine is doing than the wall-clock rates.
+
+    PYTHONPATH=. python benchmarks/bench_upload.py [--uploads 200] [--clients 16] [--rounds 3] \
+        [--database-url postgresql://postgres@127.0.0.1:5432/test]
+
+Without ``--database-url`` the receiver uses a fresh SQLite file; with a PostgreSQL
+URL it works in a private schema that is dropped afterwards.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
+import statistics
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
 from flask import Flask
 from flask import request
+from sqlalchemy import create_engine
+from sqlalchemy import make_url
+from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -78,6 +96,29 @@ def serve_bare(directory: Path, port: int) -> object:
     return process
 
 
+def tree_cpu_seconds(root_pid: int) -> float:
+    """User + system CPU seconds of a process and all its descendants (Linux /proc)."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    ticks = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    tree, frontier = {root_pid}, [root_pid]
+    while frontier:
+        pid = frontier.pop()
+        children = [child for child, parent in parents.items() if parent == pid]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(times.get(pid, 0.0) for pid in tree)
+
+
 def measure(url: str, payloads: list[bytes], headers: list[dict[str, str]], clients: int) -> float:
     def send(index: int) -> None:
         response = requests.post(
@@ -92,50 +133,101 @@ def measure(url: str, payloads: list[bytes], headers: list[dict[str, str]], clie
     return time.perf_counter() - started
 
 
+@contextmanager
+def private_database(url: str | None, root: Path) -> Iterator[str]:
+    """A fresh SQLite file, or a private schema on the PostgreSQL server at ``url``."""
+    if url is None:
+        yield f"sqlite:///{root / 'overwatch.db'}"
+        return
+    base = make_url(url).set(drivername="postgresql+psycopg")
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+            hide_password=False
+        )
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--uploads", type=int, default=200)
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--database-url", help="PostgreSQL URL (default: a SQLite file)")
     args = parser.parse_args()
     from tests.receivers.dqmserver import free_port  # noqa: PLC0415
 
-    with tempfile.TemporaryDirectory() as tmp:
+    load = " ".join(f"{value:.1f}" for value in os.getloadavg())
+
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        private_database(args.database_url, Path(tmp)) as database_url,
+    ):
         root = Path(tmp)
         (root / "data").mkdir()
         (root / "bare").mkdir()
         settings = load_settings(
-            environ={}, overrides={"data_dir": str(root / "data")}, use_default_file=False
+            environ={},
+            overrides={"data_dir": str(root / "data"), "database_url": database_url},
+            use_default_file=False,
         )
         db = Database(settings.effective_database_url)
         db.ensure_schema()
         with db.session() as session:
             token = create_agent(session, "EMC")
         payloads = [megabyte_file(root, seed) for seed in range(args.uploads)]
-        headers = [agent_headers(token, stamp=1_600_000_000 + i) for i in range(args.uploads)]
         megabytes = sum(len(p) for p in payloads) / 1e6
 
         receiver = DqmServer(settings, root).start()
+        assert receiver.process is not None
         port = free_port()
         bare = serve_bare(root / "bare", port)
+        bare_url = f"http://127.0.0.1:{port}/rest/api/files"
+        seconds: dict[str, list[float]] = {"bare endpoint": [], "DQM receiver": []}
+        cpu: dict[str, float] = {"bare endpoint": 0.0, "DQM receiver": 0.0}
+        servers = {
+            "bare endpoint": (bare_url, bare.pid),  # type: ignore[attr-defined]
+            "DQM receiver": (f"{receiver.url}/rest/api/files", receiver.process.pid),
+        }
         try:
-            # Warm both up, then measure the bare endpoint and the receiver in turn.
-            measure(f"http://127.0.0.1:{port}/rest/api/files", payloads[:8], headers[:8], 4)
-            bare_seconds = measure(
-                f"http://127.0.0.1:{port}/rest/api/files", payloads, headers, args.clients
-            )
-            receiver_seconds = measure(
-                f"{receiver.url}/rest/api/files", payloads, headers, args.clients
-            )
+            warm = [agent_headers(token, run=1, stamp=1_600_000_000 + i) for i in range(8)]
+            for url, _pid in servers.values():
+                measure(url, payloads[:8], warm, 4)
+            for round_number in range(args.rounds):
+                # A new run number each round: the same content is then no duplicate.
+                headers = [
+                    agent_headers(token, run=1000 + round_number, stamp=1_600_000_000 + i)
+                    for i in range(args.uploads)
+                ]
+                for label, (url, pid) in servers.items():
+                    before = tree_cpu_seconds(pid)
+                    seconds[label].append(measure(url, payloads, headers, args.clients))
+                    cpu[label] += tree_cpu_seconds(pid) - before
         finally:
             receiver.stop()
             bare.terminate()  # type: ignore[attr-defined]
         db.dispose()
-    for label, seconds in (("bare endpoint", bare_seconds), ("DQM receiver", receiver_seconds)):
+    uploads = args.uploads * args.rounds
+    for label, times in seconds.items():
+        median = statistics.median(times)
         print(
-            f"{label:<14} {args.uploads / seconds:7.1f} uploads/s  {megabytes / seconds:7.1f} MB/s "
-            f"({args.uploads} x {megabytes / args.uploads:.2f} MB, {args.clients} clients)"
+            f"{label:<14} {args.uploads / median:7.1f} uploads/s  {megabytes / median:7.1f} MB/s  "
+            f"{cpu[label] / uploads * 1000:5.1f} ms CPU/upload "
+            f"(median of {args.rounds} rounds: "
+            + ", ".join(f"{args.uploads / t:.1f}" for t in times)
+            + f"; {args.uploads} x {megabytes / args.uploads:.2f} MB, {args.clients} clients)"
         )
-    print(f"ratio receiver / bare: {bare_seconds / receiver_seconds:.2f}")
+    bare_median = statistics.median(seconds["bare endpoint"])
+    receiver_median = statistics.median(seconds["DQM receiver"])
+    print(f"ratio receiver / bare: {bare_median / receiver_median:.2f} (uploads/s, medians)")
+    print(f"CPU ratio bare / receiver: {cpu['bare endpoint'] / cpu['DQM receiver']:.2f}")
+    print(f"database: {'PostgreSQL' if args.database_url else 'SQLite'}; load before: {load}")
 
 
 if __name__ == "__main__":

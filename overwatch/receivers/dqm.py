@@ -8,8 +8,8 @@ multipart field ``file`` or as the raw body, answered with
 lists stored uploads and ``GET /rest/api/files/<name>`` returns one.
 
 What it guarantees: an upload answered 200 is on disk (fsynced, under its final
-name, through :func:`~overwatch.receivers.writer.write_bytes_atomically`) and
-recorded; the same content from the same agent for the same run is stored once;
+name, published by one atomic ``link`` of the file it was received into, see
+:meth:`~overwatch.receivers.upload.Body.publish`) and recorded; the same content from the same agent for the same run is stored once;
 anything else is refused with a status and a reason, and leaves nothing behind.
 Only values parsed from the headers (a number, a time, a name of letters and
 digits) make up a file name. Every accepted and refused upload is counted in the
@@ -50,12 +50,11 @@ from overwatch.receivers.upload import UploadHeaders
 from overwatch.receivers.upload import parse_upload_headers
 from overwatch.receivers.upload import receive_body
 from overwatch.receivers.upload import token_from_headers
-from overwatch.receivers.writer import write_bytes_atomically
 from overwatch.storage import Database
 from overwatch.storage.agents import AgentInfo
 from overwatch.storage.agents import agent_for_token
 from overwatch.storage.agents import shared_token_matches
-from overwatch.storage.receivers import record_receiver_activity
+from overwatch.storage.receivers import record_receivers_activity
 from overwatch.storage.uploads import claim_upload
 from overwatch.storage.uploads import list_uploads
 
@@ -156,22 +155,19 @@ def _count(state: DqmState, agent: str | None, *, ok: bool, nbytes: int, detail:
     """Count one upload for the endpoint and the agent; a database hiccup only logs."""
     accepted, refused = (1, 0) if ok else (0, 1)
     last_file, reason = (detail, None) if ok else (None, detail)
+    names = [(state.receiver_name, ENDPOINT_KIND)]
+    if agent is not None:
+        names.append((agent_receiver_name(agent), AGENT_KIND))
     try:
-        with state.db.session() as session:
-            names = [(state.receiver_name, ENDPOINT_KIND)]
-            if agent is not None:
-                names.append((agent_receiver_name(agent), AGENT_KIND))
-            for name, kind in names:
-                record_receiver_activity(
-                    session,
-                    name=name,
-                    kind=kind,
-                    accepted=accepted,
-                    refused=refused,
-                    nbytes=nbytes,
-                    last_file=last_file,
-                    reason=reason,
-                )
+        record_receivers_activity(
+            state.db,
+            names,
+            accepted=accepted,
+            refused=refused,
+            nbytes=nbytes,
+            last_file=last_file,
+            reason=reason,
+        )
     except SQLAlchemyError as exc:
         log.error("could not record DQM upload counts: %s", exc)
 
@@ -248,14 +244,20 @@ def _sha256(path: Path) -> str:
 
 
 def _store(state: DqmState, sender: _Sender, meta: UploadHeaders, body: Body) -> tuple[str, bool]:
-    """Store the body once; (file name, whether it was a duplicate)."""
+    """Store the body once; (file name, whether it was a duplicate).
+
+    The content is made durable first, outside any transaction. The claim's
+    transaction then covers only the claim, the ``link`` that names the file and the
+    directory sync, and commits once the name is on disk: a claim always means a
+    stored file, and on SQLite the database's write lock is never held across the
+    copy or the file's fsync.
+    """
     settings = state.settings
     name = build_file_name(meta.agent, meta.run_number, "DQM", meta.timestamp, settings.tz)
     target = settings.data_dir / name
     filed = settings.data_dir / f"Run{meta.run_number}" / meta.agent / name
     try:
-        # The claim's transaction stays open while the file is written and commits
-        # only once it is on disk: a claim always means a stored file.
+        body.make_durable()
         with state.db.session() as session:
             claim = claim_upload(
                 session,
@@ -274,8 +276,7 @@ def _store(state: DqmState, sender: _Sender, meta: UploadHeaders, body: Body) ->
                         return name, True  # stored before a crash lost the record
                     raise UploadError(409, _conflict(name))
             try:
-                body.file.seek(0)  # the content check left it elsewhere
-                write_bytes_atomically(target, body.file)
+                body.publish(target)
             except FileExistsError:
                 if _sha256(target) == body.sha256:
                     return name, True

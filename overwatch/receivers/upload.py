@@ -2,15 +2,20 @@
 
 Header values arrive as text a client chose; each is matched against a strict
 pattern before it becomes a number or a name, and only those parsed values ever
-reach a file name. The body is copied into an anonymous temporary file *inside
-the data directory* (``O_TMPFILE`` where the kernel has it, so a killed process
-leaves nothing behind and nothing is written elsewhere), with the size limit and
-a deadline enforced while reading.
+reach a file name. The body is written once, into an anonymous file *inside the
+data directory* (``O_TMPFILE``, so a killed process leaves nothing behind and
+nothing is written elsewhere), hashed as it arrives, with the size limit and a
+deadline enforced while reading. When it is accepted, :meth:`Body.publish` gives
+that same file its final name with one ``link`` — no second copy. Where the kernel
+or file system has no linkable ``O_TMPFILE``, the body goes to an ordinary
+temporary file and is copied into place by the atomic writer.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 import re
 import socket
 import tempfile
@@ -35,6 +40,7 @@ from werkzeug.http import parse_options_header
 from werkzeug.wsgi import get_content_length
 from werkzeug.wsgi import get_input_stream
 
+from overwatch.receivers.writer import write_bytes_atomically
 from overwatch.storage.agents import AGENT_NAME
 
 __all__ = [
@@ -140,13 +146,110 @@ def parse_upload_headers(
     return UploadHeaders(run_number, datetime.fromtimestamp(stamp, UTC), agent, data_status)
 
 
+class _HashingFile:
+    """The file an upload is written into, hashed on the way so it is never read back for it."""
+
+    def __init__(self, handle: IO[bytes], linkable: bool) -> None:
+        self.handle = handle
+        self.linkable = linkable
+        self.digest = hashlib.sha256()
+
+    def write(self, data: bytes, /) -> int:
+        self.digest.update(data)
+        return self.handle.write(data)
+
+    def read(self, size: int = -1, /) -> bytes:
+        return self.handle.read(size)
+
+    def seek(self, offset: int, whence: int = 0, /) -> int:
+        return self.handle.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.handle.tell()
+
+    def flush(self) -> None:
+        self.handle.flush()
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+def _anonymous_file(directory: Path) -> _HashingFile:
+    """An unnamed file in ``directory`` that can later be linked under a name."""
+    flag = getattr(os, "O_TMPFILE", 0)
+    if flag:
+        try:
+            # Without O_EXCL (which tempfile adds), the kernel lets it be linked in later.
+            fd = os.open(directory, flag | os.O_RDWR | getattr(os, "O_CLOEXEC", 0), 0o666)
+        except OSError as exc:
+            if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):
+                raise
+        else:
+            return _HashingFile(os.fdopen(fd, "w+b"), linkable=Path("/proc/self/fd").is_dir())
+    handle = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 - closed by receive_body
+    return _HashingFile(handle, linkable=False)
+
+
 @dataclass
 class Body:
-    """The received file: an anonymous temporary file, its size and SHA-256."""
+    """The received file: an anonymous file in the data directory, its size and SHA-256."""
 
     file: IO[bytes]
     size: int
     sha256: str
+    linkable: bool = False
+
+    def make_durable(self) -> None:
+        """Flush the content to disk (before any database lock is taken)."""
+        self.file.flush()
+        if self.linkable:
+            os.fsync(self.file.fileno())
+        # Otherwise write_bytes_atomically syncs the copy it makes.
+
+    def publish(self, target: Path) -> None:
+        """Give the content the name ``target``, atomically and durably; never overwrites.
+
+        Raises :class:`FileExistsError` if ``target`` exists. The caller has called
+        :meth:`make_durable`, so only the new directory entry remains to be synced.
+        """
+        if self.linkable:
+            directory = os.open(target.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+            try:
+                # linkat(2) of an O_TMPFILE file through /proc is the documented way to name
+                # it; a directory fd makes Python call linkat (with AT_SYMLINK_FOLLOW).
+                os.link(
+                    f"/proc/self/fd/{self.file.fileno()}",
+                    target.name,
+                    dst_dir_fd=directory,
+                    follow_symlinks=True,
+                )
+                _fsync_directory(directory)
+                return
+            except FileExistsError:
+                raise
+            except OSError as exc:
+                if exc.errno not in _CANNOT_LINK:
+                    raise
+                self.linkable = False  # copied below instead
+            finally:
+                os.close(directory)
+        self.file.seek(0)
+        write_bytes_atomically(target, self.file)
+
+
+#: Answers of linkat(2) where this system cannot name an anonymous file.
+_CANNOT_LINK = frozenset(
+    {errno.EXDEV, errno.ENOENT, errno.EPERM, errno.EACCES, errno.EOPNOTSUPP, errno.ENOSYS}
+)
+
+
+def _fsync_directory(fd: int) -> None:
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        # Some network and FUSE file systems reject fsync on directories.
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise
 
 
 class _Deadline:
@@ -205,10 +308,10 @@ def receive_body(
     if declared is not None and declared > max_bytes:
         raise UploadError(413, f"the upload is {declared} bytes, more than the {max_bytes} allowed")
     directory.mkdir(parents=True, exist_ok=True)
-    opened: list[IO[bytes]] = []
+    opened: list[_HashingFile] = []
 
-    def anonymous_file(*_args: Any, **_kwargs: Any) -> IO[bytes]:
-        handle = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 - closed by receive_body
+    def anonymous_file(*_args: Any, **_kwargs: Any) -> _HashingFile:
+        handle = _anonymous_file(directory)
         opened.append(handle)
         return handle
 
@@ -256,7 +359,7 @@ def _receive(
 
 def _multipart_file(
     stream: _Deadline, options: dict[str, str], declared: int | None, factory: Any
-) -> IO[bytes]:
+) -> _HashingFile:
     parser = FormDataParser(
         stream_factory=factory, max_form_memory_size=1024 * 1024, silent=False, max_form_parts=16
     )
@@ -267,18 +370,16 @@ def _multipart_file(
     uploaded: FileStorage | None = files.get("file")
     if uploaded is None:
         raise UploadError(400, "No file uploaded: the multipart form has no field 'file'")
-    handle: IO[bytes] = uploaded.stream
+    handle = uploaded.stream
+    if not isinstance(handle, _HashingFile):
+        raise TypeError("the multipart parser must write into the receiver's own files")
     return handle
 
 
-def _finish(handle: IO[bytes]) -> Body:
+def _finish(handle: _HashingFile) -> Body:
     handle.flush()
     size = handle.seek(0, 2)
     if size == 0:
         raise UploadError(400, "No file uploaded and the payload was empty")
     handle.seek(0)
-    digest = hashlib.sha256()
-    while chunk := handle.read(_CHUNK):
-        digest.update(chunk)
-    handle.seek(0)
-    return Body(handle, size, digest.hexdigest())
+    return Body(handle.handle, size, handle.digest.hexdigest(), handle.linkable)

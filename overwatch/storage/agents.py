@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import bindparam
 from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -100,15 +101,21 @@ def remove_agent(session: Session, name: str) -> bool:
     return bool(getattr(result, "rowcount", 0))
 
 
+_BY_TOKEN_HASH = select(
+    DqmAgent.name, DqmAgent.token_hash, DqmAgent.allowed_names, DqmAgent.created_at
+).where(DqmAgent.token_hash == bindparam("token_hash"))
+
+
 def agent_for_token(session: Session, token: str) -> AgentInfo | None:
     """The agent holding ``token``, or None for a wrong or revoked one."""
     if not token.startswith(TOKEN_PREFIX):
         return None
     wanted = hash_token(token)
-    agent = session.scalar(select(DqmAgent).where(DqmAgent.token_hash == wanted))
-    if agent is None or not hmac.compare_digest(agent.token_hash, wanted):
+    # Columns, not the ORM entity: this runs for every upload, and the rows are only read.
+    row = session.execute(_BY_TOKEN_HASH, {"token_hash": wanted}).first()
+    if row is None or not hmac.compare_digest(row.token_hash, wanted):
         return None
-    return _info(agent)
+    return AgentInfo(row.name, tuple(row.allowed_names or ()), row.created_at)
 
 
 def shared_token_matches(token: str, configured: str | None) -> bool:

@@ -11,11 +11,14 @@ so it is logged once, however many processes look.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import Table
+from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
@@ -32,6 +35,7 @@ __all__ = [
     "claim_new_silences",
     "list_receivers",
     "record_receiver_activity",
+    "record_receivers_activity",
 ]
 
 #: Longest refusal reason kept; a reason quoting a client's input must not grow the row.
@@ -77,17 +81,75 @@ def record_receiver_activity(
     :class:`Session` it joins the caller's. ``last_file`` is the name of the newest
     stored file, ``reason`` why the last refusal happened.
     """
+    record_receivers_activity(
+        db,
+        [(name, kind)],
+        accepted=accepted,
+        refused=refused,
+        nbytes=nbytes,
+        last_file=last_file,
+        reason=reason,
+        now=now,
+    )
+
+
+def record_receivers_activity(
+    db: Database | Session,
+    receivers: Sequence[tuple[str, str]],
+    *,
+    accepted: int = 0,
+    refused: int = 0,
+    nbytes: int = 0,
+    last_file: str | None = None,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """:func:`record_receiver_activity` for several receivers (name, kind) in one statement.
+
+    The DQM endpoint counts every upload for itself and for the agent at once.
+    """
     if isinstance(db, Database):
         with db.session() as session:
-            _upsert(session, name, kind, accepted, refused, nbytes, last_file, reason, now)
+            _upsert(session, receivers, accepted, refused, nbytes, last_file, reason, now)
     else:
-        _upsert(db, name, kind, accepted, refused, nbytes, last_file, reason, now)
+        _upsert(db, receivers, accepted, refused, nbytes, last_file, reason, now)
+
+
+#: The upsert, built once per dialect: every call has the same shape (values that are
+#: not given are NULL and keep the stored ones), so it is compiled once and cached.
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert_statement(dialect: str) -> Any:
+    statement = _UPSERTS.get(dialect)
+    if statement is not None:
+        return statement
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = ReceiverHeartbeat.__table__
+    assert isinstance(table, Table)
+    base = insert(table)
+    new, old = base.excluded, table.c
+    statement = base.on_conflict_do_update(
+        index_elements=[old.name],
+        set_={
+            "kind": new.kind,
+            "last_seen_at": new.last_seen_at,
+            "accepted": old.accepted + new.accepted,
+            "refused": old.refused + new.refused,
+            "bytes": old.bytes + new.bytes,
+            "last_file": func.coalesce(new.last_file, old.last_file),
+            "last_file_at": func.coalesce(new.last_file_at, old.last_file_at),
+            "last_refusal_reason": func.coalesce(new.last_refusal_reason, old.last_refusal_reason),
+            "last_refusal_at": func.coalesce(new.last_refusal_at, old.last_refusal_at),
+        },
+    )
+    _UPSERTS[dialect] = statement
+    return statement
 
 
 def _upsert(
     session: Session,
-    name: str,
-    kind: str,
+    receivers: Sequence[tuple[str, str]],
     accepted: int,
     refused: int,
     nbytes: int,
@@ -98,37 +160,26 @@ def _upsert(
     now = now or utcnow()
     if reason is not None:
         reason = reason[:MAX_REASON]
-    values: dict[str, Any] = {
-        "name": name[:128],
-        "kind": kind,
-        "first_seen_at": now,
-        "last_seen_at": now,
-        "accepted": accepted,
-        "refused": refused,
-        "bytes": nbytes,
-        "last_file": last_file,
-        "last_file_at": now if last_file is not None else None,
-        "last_refusal_reason": reason,
-        "last_refusal_at": now if reason is not None else None,
-    }
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(ReceiverHeartbeat).values(**values)
-    table = ReceiverHeartbeat.__table__.c
-    changes: dict[str, Any] = {
-        "kind": kind,
-        "last_seen_at": now,
-        "accepted": table.accepted + accepted,
-        "refused": table.refused + refused,
-        "bytes": table.bytes + nbytes,
-    }
-    if last_file is not None:
-        changes["last_file"] = last_file
-        changes["last_file_at"] = now
-    if reason is not None:
-        changes["last_refusal_reason"] = reason
-        changes["last_refusal_at"] = now
-    session.execute(statement.on_conflict_do_update(index_elements=["name"], set_=changes))
+    # One row per name: a statement may not update the same row twice.
+    names = {name[:128]: kind for name, kind in receivers}
+    rows = [
+        {
+            "name": name,
+            "kind": kind,
+            "first_seen_at": now,
+            "last_seen_at": now,
+            "accepted": accepted,
+            "refused": refused,
+            "bytes": nbytes,
+            "last_file": last_file,
+            "last_file_at": now if last_file is not None else None,
+            "last_refusal_reason": reason,
+            "last_refusal_at": now if reason is not None else None,
+        }
+        for name, kind in names.items()
+    ]
+    connection = session.connection()
+    connection.execute(_upsert_statement(connection.dialect.name), rows)
 
 
 _COLUMNS = (

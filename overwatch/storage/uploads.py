@@ -1,18 +1,21 @@
 """Records of stored DQM uploads: what makes a repeated upload a duplicate.
 
 A row is keyed by (agent, run number, SHA-256 of the content). The DQM endpoint
-claims the key with ``INSERT … ON CONFLICT DO NOTHING`` and keeps the transaction
-open while it writes the file, committing only once the file is on disk; so a row
-always means a stored file, two identical uploads in flight store one file, and a
-crash before the commit leaves no row (the file, if published, is found again by
-name and content).
+writes and fsyncs the file under no name first, then claims the key with ``INSERT …
+ON CONFLICT DO NOTHING`` and keeps that short transaction open only while it links
+the file under its name and syncs the directory, committing once the name is on
+disk; so a row always means a stored file, two identical uploads in flight store
+one file, and a crash before the commit leaves no row (the file, if published, is
+found again by name and content).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy import Table
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
@@ -32,6 +35,25 @@ class UploadClaim:
     new: bool
 
 
+#: The claim, built once per dialect (it runs for every upload; only the values change).
+_CLAIMS: dict[str, Any] = {}
+
+
+def _claim_statement(dialect: str) -> Any:
+    statement = _CLAIMS.get(dialect)
+    if statement is None:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        table = DqmUpload.__table__
+        assert isinstance(table, Table)
+        statement = (
+            insert(table)
+            .on_conflict_do_nothing(index_elements=["agent", "run_number", "sha256"])
+            .returning(table.c.id)
+        )
+        _CLAIMS[dialect] = statement
+    return statement
+
+
 def claim_upload(
     session: Session,
     *,
@@ -47,23 +69,20 @@ def claim_upload(
     Waits for a concurrent claim of the same key to commit or roll back (the unique
     index does the waiting), so the answer is never a guess.
     """
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(DqmUpload)
-        .values(
-            agent=agent,
-            run_number=run_number,
-            sha256=sha256,
-            file_name=file_name,
-            size=size,
-            uploaded_by=uploaded_by,
-            received_at=utcnow(),
-        )
-        .on_conflict_do_nothing(index_elements=["agent", "run_number", "sha256"])
-        .returning(DqmUpload.id)
-    )
-    if session.execute(statement).first() is not None:
+    connection = session.connection()
+    row = connection.execute(
+        _claim_statement(connection.dialect.name),
+        {
+            "agent": agent,
+            "run_number": run_number,
+            "sha256": sha256,
+            "file_name": file_name,
+            "size": size,
+            "uploaded_by": uploaded_by,
+            "received_at": utcnow(),
+        },
+    ).first()
+    if row is not None:
         return UploadClaim(file_name, new=True)
     existing = session.scalar(
         select(DqmUpload.file_name).where(
