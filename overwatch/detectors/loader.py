@@ -70,7 +70,9 @@ def parse_target(text: str) -> PluginTarget:
     """``"package.module:Class"`` or ``"/path/file.py:Class"``; :class:`ValueError` otherwise."""
     location, sep, attribute = str(text).strip().rpartition(":")
     if not sep or not location or not attribute.isidentifier():
-        raise ValueError(f"expected 'package.module:Class' or '/path/to/file.py:Class', got {text!r}")
+        raise ValueError(
+            f"expected 'package.module:Class' or '/path/to/file.py:Class', got {text!r}"
+        )
     if location.endswith(".py") or "/" in location or "\\" in location:
         path = Path(location).expanduser()
         return PluginTarget(f"{FILE_MODULE_PREFIX}{path.stem}", path, attribute)
@@ -163,7 +165,8 @@ class PluginSet:
     def files(self) -> dict[str, Path]:
         """Module name → source file of every plugin class in the set (what to watch)."""
         found: dict[str, Path] = {}
-        for plugin in [DetectorPlugin, *self.classes.values()]:
+        plugins: list[type[DetectorPlugin]] = [DetectorPlugin, *self.classes.values()]
+        for plugin in plugins:
             path = source_file(plugin)
             if path is not None:
                 found[plugin.__module__] = path
@@ -208,12 +211,10 @@ def build_plugin_set(
         fresh = known is not None and known != current and target.module not in reloaded
         try:
             classes[subsystem] = load_class(target, fresh=fresh)
-        except (ImportError, AttributeError, TypeError, ValueError, SyntaxError) as exc:
+        except Exception as exc:
+            # A module's own code may raise anything: named, chained, and the caller
+            # keeps the plugins in use.
             raise PluginLoadError(subsystem, f"{target}: {type(exc).__name__}: {exc}") from exc
-        except Exception as exc:  # noqa: BLE001 - a module's own code may raise anything; named and kept
-            raise PluginLoadError(
-                subsystem, f"{target}: {type(exc).__name__} while loading: {exc}"
-            ) from exc
         if fresh:
             reloaded.add(target.module)
         sources[classes[subsystem].__module__] = _source_digest(classes[subsystem])
