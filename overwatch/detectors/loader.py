@@ -75,7 +75,9 @@ def parse_target(text: str) -> PluginTarget:
         )
     if location.endswith(".py") or "/" in location or "\\" in location:
         path = Path(location).expanduser()
-        return PluginTarget(f"{FILE_MODULE_PREFIX}{path.stem}", path, attribute)
+        # One module name per file: two sites' muo.py (or two tests') never share one.
+        tag = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:_DIGEST]
+        return PluginTarget(f"{FILE_MODULE_PREFIX}{path.stem}_{tag}", path, attribute)
     if not _DOTTED.match(location):
         raise ValueError(f"{location!r} is not a module name")
     return PluginTarget(location, None, attribute)
@@ -208,7 +210,10 @@ def build_plugin_set(
             path = Path(getattr(sys.modules[target.module], "__file__", "") or "") or None
         current = _digest(path.read_bytes()) if path is not None and path.is_file() else ""
         known = old_sources.get(target.module)
-        fresh = known is not None and known != current and target.module not in reloaded
+        # A file plugin is read afresh by a first build too: the file may have changed
+        # since an earlier set of this process loaded it.
+        stale = known != current if known is not None else target.path is not None
+        fresh = stale and target.module not in reloaded
         try:
             classes[subsystem] = load_class(target, fresh=fresh)
         except Exception as exc:

@@ -117,7 +117,7 @@ def test_the_documented_example_runs_through_the_pipeline(
     assert re.fullmatch(r"1\+s[0-9a-f]{8}\+c-", attempt.plugin_version)
 
 
-RAISING = '''
+RAISING = """
 from overwatch.detectors.api import DetectorPlugin
 
 
@@ -126,7 +126,7 @@ class Broken(DetectorPlugin):
 
     def check(self, hist, context):
         raise RuntimeError("threshold table missing")
-'''
+"""
 
 
 def test_a_plugin_that_raises_fails_its_job_on_the_status_page_and_others_go_on(
