@@ -232,6 +232,31 @@ def _to_name_list(value: Any) -> tuple[str, ...]:
     return names
 
 
+def _to_plugin_map(value: Any) -> dict[str, str]:
+    # Only the form is checked here; the daemon imports the classes when it starts
+    # (settings load must stay cheap) and stops naming the key if one cannot be used.
+    from overwatch.detectors.loader import parse_target  # noqa: PLC0415
+
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        # Environment form: "MUO=site_dqm.muo:MUOPlugin,ZDC=/srv/zdc.py:ZDCPlugin".
+        pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]
+        if any(len(pair) != 2 for pair in pairs):
+            raise ValueError("expected SYS=module:Class pairs separated by commas")
+        value = {key.strip(): target.strip() for key, target in pairs}
+    if not isinstance(value, Mapping):
+        raise ValueError(f"expected a mapping of subsystem to 'module:Class', got {value!r}")
+    plugins: dict[str, str] = {}
+    for key, target in value.items():
+        try:
+            parse_target(str(target))
+        except ValueError as exc:
+            raise ValueError(f"plugins.{key}: {exc}") from None
+        plugins[str(key)] = str(target).strip()
+    return plugins
+
+
 def _to_log_level(value: Any) -> str:
     return _one_of("DEBUG", "INFO", "WARNING", "ERROR")(_to_str(value).upper())
 
@@ -362,6 +387,20 @@ SETTINGS: tuple[Setting, ...] = (
         4096,
         "Address-space limit of a processing worker process in MiB: a job that needs more "
         "fails with MemoryError instead of exhausting the machine; 0 means no limit.",
+    ),
+    Setting(
+        "plugins",
+        _to_plugin_map,
+        None,
+        "Site detector plugins: subsystem -> 'package.module:Class' or '/path/file.py:Class' "
+        "(docs/detectors.md); loaded when processing starts, reloaded when edited.",
+    ),
+    Setting(
+        "plugin_reload_seconds",
+        _to_non_negative_float,
+        2.0,
+        "How often the processing daemon looks for edited plugin modules and check "
+        "settings to reload (also on SIGHUP); 0 turns the polling off.",
     ),
     Setting(
         "checks",
@@ -517,6 +556,8 @@ class Settings:
     json_compression_level: int
     max_histogram_bins: int
     worker_memory_limit_mb: int
+    plugins: dict[str, str]
+    plugin_reload_seconds: float
     checks: CheckConfig
     checks_file: Path | None
     log_level: str
@@ -541,6 +582,8 @@ class Settings:
     api_token_expiry_days: int
     jsroot_dir: Path | None
     sources: dict[str, str] = field(default_factory=dict, compare=False)
+    #: The config file read, if any (the daemon reads it again to reload checks and plugins).
+    config_file: Path | None = field(default=None, compare=False)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -700,6 +743,7 @@ def load_settings(
             value, source = raw[key]
             if source == str(path) and value and not Path(str(value)).expanduser().is_absolute():
                 raw[key] = (str(path.parent / str(value)), source)
+        raw["plugins"] = _plugin_paths_from(raw["plugins"], path)
 
     _refuse_unknown_variables(env)
     for setting in SETTINGS:
@@ -721,7 +765,23 @@ def load_settings(
     sources = {name: source for name, (_, source) in raw.items()}
     if values["checks_file"] is not None:
         values["checks"] = _read_checks_file(values, sources)
-    return Settings(**values, sources=sources)
+    return Settings(**values, sources=sources, config_file=path)
+
+
+def _plugin_paths_from(entry: tuple[Any, str], path: Path) -> tuple[Any, str]:
+    """Plugin files named in a config file are relative to it, like the other paths."""
+    value, source = entry
+    if source != str(path) or not isinstance(value, Mapping):
+        return entry
+    resolved = {}
+    for key, target in value.items():
+        text = str(target)
+        location, sep, attribute = text.rpartition(":")
+        is_file = location.endswith(".py") or "/" in location
+        if sep and is_file and not Path(location).expanduser().is_absolute():
+            text = f"{path.parent / location}:{attribute}"
+        resolved[key] = text
+    return resolved, source
 
 
 def _read_checks_file(values: Mapping[str, Any], sources: Mapping[str, str]) -> CheckConfig:

@@ -122,3 +122,13 @@ def _restore_address_space_limit() -> Iterator[None]:
     yield
     if resource.getrlimit(resource.RLIMIT_AS) != before:
         resource.setrlimit(resource.RLIMIT_AS, before)
+
+
+@pytest.fixture(autouse=True)
+def _forget_active_plugins() -> Iterator[None]:
+    """Processing activates a plugin set (site plugins, provenance versions) for the whole
+    process; a test that processes must not leave its set to the next test."""
+    from overwatch.detectors.registry import deactivate_plugins  # noqa: PLC0415
+
+    yield
+    deactivate_plugins()

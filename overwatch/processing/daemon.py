@@ -6,6 +6,8 @@ user requests. Worker loops claim jobs from the database, so any number of them,
 in this process, in child processes or on other machines, share the queue safely.
 SIGTERM/SIGINT stop everything after the current job; worker processes also stop
 when the daemon is killed outright (see :mod:`overwatch.processing.lifeline`).
+SIGHUP, or an edit of a plugin module or of the check settings, reloads plugins
+and checks without a restart (:mod:`overwatch.processing.reload`).
 Also here: :func:`process_pending`, the ``--once`` mode.
 """
 
@@ -33,6 +35,8 @@ from overwatch.config import Settings
 from overwatch.processing.lifeline import exit_with_parent
 from overwatch.processing.lifeline import parent_alive
 from overwatch.processing.limits import limit_memory
+from overwatch.processing.reload import PluginReloader
+from overwatch.processing.reload import ReloadSignal
 from overwatch.processing.scan import scan
 from overwatch.processing.worker import Worker
 from overwatch.storage import Database
@@ -80,9 +84,15 @@ def _reclaim(settings: Settings, db: Database) -> None:
 
 
 def publish_heartbeat(
-    settings: Settings, db: Database, *, name: str | None = None, started: datetime | None = None
+    settings: Settings,
+    db: Database,
+    *,
+    name: str | None = None,
+    started: datetime | None = None,
+    plugins: dict[str, Any] | None = None,
 ) -> None:
-    """Record that this daemon is alive (shown on the status page)."""
+    """Record that this daemon is alive (shown on the status page), with its plugins'
+    versions and the last reload error (``plugins``, see :meth:`PluginReloader.info`)."""
     name = name or f"processing@{worker_name()}"
     now = utcnow()
     with db.session() as session:
@@ -98,6 +108,8 @@ def publish_heartbeat(
             "scan_interval": settings.scan_interval,
             "queue": queue_counts(session),
         }
+        if plugins is not None:
+            row.info["plugins"] = plugins
 
 
 def _scan(settings: Settings, db: Database) -> None:
@@ -184,15 +196,20 @@ def _worker_loop(
     until_idle: bool,
     parent_pid: int | None = None,
     wake: Any = None,
+    reloads: ReloadSignal | None = None,
 ) -> None:
     """Claim and run jobs until ``stop``; an idle loop sleeps until ``wake`` is set (new
     work queued by this daemon) or :data:`IDLE_POLL_SECONDS` pass (work queued elsewhere,
-    by the web app or another machine)."""
+    by the web app or another machine). Before each job the loop follows a reload of
+    plugins and check settings (``reloads``) with a new worker."""
     worker = Worker(settings, db)
     while not stop.is_set():
         if parent_pid is not None and not parent_alive(parent_pid):
             log.warning("the process that started this worker is gone: stopping")
             return
+        reloaded = reloads.follow() if reloads is not None else None
+        if reloaded is not None:
+            worker = Worker(reloaded, db)
         outcome = worker.run_next()
         if outcome is not None:
             log.info(
@@ -237,7 +254,12 @@ class _ChildStop:
 
 
 def _child_main(
-    settings: Settings, stop: Any, until_idle: bool, parent_pid: int, wake: Any = None
+    settings: Settings,
+    stop: Any,
+    until_idle: bool,
+    parent_pid: int,
+    wake: Any = None,
+    reload_count: Any = None,
 ) -> None:
     logging.basicConfig(
         level=settings.log_level,
@@ -251,22 +273,31 @@ def _child_main(
     # which ends this process after its current job (the parent check is the fallback).
     exit_with_parent(parent_pid, signal.SIGTERM)
     limit_memory(settings.worker_memory_limit_mb)
+    # A spawned process has its own registry: load the same plugins as the daemon.
+    reloader = PluginReloader(settings)
+    reloader.start()
+    reloads = ReloadSignal(reloader, reload_count, leader=False) if reload_count else None
     db = Database(settings.effective_database_url)
     try:
-        _worker_loop(settings, db, own_stop, until_idle, parent_pid, wake)
+        _worker_loop(settings, db, own_stop, until_idle, parent_pid, wake, reloads)
     finally:
         db.dispose()
 
 
 def _start_children(
-    settings: Settings, count: int, stop: Any, until_idle: bool, wake: Any = None
+    settings: Settings,
+    count: int,
+    stop: Any,
+    until_idle: bool,
+    wake: Any = None,
+    reload_count: Any = None,
 ) -> list[Any]:
     context = multiprocessing.get_context("spawn")
     children = []
     for index in range(count):
         child = context.Process(
             target=_child_main,
-            args=(settings, stop, until_idle, os.getpid(), wake),
+            args=(settings, stop, until_idle, os.getpid(), wake, reload_count),
             name=f"overwatch-worker-{index + 1}",
             daemon=False,
         )
@@ -295,6 +326,7 @@ def process_pending(
     started = utcnow()
     clock = time.perf_counter()
     workers = workers or settings.processing_workers
+    PluginReloader(settings).start()
     with db.session() as session:
         total = queue_counts(session)["queued"]
     if total == 0:
@@ -341,6 +373,42 @@ def _finished_since(db: Database, started: datetime) -> int:
         return int(session.scalar(select(func.count()).where(Job.finished_at >= started)) or 0)
 
 
+class _Reloading:
+    """The daemon's side of reloading plugins and checks: poll, SIGHUP, announce, publish."""
+
+    def __init__(self, settings: Settings, db: Database, started: datetime) -> None:
+        self.settings = settings
+        self.db = db
+        self.started = started
+        self.reloader = PluginReloader(settings)
+        self.reloader.start()
+        self.count = multiprocessing.get_context("spawn").Value("i", 0)
+        self.signal = ReloadSignal(self.reloader, self.count, leader=True)
+
+    def tasks(self) -> list[ScheduledTask]:
+        seconds = self.settings.plugin_reload_seconds
+        return [ScheduledTask("plugin reload", self.poll, seconds)] if seconds > 0 else []
+
+    def heartbeat(self, _settings: Settings | None = None, _db: Database | None = None) -> None:
+        publish_heartbeat(
+            self.settings, self.db, started=self.started, plugins=self.reloader.info()
+        )
+
+    def reload(self, why: str) -> None:
+        if self.reloader.reload(why):
+            self.signal.announce()
+        # At once, so the status page shows the new versions or the error.
+        self.heartbeat()
+
+    def poll(self, _settings: Settings | None = None, _db: Database | None = None) -> None:
+        if self.reloader.changed():
+            self.reload("a watched file changed")
+
+    def hangup(self, _signum: int, _frame: FrameType | None) -> None:
+        # Not in the handler itself: it interrupts the main thread, which may hold a job.
+        threading.Thread(target=self.reload, args=("SIGHUP",), daemon=True).start()
+
+
 def run_daemon(
     settings: Settings,
     db: Database,
@@ -357,15 +425,21 @@ def run_daemon(
         log.info("signal %s received: stopping after the current job", signal.Signals(signum).name)
         stop.set()
 
+    reloading = _Reloading(settings, db, started)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
+        signal.signal(signal.SIGHUP, reloading.hangup)
     wake = multiprocessing.get_context("spawn").Event()
     intake = _Intake(settings, db, wake)
     scheduler = BackgroundScheduler(timezone=UTC)
-    for task in schedule(settings):
+    own: dict[str, Callable[[Settings, Database], Any]] = {
+        "scan": intake.scan,
+        "heartbeat": reloading.heartbeat,
+    }
+    for task in schedule(settings) + reloading.tasks():
         scheduler.add_job(
-            intake.scan if task.name == "scan" else task.func,
+            own.get(task.name, task.func),
             "interval",
             seconds=task.seconds,
             args=(settings, db),
@@ -374,10 +448,12 @@ def run_daemon(
             coalesce=True,
             next_run_time=datetime.now(UTC),
         )
-    publish_heartbeat(settings, db, started=started)
+    reloading.heartbeat()
     scheduler.start()
     workers = workers or settings.processing_workers
-    children = _start_children(settings, workers - 1, child_stop, until_idle=False, wake=wake)
+    children = _start_children(
+        settings, workers - 1, child_stop, until_idle=False, wake=wake, reload_count=reloading.count
+    )
     watcher = intake.watch() if settings.watch_files else None
     log.info(
         "processing daemon started: %d worker(s), scan every %.0f s%s",
@@ -386,7 +462,7 @@ def run_daemon(
         ", file events on" if watcher is not None else "",
     )
     try:
-        _worker_loop(settings, db, stop, until_idle=False, wake=wake)
+        _worker_loop(settings, db, stop, until_idle=False, wake=wake, reloads=reloading.signal)
     finally:
         child_stop.set()
         wake.set()

@@ -340,7 +340,13 @@ def status() -> tuple[Response, int]:
                 for item in info["subsystems"]
             ],
             "daemons": [
-                {"name": beat.name, "heartbeat_at": _time(beat.heartbeat_at), "alive": alive}
+                {
+                    "name": beat.name,
+                    "heartbeat_at": _time(beat.heartbeat_at),
+                    "alive": alive,
+                    # Versions in use and the last failed reload of plugins and checks.
+                    "plugins": (beat.info or {}).get("plugins"),
+                }
                 for beat, alive in info["daemons"]
             ],
             "running": [_job_json(item) for item in info["running"]],
