@@ -81,6 +81,11 @@ def create_app(
         app.config.update(test_config)
     if settings.web_behind_proxy:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+    if settings.plugins:
+        # Site plugins declare the processing options the request form offers.
+        from overwatch.detectors.registry import activate_plugins  # noqa: PLC0415
+
+        activate_plugins(settings.plugins)
     database = Database(settings.effective_database_url)
     app.extensions["overwatch"] = WebState(settings, database, assets.find_jsroot(settings))
     app.jinja_env.globals["overwatch_version"] = __version__
