@@ -432,6 +432,9 @@ def run_daemon(
         signal.signal(signal.SIGHUP, reloading.hangup)
     wake = multiprocessing.get_context("spawn").Event()
     intake = _Intake(settings, db, wake)
+    if not log.isEnabledFor(logging.DEBUG):
+        # APScheduler says "Running job ..." at INFO for every task, every few seconds.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
     scheduler = BackgroundScheduler(timezone=UTC)
     own: dict[str, Callable[[Settings, Database], Any]] = {
         "scan": intake.scan,
