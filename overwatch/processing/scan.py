@@ -45,6 +45,7 @@ from overwatch.receivers.filenames import FileNameError
 from overwatch.receivers.filenames import ReceivedFileName
 from overwatch.receivers.filenames import is_candidate
 from overwatch.receivers.filenames import parse_file_name
+from overwatch.receivers.writer import remove_stale_temporaries
 from overwatch.storage import Database
 from overwatch.storage.jobs import enqueue_job
 from overwatch.storage.models import SubsystemRun
@@ -67,6 +68,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 REPLAY_DIR = "replay"
+#: A receiver's temporary file untouched this long belongs to a writer that died.
+STALE_TEMPORARY_SECONDS = 3600.0
 #: Tries at registering one file when other scanners register the same run at once.
 REGISTER_ATTEMPTS = 3
 #: Failures that say nothing about the file (disk, database connection): it is tried again.
@@ -328,6 +331,9 @@ def scan(settings: Settings, db: Database, *, complete: Collection[Path] = ()) -
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     whole = frozenset(path.name for path in complete)
+    stale = remove_stale_temporaries(data_dir, STALE_TEMPORARY_SECONDS)
+    if stale:
+        log.info("removed %d temporary file(s) left by interrupted writers: %s", len(stale), stale)
     for path in _candidates(data_dir, settings.file_settle_seconds, report, whole):
         _intake_one(settings, db, path, report)
     report.jobs_queued = enqueue_pending(settings, db)

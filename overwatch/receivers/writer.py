@@ -14,7 +14,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import secrets
+import time
 from collections.abc import Iterator
 from collections.abc import Mapping
 from datetime import datetime
@@ -29,6 +31,7 @@ from overwatch.receivers.filenames import build_file_name
 __all__ = [
     "CHUNK_SIZE",
     "ByteStream",
+    "remove_stale_temporaries",
     "write_bytes_atomically",
     "write_receiver_file",
     "write_root_file",
@@ -130,6 +133,34 @@ def _refuse_existing(path: Path, *, overwrite: bool) -> None:
     # atomically because another writer may win the race in between.
     if not overwrite and path.exists():
         raise FileExistsError(errno.EEXIST, "refusing to overwrite an existing file", str(path))
+
+
+#: The writer's temporary names: ``.<final name>.<12 hex digits>.tmp``.
+_TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp$")
+
+
+def remove_stale_temporaries(directory: Path, older_than_seconds: float) -> list[str]:
+    """Delete this writer's temporary files in ``directory`` untouched for longer than
+    ``older_than_seconds``: what a writer killed mid-write (SIGKILL, power loss) left.
+
+    Only names of this writer's exact form are touched; returns the names removed.
+    """
+    removed: list[str] = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(directory))
+    except FileNotFoundError:
+        return removed
+    for entry in entries:
+        if not _TEMPORARY.match(entry.name) or not entry.is_file(follow_symlinks=False):
+            continue
+        try:
+            if now - entry.stat(follow_symlinks=False).st_mtime > older_than_seconds:
+                os.unlink(entry.path)
+                removed.append(entry.name)
+        except FileNotFoundError:
+            continue  # its writer finished, or another scanner was quicker
+    return removed
 
 
 @contextlib.contextmanager

@@ -266,3 +266,26 @@ def test_missing_parent_directory_is_an_error_not_created(tmp_path: Path) -> Non
         write_root_file(tmp_path / "nowhere" / "out.root", {"h": _filled_hist()})
 
     assert _entries(tmp_path) == []
+
+
+def test_stale_temporaries_of_killed_writers_are_removed_and_nothing_else(
+    tmp_path: Path,
+) -> None:
+    import os  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    from overwatch.receivers.writer import remove_stale_temporaries  # noqa: PLC0415
+
+    old = time.time() - 7200
+    stale = tmp_path / ".EMChistos_1_C_2026_1_1_0_0_0.root.0123456789ab.tmp"
+    fresh = tmp_path / ".EMChistos_1_C_2026_1_1_0_0_1.root.ba9876543210.tmp"
+    other = tmp_path / ".notes.tmp"
+    final = tmp_path / "EMChistos_1_C_2026_1_1_0_0_2.root"
+    for path in (stale, fresh, other, final):
+        path.write_bytes(b"x")
+    for path in (stale, other, final):
+        os.utime(path, (old, old))
+    assert remove_stale_temporaries(tmp_path, 3600) == [stale.name]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        p.name for p in (fresh, other, final)
+    )
