@@ -52,7 +52,13 @@ EDGES = np.linspace(0.0, 20.0, 21)
 CHECKS = {
     "*": [{"kind": "entries", "histograms": "*", "error_min": 1}],
     SYS: [
-        {"kind": "mean", "histograms": "h_*", "min_entries": 10, "warning_max": 12, "error_max": 15},
+        {
+            "kind": "mean",
+            "histograms": "h_*",
+            "min_entries": 10,
+            "warning_max": 12,
+            "error_max": 15,
+        },
         {"kind": "pull", "histograms": ["h_*", "maps/h2"]},
     ],
 }
@@ -162,7 +168,12 @@ def _stored(db: Database, run: int) -> tuple[SubsystemRun, list[HistogramRecord]
 
 
 def _cli(settings: Settings, *args: str) -> Any:
-    options = ["--data-dir", str(settings.data_dir), "--database-url", settings.effective_database_url]
+    options = [
+        "--data-dir",
+        str(settings.data_dir),
+        "--database-url",
+        settings.effective_database_url,
+    ]
     return CliRunner().invoke(cli, [*options, *args], catch_exceptions=False)
 
 
