@@ -17,7 +17,9 @@ from dataclasses import field
 from datetime import datetime
 from datetime import timedelta
 from typing import Any
+from typing import cast
 
+from sqlalchemy import Table
 from sqlalchemy import delete
 from sqlalchemy import insert
 from sqlalchemy import or_
@@ -350,7 +352,7 @@ def _store_checks(session: Session, ids: Sequence[int], histograms: Sequence[His
     ]
     if checks:
         # The table, not the ORM class: the ORM's bulk path costs more than the rows.
-        session.execute(insert(CheckResult.__table__), checks)
+        session.execute(insert(cast(Table, CheckResult.__table__)), checks)
 
 
 def prune_request_results(
