@@ -84,6 +84,10 @@ COMMANDS: dict[str, LazyCommand] = {
         "overwatch.receivers.stream_commands:replay_command",
         "Replay archived receiver files (Run<N>/ folders or loose files) in time order.",
     ),
+    "reference": LazyCommand(
+        "overwatch.reference_commands:reference_group",
+        "Reference runs per subsystem, which reference checks compare with.",
+    ),
     "deploy": LazyCommand("overwatch.cli:deploy_not_built", "(deployment: not built yet)"),
 }
 

@@ -27,6 +27,7 @@ from overwatch.detectors.api import DetectorPlugin
 from overwatch.detectors.api import ProcessingContext
 from overwatch.histograms.model import Histogram
 from overwatch.processing.lifeline import exit_with_parent
+from overwatch.processing.pipeline import CheckSetup
 from overwatch.processing.pipeline import Encoded
 from overwatch.processing.pipeline import FileRef
 from overwatch.processing.pipeline import Reader
@@ -64,12 +65,13 @@ def _child(
     level: int,
     reader: Reader,
     parent_pid: int,
+    checks: CheckSetup | None,
 ) -> None:
     # Nothing here is worth saving once the worker is gone: end at once with it.
     exit_with_parent(parent_pid, signal.SIGKILL)
     try:
         histograms, unconvertible = load_state(add, subtract, names=names, reader=reader)
-        encoded = encode_all(plugin, context, histograms, level)
+        encoded = encode_all(plugin, context, histograms, level, checks)
         connection.send(("ok", encoded, unconvertible))
     except CorruptFileError as exc:
         connection.send(("corrupt", exc.path, exc.reason))
@@ -108,8 +110,9 @@ def load_and_encode(
     level: int,
     *,
     reader: Reader = read_file,
+    checks: CheckSetup | None = None,
 ) -> tuple[list[Histogram], list[Encoded], list[Unconvertible]]:
-    """Read and encode with two processes.
+    """Read, check and encode with two processes (both run the declarative ``checks``).
 
     Returns the parent's histograms (all of them when the plugin derives
     histograms, else its share), the encoded rows of all read histograms, and the
@@ -123,7 +126,18 @@ def load_and_encode(
     receiver, sender = multiprocessing.get_context("fork").Pipe(duplex=False)
     child = multiprocessing.get_context("fork").Process(
         target=_child,
-        args=(sender, plugin, context, add, subtract, child_keys, level, reader, os.getpid()),
+        args=(
+            sender,
+            plugin,
+            context,
+            add,
+            subtract,
+            child_keys,
+            level,
+            reader,
+            os.getpid(),
+            checks,
+        ),
         daemon=True,
     )
     child.start()
@@ -137,7 +151,7 @@ def load_and_encode(
             if needs_all
             else histograms
         )
-        encoded = encode_all(plugin, context, own, level)
+        encoded = encode_all(plugin, context, own, level, checks)
         message: Any = receiver.recv()
     finally:
         receiver.close()

@@ -18,8 +18,10 @@ import re
 import zlib
 from collections.abc import Callable
 from collections.abc import Collection
+from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import field
 from datetime import datetime
 from datetime import timedelta
 from pathlib import Path
@@ -33,6 +35,11 @@ from overwatch.histograms.combine import IncompatibleHistogramsError
 from overwatch.histograms.combine import merge
 from overwatch.histograms.combine import subtract
 from overwatch.histograms.model import Histogram
+from overwatch.monitoring.checks import CheckResult
+from overwatch.monitoring.checks import from_plugin_outcome
+from overwatch.monitoring.checks import histogram_quality
+from overwatch.monitoring.checks import run_checks
+from overwatch.monitoring.config import CheckConfig
 from overwatch.processing.jsroot import to_jsroot_json
 from overwatch.processing.names import clean_text
 from overwatch.processing.names import deduplicate
@@ -40,6 +47,7 @@ from overwatch.processing.names import fit
 from overwatch.processing.reader import ReadResult
 from overwatch.processing.reader import Unconvertible
 from overwatch.processing.reader import read_file
+from overwatch.storage.records import CheckRow
 from overwatch.storage.records import GroupRow
 from overwatch.storage.records import HistogramRow
 from overwatch.storage.records import ResultData
@@ -47,6 +55,7 @@ from overwatch.storage.records import request_key
 
 __all__ = [
     "OTHER_GROUP",
+    "CheckSetup",
     "Encoded",
     "FileRef",
     "SliceError",
@@ -70,6 +79,7 @@ DRAW_OPTIONS_LENGTH = 128
 GROUP_NAME_LENGTH = 128
 SELECTOR_LENGTH = 256
 LAYOUT_LENGTH = 32
+CHECK_NAME_LENGTH = 128
 
 
 class SliceError(ValueError):
@@ -291,9 +301,24 @@ def _group_name(name: str) -> str:
     return fit(clean_text(name), GROUP_NAME_LENGTH)
 
 
+@dataclass(frozen=True)
+class CheckSetup:
+    """What the declarative checks of a job need: the settings and the reference histograms.
+
+    Plain data: a forked helper process gets it with the rest of the job.
+    """
+
+    config: CheckConfig
+    references: Mapping[str, Histogram] = field(default_factory=dict)
+
+
 @dataclass
 class Encoded:
-    """One histogram after the per-histogram hooks, ready to store (all but its group)."""
+    """One histogram after the per-histogram hooks, ready to store (all but its group).
+
+    ``companion`` marks a histogram a check made (a pull map): it belongs to the
+    nearest preceding histogram that is not a companion, and is stored next to it.
+    """
 
     name: str
     class_name: str
@@ -305,12 +330,54 @@ class Encoded:
     draw_options: str
     quality: str | None
     info: dict[str, Any]
+    checks: list[CheckRow] = field(default_factory=list)
+    companion: bool = False
+
+
+def _encoded(
+    hist: Histogram,
+    level: int,
+    quality: str | None,
+    info: dict[str, Any],
+    checks: list[CheckRow],
+    *,
+    companion: bool = False,
+) -> Encoded:
+    gz, size, etag = encode_histogram(hist, level)
+    return Encoded(
+        name=hist.name,
+        class_name=hist.class_name,
+        title=hist.title,
+        json_gz=gz,
+        json_size=size,
+        etag=etag,
+        entries=float(hist.entries) if math.isfinite(hist.entries) else 0.0,
+        draw_options=hist.draw_options,
+        quality=quality,
+        info=info,
+        checks=checks,
+        companion=companion,
+    )
+
+
+def _check_row(result: CheckResult) -> CheckRow:
+    return CheckRow(
+        fit(clean_text(result.check), CHECK_NAME_LENGTH), result.quality, clean_text(result.reason)
+    )
 
 
 def encode_all(
-    plugin: DetectorPlugin, context: ProcessingContext, histograms: Sequence[Histogram], level: int
+    plugin: DetectorPlugin,
+    context: ProcessingContext,
+    histograms: Sequence[Histogram],
+    level: int,
+    checks: CheckSetup | None = None,
 ) -> list[Encoded]:
-    """Run ``prepare`` and ``check`` on each histogram and encode it."""
+    """Run ``prepare``, ``check`` and the declarative checks on each histogram and encode it.
+
+    A histogram's quality is the worst of its plugin's check and the declarative
+    ones; each check's extra histogram (the pull map) follows it as a companion.
+    """
     out = []
     for hist in histograms:
         plugin.prepare(hist, context)
@@ -318,21 +385,26 @@ def encode_all(
         info = _clean_info(dict(hist.metadata))
         if outcome is not None and outcome.message:
             info["check"] = outcome.message
-        gz, size, etag = encode_histogram(hist, level)
-        out.append(
-            Encoded(
-                name=hist.name,
-                class_name=hist.class_name,
-                title=hist.title,
-                json_gz=gz,
-                json_size=size,
-                etag=etag,
-                entries=float(hist.entries) if math.isfinite(hist.entries) else 0.0,
-                draw_options=hist.draw_options,
-                quality=outcome.quality if outcome is not None else None,
-                info=info,
+        results = (
+            run_checks(
+                hist,
+                subsystem=context.subsystem,
+                config=checks.config,
+                references=checks.references,
             )
+            if checks is not None and checks.config
+            else []
         )
+        own = from_plugin_outcome(outcome)
+        if own is not None:
+            results.insert(0, own)
+        quality = histogram_quality(results)
+        out.append(_encoded(hist, level, quality, info, [_check_row(r) for r in results]))
+        for result in results:
+            if result.extra is not None:
+                # build_result adds "companion_of", the stored name of hist.
+                extra_info = {"check": clean_text(result.check)}
+                out.append(_encoded(result.extra, level, None, extra_info, [], companion=True))
     return out
 
 
@@ -345,32 +417,40 @@ def build_result(
     encoded: list[Encoded] | None = None,
     key: str = "",
     compression_level: int = 1,
+    checks: CheckSetup | None = None,
 ) -> ResultData:
-    """Run the plugin hooks over the histograms and encode everything for storage.
+    """Run the plugin hooks and the checks over the histograms and encode everything for storage.
 
     ``encoded`` passes histograms already through :func:`encode_all` (by a helper
     process); ``histograms`` then only feed :meth:`DetectorPlugin.derived`, and
     the caller has filled ``context.summary`` (see :mod:`.parallel`).
     Histograms are stored in their groups' order, each group's members in
-    :meth:`GroupSpec.position` order, the others as received.
+    :meth:`GroupSpec.position` order, the others as received; a check's extra
+    histogram (a pull map) right after the one it was made from, in its group.
     """
     if encoded is None and not context.summary:
         summarize(plugin, context, histograms)
     derived = _listed(plugin.derived(histograms, context), "derived", plugin)
     if encoded is None:
-        encoded = encode_all(plugin, context, histograms, compression_level)
-    encoded = [*encoded, *encode_all(plugin, context, derived, compression_level)]
+        encoded = encode_all(plugin, context, histograms, compression_level, checks)
+    encoded = [*encoded, *encode_all(plugin, context, derived, compression_level, checks)]
     # Names from the file are escaped by the reader; derived ones may be anything.
     # Every stored name must fit its column and be unique within the result.
     names = deduplicate(
         [clean_text(e.name) for e in encoded] + [clean_text(u.name) for u in unconvertible],
         NAME_LENGTH,
     )
-    specs = _listed(plugin.groups(names, context), "groups", plugin)
+    parent_of = _companions(names, encoded)
+    specs = _listed(
+        plugin.groups([name for name in names if name not in parent_of], context), "groups", plugin
+    )
     compiled = [(spec.name, re.compile(spec.pattern)) for spec in specs]
     group_of = {
-        name: next((g for g, rx in compiled if rx.search(name)), OTHER_GROUP) for name in names
+        name: next((g for g, rx in compiled if rx.search(name)), OTHER_GROUP)
+        for name in names
+        if name not in parent_of
     }
+    group_of.update({name: group_of[parent] for name, parent in parent_of.items()})
     first = _first_specs(specs)
     groups = _group_rows(first, set(group_of.values()))
     rows = [
@@ -385,7 +465,8 @@ def build_result(
             entries=e.entries,
             draw_options=fit(clean_text(e.draw_options), DRAW_OPTIONS_LENGTH),
             quality=e.quality,
-            info=e.info,
+            info={**e.info, "companion_of": parent_of[name]} if name in parent_of else e.info,
+            checks=e.checks,
         )
         for name, e in zip(names[: len(encoded)], encoded, strict=True)
     ]
@@ -406,9 +487,11 @@ def build_result(
     rank.setdefault(OTHER_GROUP, len(rank))
 
     def order(row: HistogramRow) -> tuple[int, int]:
-        group = group_of[row.name]
+        # A companion sorts as its histogram: the stable sort keeps it right behind it.
+        name = parent_of.get(row.name, row.name)
+        group = group_of[name]
         spec = first.get(group)
-        return rank[group], spec.position(row.name) if spec is not None else 0
+        return rank[group], spec.position(name) if spec is not None else 0
 
     rows.sort(key=order)  # stable: members a group does not order stay as received
     return ResultData(
@@ -421,3 +504,15 @@ def build_result(
         max_time=context.max_time,
         options=context.options,
     )
+
+
+def _companions(names: Sequence[str], encoded: Sequence[Encoded]) -> dict[str, str]:
+    """The stored name of each companion's histogram, by the companion's stored name."""
+    parent_of: dict[str, str] = {}
+    parent: str | None = None
+    for name, item in zip(names, encoded, strict=False):
+        if not item.companion:
+            parent = name
+        elif parent is not None:
+            parent_of[name] = parent
+    return parent_of

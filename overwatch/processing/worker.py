@@ -32,6 +32,7 @@ from overwatch.detectors.registry import get_plugin
 from overwatch.processing.names import clean_text
 from overwatch.processing.parallel import can_split
 from overwatch.processing.parallel import load_and_encode
+from overwatch.processing.pipeline import CheckSetup
 from overwatch.processing.pipeline import FileRef
 from overwatch.processing.pipeline import Reader
 from overwatch.processing.pipeline import build_result
@@ -43,6 +44,7 @@ from overwatch.processing.reader import NOT_A_HISTOGRAM
 from overwatch.processing.reader import CorruptFileError
 from overwatch.processing.reader import Unconvertible
 from overwatch.processing.reader import read_file
+from overwatch.processing.references import ReferenceLoader
 from overwatch.processing.scan import quarantine
 from overwatch.storage import Database
 from overwatch.storage.jobs import claim_job
@@ -113,6 +115,7 @@ class Worker:
         self.settings = settings
         self.db = db
         self.name = name or worker_name()
+        self.references = ReferenceLoader()
 
     # -- the loop -----------------------------------------------------------------
 
@@ -301,11 +304,18 @@ class Worker:
             job_reader = only_matching(reader, plugin.source_pattern) if source else reader
             used = [ref.id for ref in plan.add] + ([plan.subtract.id] if plan.subtract else [])
             level = self.settings.json_compression_level
+            checks = self._checks(plan.context)
             encoded = None
             try:
                 if can_split(plan.add, self.settings.processing_workers):
                     histograms, encoded, unconvertible = load_and_encode(
-                        plugin, plan.context, plan.add, plan.subtract, level, reader=job_reader
+                        plugin,
+                        plan.context,
+                        plan.add,
+                        plan.subtract,
+                        level,
+                        reader=job_reader,
+                        checks=checks,
                     )
                 else:
                     histograms, unconvertible = load_state(
@@ -330,6 +340,7 @@ class Worker:
                 encoded=encoded,
                 key=plan.key,
                 compression_level=level,
+                checks=checks,
             )
             data.file_ids = used
             note = None
@@ -349,6 +360,14 @@ class Worker:
             stored = sum(1 for row in data.histograms if row.error is None)
             return "done", stored, len(data.histograms) - stored
         raise RuntimeError(f"gave up after quarantining {MAX_QUARANTINED_PER_JOB} corrupt files")
+
+    def _checks(self, context: ProcessingContext) -> CheckSetup | None:
+        """The declarative checks of the job's subsystem with its reference histograms."""
+        config = self.settings.checks
+        if not config.for_subsystem(context.subsystem):
+            return None
+        found = self.references.load(self.db, config, context.subsystem, context.run_number)
+        return CheckSetup(config, found.histograms)
 
     def _quarantine_received(self, exc: CorruptFileError) -> None:
         path = Path(exc.path)

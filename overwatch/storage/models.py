@@ -50,6 +50,7 @@ __all__ = [
     "QuarantinedFile",
     "ReceivedFile",
     "ReceiverHeartbeat",
+    "Reference",
     "Result",
     "Run",
     "SubsystemRun",
@@ -347,6 +348,25 @@ class CheckResult(Base):
     name: Mapped[str] = mapped_column(String(128))
     quality: Mapped[str | None] = mapped_column(String(8))
     message: Mapped[str] = mapped_column(Text, default="")
+
+
+class Reference(Base):
+    """A run an expert marked as the reference of a subsystem, for all runs or a range.
+
+    ``run_min``/``run_max`` both ``None``: the subsystem's default reference; else
+    it applies to the runs from ``run_min`` to ``run_max`` (inclusive).
+    """
+
+    __tablename__ = "references"
+    __table_args__ = (Index("ix_references_subsystem", "subsystem"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subsystem: Mapped[str] = mapped_column(String(32))
+    run_number: Mapped[int] = mapped_column(Integer)
+    run_min: Mapped[int | None] = mapped_column(Integer)
+    run_max: Mapped[int | None] = mapped_column(Integer)
+    set_by: Mapped[str] = mapped_column(String(64), default="")
+    set_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class TrendValue(Base):

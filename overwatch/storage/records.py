@@ -17,13 +17,16 @@ from dataclasses import field
 from datetime import datetime
 from datetime import timedelta
 from typing import Any
+from typing import cast
 
+from sqlalchemy import Table
 from sqlalchemy import delete
 from sqlalchemy import insert
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from overwatch.storage.models import CheckResult
 from overwatch.storage.models import HistogramGroup
 from overwatch.storage.models import HistogramRecord
 from overwatch.storage.models import QuarantinedFile
@@ -35,6 +38,7 @@ from overwatch.storage.models import utcnow
 
 __all__ = [
     "REQUEST_RESULT_KINDS",
+    "CheckRow",
     "GroupRow",
     "HistogramRow",
     "ResultData",
@@ -193,6 +197,15 @@ def subsystems_needing_processing(session: Session) -> Sequence[SubsystemRun]:
 
 
 @dataclass
+class CheckRow:
+    """One check's result on one histogram (a declarative check, or the plugin's own)."""
+
+    name: str
+    quality: str | None
+    message: str
+
+
+@dataclass
 class HistogramRow:
     """One stored histogram, ready for insertion."""
 
@@ -208,6 +221,7 @@ class HistogramRow:
     quality: str | None = None
     info: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    checks: list[CheckRow] = field(default_factory=list)
 
 
 @dataclass
@@ -307,7 +321,14 @@ def store_result(session: Session, subsystem: SubsystemRun, data: ResultData) ->
         )
     if rows:
         # One executemany: per-row ORM objects would cost more than the JSON itself.
-        session.execute(insert(HistogramRecord), rows)
+        if any(hist.checks for hist in data.histograms):
+            ids = session.scalars(
+                insert(HistogramRecord).returning(HistogramRecord.id, sort_by_parameter_order=True),
+                rows,
+            ).all()
+            _store_checks(session, ids, data.histograms)
+        else:
+            session.execute(insert(HistogramRecord), rows)
     if data.kind == "run":
         previous = subsystem.current_result_id
         subsystem.current_result_id = result.id
@@ -316,6 +337,22 @@ def store_result(session: Session, subsystem: SubsystemRun, data: ResultData) ->
         if previous is not None:
             session.execute(delete(Result).where(Result.id == previous))
     return result
+
+
+def _store_checks(session: Session, ids: Sequence[int], histograms: Sequence[HistogramRow]) -> None:
+    checks = [
+        {
+            "histogram_id": id_,
+            "name": check.name,
+            "quality": check.quality,
+            "message": check.message,
+        }
+        for id_, hist in zip(ids, histograms, strict=True)
+        for check in hist.checks
+    ]
+    if checks:
+        # The table, not the ORM class: the ORM's bulk path costs more than the rows.
+        session.execute(insert(cast(Table, CheckResult.__table__)), checks)
 
 
 def prune_request_results(

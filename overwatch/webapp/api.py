@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
+from typing import NoReturn
 
 from flask import Blueprint
 from flask import Flask
@@ -39,11 +40,17 @@ from overwatch.storage.queries import get_run
 from overwatch.storage.queries import histogram_payload
 from overwatch.storage.queries import list_runs
 from overwatch.storage.queries import result_histograms
+from overwatch.storage.references import InvalidReferenceError
+from overwatch.storage.references import ReferenceView
+from overwatch.storage.references import list_references
+from overwatch.storage.references import set_reference
 from overwatch.webapp.auth import protect
 from overwatch.webapp.auth import require_role
 from overwatch.webapp.database import get_db
 from overwatch.webapp.database import read_session
 from overwatch.webapp.database import subsystem_or_404
+from overwatch.webapp.database import write_session
+from overwatch.webapp.errors import api_error
 from overwatch.webapp.formatting import is_ongoing
 from overwatch.webapp.openapi import openapi_document
 from overwatch.webapp.params import int_arg
@@ -308,6 +315,67 @@ def time_slice(run_number: int, subsystem: str) -> tuple[Response, int]:
 @require_role("expert")
 def reprocessing(run_number: int, subsystem: str) -> tuple[Response, int]:
     return _request(run_number, subsystem, "reprocess")
+
+
+def _reference_json(view: ReferenceView) -> dict[str, Any]:
+    return {
+        "subsystem": view.subsystem,
+        "run_number": view.run_number,
+        "runs": list(view.runs) if view.runs else None,
+        "set_by": view.set_by,
+        "set_at": _time(view.set_at),
+    }
+
+
+@bp.get("/references")
+def references() -> Response:
+    """Every subsystem's reference runs: the default one (``runs`` null) and per range."""
+    with read_session() as session:
+        views = list_references(session)
+    return jsonify({"references": [_reference_json(view) for view in views]})
+
+
+def _reference_body() -> tuple[int, tuple[int, int] | None]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, "send a JSON object")
+    run_number = body.get("run_number")
+    if isinstance(run_number, bool) or not isinstance(run_number, int):
+        _refuse("run_number", "must be a run number (an integer)")
+    runs = body.get("runs")
+    if runs is None:
+        return run_number, None
+    if (
+        not isinstance(runs, list)
+        or len(runs) != 2
+        or any(isinstance(r, bool) or not isinstance(r, int) for r in runs)
+    ):
+        _refuse("runs", "must be [first, last] run numbers, or null for every run")
+    if runs[0] > runs[1]:
+        _refuse("runs", f"the range {runs[0]}-{runs[1]} is empty")
+    return run_number, (runs[0], runs[1])
+
+
+def _refuse(field: str, reason: str) -> NoReturn:
+    abort(api_error(400, f"{field}: {reason}", fields={field: reason}))
+
+
+@bp.put("/references/<subsystem>")
+@require_role("expert")
+def reference(subsystem: str) -> Response:
+    """Mark a run as the reference of a subsystem: ``{"run_number": N, "runs": [A, B] | null}``."""
+    if not current_user.via_token:
+        csrf.protect()
+    run_number, runs = _reference_body()
+    with write_session() as session:
+        try:
+            view = set_reference(
+                session, subsystem, run_number, runs=runs, set_by=current_user.name
+            )
+        except InvalidReferenceError as exc:
+            _refuse(exc.field, exc.reason)
+        data = _reference_json(view)
+    return jsonify(data)
 
 
 @bp.get("/jobs/<int:job_id>")

@@ -195,6 +195,46 @@ PATHS: dict[str, Any] = {
             "responses": {"200": _ok("The job."), **_COMMON},
         }
     },
+    "/references": {
+        "get": {
+            "summary": "Every subsystem's reference runs (the default one has runs null)",
+            "responses": {"200": _ok("The references."), "401": _COMMON["401"]},
+        }
+    },
+    "/references/{subsystem}": {
+        "put": {
+            "summary": "Mark a run as the reference of a subsystem, for every run or a range",
+            "parameters": [_SUB],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["run_number"],
+                            "properties": {
+                                "run_number": {"type": "integer"},
+                                "runs": {
+                                    "type": ["array", "null"],
+                                    "items": {"type": "integer"},
+                                    "minItems": 2,
+                                    "maxItems": 2,
+                                    "description": "First and last run it applies to; "
+                                    "null or absent: every run.",
+                                },
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": _ok("The reference as stored."),
+                "400": _EXPERT["400"],
+                "401": _COMMON["401"],
+                "403": _EXPERT["403"],
+            },
+        }
+    },
     "/status": {
         "get": {
             "summary": "Queue, daemons, last files per subsystem, running and failed jobs",
