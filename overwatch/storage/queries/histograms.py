@@ -10,6 +10,7 @@ the title a person reads), ``check`` the reason of the quality, ``info`` free-te
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,7 +75,7 @@ class HistogramMeta:
     @property
     def display(self) -> dict[str, Any]:
         """The plugin's display hints (``info["display"]``): ``name``, ``show_title``, ..."""
-        hints = self.info.get("display") if isinstance(self.info, dict) else None
+        hints = (self.info or {}).get("display")
         return hints if isinstance(hints, dict) else {}
 
     @property
@@ -86,13 +87,13 @@ class HistogramMeta:
     @property
     def reason(self) -> str | None:
         """Why the histogram has its quality, in the plugin's words (``info["check"]``)."""
-        reason = self.info.get("check") if isinstance(self.info, dict) else None
+        reason = (self.info or {}).get("check")
         return str(reason) if reason else None
 
     @property
     def notes(self) -> list[str]:
         """The plugin's free-text lines (``info["info"]``)."""
-        lines = self.info.get("info") if isinstance(self.info, dict) else None
+        lines = (self.info or {}).get("info")
         if isinstance(lines, str):
             return [lines]
         return [str(line) for line in lines] if isinstance(lines, list) else []
@@ -100,9 +101,8 @@ class HistogramMeta:
     @property
     def facts(self) -> dict[str, Any]:
         """The plugin's other annotations, without display hints, reason and notes."""
-        if not isinstance(self.info, dict):
-            return {}
-        return {k: v for k, v in self.info.items() if k not in ("display", "check", "info")}
+        hidden = ("display", "check", "info")
+        return {key: value for key, value in (self.info or {}).items() if key not in hidden}
 
 
 @dataclass(frozen=True)
@@ -141,6 +141,12 @@ _META_COLUMNS = (
 )
 
 
+def _meta(row: Any, checks: Iterable[CheckView]) -> HistogramMeta:
+    """A row of :data:`_META_COLUMNS` (in the dataclass's field order) and its checks."""
+    values: dict[str, Any] = dict(row._mapping)
+    return HistogramMeta(**values, checks=tuple(checks))
+
+
 def result_histograms(session: Session, result_id: int) -> list[GroupView]:
     """The result's groups in order, each with its histograms' metadata (no JSON).
 
@@ -160,7 +166,7 @@ def result_histograms(session: Session, result_id: int) -> list[GroupView]:
     ).all()
     checks = _result_checks(session, result_id)
     for row in rows:
-        meta = HistogramMeta(*row, checks=tuple(checks.get(row.name, ())))
+        meta = _meta(row, checks.get(row.name, ()))
         target = views.get(meta.group_id) if meta.group_id is not None else None
         (target or ungrouped).histograms.append(meta)
     ordered = [view for view in views.values() if view.histograms]
@@ -201,7 +207,7 @@ def histogram_meta(session: Session, result_id: int, name: str) -> HistogramMeta
     checks = _check_rows(
         session, HistogramRecord.result_id == result_id, HistogramRecord.name == name
     )
-    return HistogramMeta(*row, checks=tuple(CheckView(c, q, m or "") for _, c, q, m in checks))
+    return _meta(row, [CheckView(c, q, m or "") for _, c, q, m in checks])
 
 
 @functools.cache
