@@ -54,6 +54,8 @@ from overwatch.webapp.errors import api_error
 from overwatch.webapp.formatting import is_ongoing
 from overwatch.webapp.openapi import openapi_document
 from overwatch.webapp.params import int_arg
+from overwatch.webapp.runs import quality_arg
+from overwatch.webapp.runs import run_quality
 from overwatch.webapp.security import csrf
 from overwatch.webapp.slicing import submit
 from overwatch.webapp.status import collect_status
@@ -97,6 +99,7 @@ def _run_json(run: RunSummary) -> dict[str, Any]:
         "first_file_time": _time(run.first_file_time),
         "last_file_time": _time(run.last_file_time),
         "ongoing": is_ongoing(run.last_file_time),
+        "quality": run_quality(run.subsystems),
         "subsystems": [_subsystem_json(sub) for sub in run.subsystems],
     }
 
@@ -115,6 +118,11 @@ def _histogram_json(
     data = asdict(hist)
     data.pop("group_id")
     data["url"] = url if hist.drawable else None
+    # Every check's result (empty until checks store theirs), named as in the issue's API.
+    data["checks"] = [
+        {"check": check.check, "quality": check.quality, "reason": check.reason}
+        for check in hist.checks
+    ]
     return data
 
 
@@ -135,8 +143,10 @@ def _job_json(job: JobView) -> dict[str, Any]:
 
 @bp.get("/runs")
 def runs() -> Response:
-    """Runs newest first: ``?page=N``, or ``?before=RUN`` / ``?after=RUN`` (keyset, follow ``older``/``newer``)."""
+    """Runs newest first: ``?page=N``, or ``?before=RUN`` / ``?after=RUN`` (keyset, follow
+    ``older``/``newer``); ``?quality=bad|medium|good|none`` keeps the runs of that quality."""
     per_page = min(max(int_arg("per_page", 50) or 50, 1), MAX_PER_PAGE)
+    quality = quality_arg()
     with read_session() as session:
         listing = list_runs(
             session,
@@ -144,12 +154,18 @@ def runs() -> Response:
             per_page,
             before=int_arg("before"),
             after=int_arg("after"),
+            quality=quality,
         )
+    keep: dict[str, Any] = {"quality": quality} if quality else {}
     links: dict[str, str | None] = {"newer": None, "older": None}
     if listing.runs and listing.has_newer:
-        links["newer"] = url_for("api.runs", after=listing.runs[0].run_number, per_page=per_page)
+        links["newer"] = url_for(
+            "api.runs", after=listing.runs[0].run_number, per_page=per_page, **keep
+        )
     if listing.runs and listing.has_older:
-        links["older"] = url_for("api.runs", before=listing.runs[-1].run_number, per_page=per_page)
+        links["older"] = url_for(
+            "api.runs", before=listing.runs[-1].run_number, per_page=per_page, **keep
+        )
     return jsonify(
         {
             "page": listing.page,

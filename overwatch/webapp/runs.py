@@ -9,6 +9,12 @@ Histogram names travel in the query string (``view?name=...``), where no browser
 or proxy rewrites them: a stored name like ``..`` or ``a/../b`` would be
 "normalised" away in a path. The older ``view/<name>`` form still answers.
 
+Quality is what a shift looks at first: the run list shows each run's quality (the
+worst of its subsystems') and filters by it (``?quality=bad``, keyset pages keep the
+filter); the run page shows a badge per subsystem, group and histogram with the
+reason and the plugin's information beside the drawing, and ``?order=problems``
+lists the bad, then the medium histograms of every group first.
+
 The run page search runs the viewer's regular expression with RE2, whose time is
 linear in the input for every pattern, so no pattern can stall a worker.
 """
@@ -31,7 +37,10 @@ from flask import url_for
 from werkzeug.wrappers import Response
 
 from overwatch.detectors import get_plugin
+from overwatch.detectors.api import worst_quality
+from overwatch.storage.queries import QUALITY_FILTERS
 from overwatch.storage.queries import GroupView
+from overwatch.storage.queries import HistogramMeta
 from overwatch.storage.queries import SubsystemSummary
 from overwatch.storage.queries import get_result
 from overwatch.storage.queries import get_run
@@ -47,7 +56,17 @@ from overwatch.webapp.database import read_session
 from overwatch.webapp.database import subsystem_or_404
 from overwatch.webapp.params import int_arg
 
-__all__ = ["MAX_PATTERN", "PER_PAGE", "bp", "init_app", "render_run_page", "search_histograms"]
+__all__ = [
+    "MAX_PATTERN",
+    "PER_PAGE",
+    "bp",
+    "init_app",
+    "problems_first",
+    "quality_arg",
+    "render_run_page",
+    "run_quality",
+    "search_histograms",
+]
 
 PER_PAGE = 50
 #: Longer search patterns are refused with a 400: nobody types more, and RE2's time
@@ -58,16 +77,39 @@ bp = Blueprint("runs", __name__)
 protect(bp)
 
 
+def quality_arg() -> str | None:
+    """The ``quality`` filter of a run list (bad, medium, good or none); 400 for others."""
+    raw = request.args.get("quality", "")
+    if raw == "":
+        return None
+    if raw not in QUALITY_FILTERS:
+        abort(400, f"query parameter 'quality' must be one of {', '.join(QUALITY_FILTERS)}")
+    return raw
+
+
+def run_quality(subsystems: list[SubsystemSummary]) -> str | None:
+    """A run's quality: the worst of its subsystems' (``None`` if none was checked)."""
+    return worst_quality([sub.quality for sub in subsystems])
+
+
 @bp.get("/runs")
 def run_list() -> str:
     page = int_arg("page")
+    quality = quality_arg()
     with read_session() as session:
         listing = list_runs(
-            session, page, PER_PAGE, before=int_arg("before"), after=int_arg("after")
+            session,
+            page,
+            PER_PAGE,
+            before=int_arg("before"),
+            after=int_arg("after"),
+            quality=quality,
         )
     if listing.page is not None and listing.page > listing.pages:
         abort(404, f"there are only {listing.pages} pages of runs")
-    return render_template("runs.html", listing=listing)
+    return render_template(
+        "runs.html", listing=listing, quality=quality, quality_filters=QUALITY_FILTERS
+    )
 
 
 @bp.get("/runs/<int:run_number>")
@@ -109,6 +151,26 @@ def search_histograms(groups: list[GroupView], pattern: str) -> tuple[list[Group
     return [GroupView(None, f"Search: {pattern}", found)], note
 
 
+#: Quality order of the "problems first" view: the worst first.
+PROBLEMS = ("bad", "medium")
+
+
+def problems_first(
+    groups: list[GroupView],
+) -> tuple[list[tuple[str, HistogramMeta]], int]:
+    """The bad, then the medium histograms of every group (group order kept within each
+    quality), each with its group's name; and how many histograms have no problem."""
+    problems = [
+        (group.name, hist)
+        for quality in PROBLEMS
+        for group in groups
+        for hist in group.histograms
+        if hist.quality == quality
+    ]
+    total = sum(len(group.histograms) for group in groups)
+    return problems, total - len(problems)
+
+
 def render_run_page(
     sub: SubsystemSummary,
     *,
@@ -118,6 +180,9 @@ def render_run_page(
     """The run page of one subsystem (also re-rendered with errors by the request form)."""
     result_id = int_arg("result")
     query = request.args.get("q", "").strip()
+    order = request.args.get("order", "")
+    if order not in ("", "groups", "problems"):
+        abort(400, "query parameter 'order' must be 'groups' or 'problems'")
     with read_session() as session:
         run = get_run(session, sub.run_number)
         assert run is not None  # the subsystem row was just read
@@ -131,7 +196,11 @@ def render_run_page(
         groups = result_histograms(session, shown_id) if shown_id is not None else []
         jobs = list_jobs(session, subsystem_id=sub.id, limit=8)
     search_note = None
-    if query:
+    problems, unproblematic = problems_first(groups)
+    show_problems = order == "problems" and not query
+    if show_problems:
+        selected = None
+    elif query:
         shown_groups, search_note = search_histograms(groups, query)
         selected = shown_groups[0] if shown_groups else None
     else:
@@ -147,6 +216,10 @@ def render_run_page(
         result=result,
         query=query,
         search_note=search_note,
+        show_problems=show_problems,
+        problems=problems,
+        unproblematic=unproblematic,
+        run_quality=run_quality(run.subsystems),
         previous=previous,
         following=following,
         jobs=jobs,
@@ -240,3 +313,5 @@ def _send_root_file(path: Path, name: str) -> Response:
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    # Groups and runs aggregate like subsystems do: the worst quality wins.
+    app.add_template_filter(worst_quality, "worst")

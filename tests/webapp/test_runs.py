@@ -104,14 +104,17 @@ def test_run_page_shows_groups_histograms_and_information(client_as: Client, db:
     assert "<h1>Run 11</h1>" in page
     assert 'href="/runs/10" title="previous run 10"' in page
     assert 'href="/runs/12" title="next run 12"' in page
-    assert '<span class="gname">Towers</span><span class="count">2</span>' in page
+    assert (
+        '<span class="gname">Towers</span><span class="badge badge-bad badge-small"'
+        ' title="quality: bad">bad</span><span class="count">2</span>'
+    ) in page
     assert '<span class="gname">Timing</span>' in page
     assert '<span class="gname">Other</span>' in page
     # The first group is shown: both of its histograms with JSON URLs and draw options.
     assert 'data-url="/api/v1/runs/11/EMC/histogram?name=EMCal/hitsPerTower"' in page
     assert 'data-url="/api/v1/runs/11/EMC/histogram?name=EMCal/energy" data-options="hist"' in page
     assert 'data-name="EMCal/time"' not in page
-    assert '<li class="check q-bad">3 hot towers</li>' in page
+    assert '<p class="hist-reason q-bad">3 hot towers</p>' in page
     assert '<span class="key">hot channels:</span> 12, 40, 77' in page
     assert "<li>Scaled by 1/100 entries</li>" in page
     assert 'href="/runs/11/EMC/view?name=EMCal/energy"' in page

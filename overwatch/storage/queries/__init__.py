@@ -3,14 +3,20 @@
 Every function answers from indexes and returns small frozen dataclasses, never ORM
 objects, so templates cannot trigger lazy loads and a page costs a fixed, small
 number of queries however many runs there are. :mod:`.runs` covers runs,
-subsystems, results and histograms; :mod:`.status` jobs, daemons and newest files.
+subsystems and results; :mod:`.histograms` histograms and their checks; :mod:`.status`
+jobs, daemons and newest files.
 """
 
 from __future__ import annotations
 
-from overwatch.storage.queries.runs import GroupView
-from overwatch.storage.queries.runs import HistogramMeta
-from overwatch.storage.queries.runs import HistogramPayload
+from overwatch.storage.queries.histograms import CheckView
+from overwatch.storage.queries.histograms import GroupView
+from overwatch.storage.queries.histograms import HistogramMeta
+from overwatch.storage.queries.histograms import HistogramPayload
+from overwatch.storage.queries.histograms import histogram_meta
+from overwatch.storage.queries.histograms import histogram_payload
+from overwatch.storage.queries.histograms import result_histograms
+from overwatch.storage.queries.runs import QUALITY_FILTERS
 from overwatch.storage.queries.runs import ResultView
 from overwatch.storage.queries.runs import RunList
 from overwatch.storage.queries.runs import RunSummary
@@ -18,12 +24,9 @@ from overwatch.storage.queries.runs import SubsystemSummary
 from overwatch.storage.queries.runs import get_result
 from overwatch.storage.queries.runs import get_run
 from overwatch.storage.queries.runs import get_subsystem
-from overwatch.storage.queries.runs import histogram_meta
-from overwatch.storage.queries.runs import histogram_payload
 from overwatch.storage.queries.runs import list_runs
 from overwatch.storage.queries.runs import neighbour_runs
 from overwatch.storage.queries.runs import raw_file
-from overwatch.storage.queries.runs import result_histograms
 from overwatch.storage.queries.status import HeartbeatView
 from overwatch.storage.queries.status import JobView
 from overwatch.storage.queries.status import SubsystemActivity
@@ -33,6 +36,8 @@ from overwatch.storage.queries.status import list_jobs
 from overwatch.storage.queries.status import subsystem_activity
 
 __all__ = [
+    "QUALITY_FILTERS",
+    "CheckView",
     "GroupView",
     "HeartbeatView",
     "HistogramMeta",

@@ -1,38 +1,33 @@
-"""Read-side queries for runs, subsystems, results and histograms.
+"""Read-side queries for runs, subsystems and results (histograms: :mod:`.histograms`).
 
 Every function answers from indexes (``runs.run_number``, ``subsystem_runs (run_id,
-name)``, ``histograms (result_id, name)`` and ``(group_id, position)``) and returns
-small frozen dataclasses, never ORM objects, so templates cannot trigger lazy loads
-and a page costs a fixed, small number of queries however many runs there are.
+name)``) and returns small frozen dataclasses, never ORM objects, so templates cannot
+trigger lazy loads and a page costs a fixed, small number of queries however many runs
+there are. The run list filters by a run's quality (the worst of its subsystems') with
+EXISTS on ``subsystem_runs (run_id, ...)``, so keyset pages stay index walks.
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import ColumnElement
 from sqlalchemy import and_
-from sqlalchemy import bindparam
+from sqlalchemy import exists
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import Executable
 
-from overwatch.storage.models import HistogramGroup
-from overwatch.storage.models import HistogramRecord
 from overwatch.storage.models import ReceivedFile
 from overwatch.storage.models import Result
 from overwatch.storage.models import Run
 from overwatch.storage.models import SubsystemRun
 
 __all__ = [
-    "GroupView",
-    "HistogramMeta",
-    "HistogramPayload",
+    "QUALITY_FILTERS",
     "ResultView",
     "RunList",
     "RunSummary",
@@ -40,12 +35,9 @@ __all__ = [
     "get_result",
     "get_run",
     "get_subsystem",
-    "histogram_meta",
-    "histogram_payload",
     "list_runs",
     "neighbour_runs",
     "raw_file",
-    "result_histograms",
 ]
 
 
@@ -94,37 +86,6 @@ class RunList:
 
 
 @dataclass(frozen=True)
-class HistogramMeta:
-    """Everything about a stored histogram except its JSON."""
-
-    name: str
-    class_name: str
-    title: str
-    group_id: int | None
-    position: int
-    entries: float
-    draw_options: str
-    quality: str | None
-    info: dict[str, Any]
-    json_size: int
-    etag: str
-    error: str | None
-
-    @property
-    def drawable(self) -> bool:
-        return self.error is None and self.json_size > 0
-
-
-@dataclass(frozen=True)
-class GroupView:
-    id: int | None
-    name: str
-    histograms: list[HistogramMeta]
-    layout: str = ""
-    columns: int = 0
-
-
-@dataclass(frozen=True)
 class ResultView:
     id: int
     subsystem_id: int
@@ -134,15 +95,6 @@ class ResultView:
     min_time: datetime | None
     max_time: datetime | None
     created_at: datetime
-
-
-@dataclass(frozen=True)
-class HistogramPayload:
-    """The hot path's answer: the stored gzip bytes and their ETag."""
-
-    json_gz: bytes | None
-    etag: str
-    error: str | None
 
 
 _SUBSYSTEM_COLUMNS = (
@@ -164,6 +116,28 @@ def _subsystem(values: Any) -> SubsystemSummary:
     return SubsystemSummary(*values)
 
 
+#: The values of the run list's quality filter: a run's quality is the worst of its
+#: subsystems' (``good`` < ``medium`` < ``bad``; ``none`` when no subsystem was checked),
+#: the rule of :func:`overwatch.detectors.api.worst_quality`.
+QUALITY_FILTERS = ("bad", "medium", "good", "none")
+
+
+def _has_subsystem(*qualities: str) -> ColumnElement[bool]:
+    """The run has a subsystem of one of these qualities (an EXISTS on the run_id index)."""
+    return exists().where(SubsystemRun.run_id == Run.id, SubsystemRun.quality.in_(qualities))
+
+
+def _quality_condition(quality: str) -> ColumnElement[bool]:
+    """Runs whose worst subsystem quality is ``quality`` (one of :data:`QUALITY_FILTERS`)."""
+    if quality not in QUALITY_FILTERS:
+        raise ValueError(f"unknown quality filter {quality!r}: one of {', '.join(QUALITY_FILTERS)}")
+    if quality == "none":
+        return ~_has_subsystem("good", "medium", "bad")
+    worse = QUALITY_FILTERS[: QUALITY_FILTERS.index(quality)]
+    condition = _has_subsystem(quality)
+    return and_(condition, ~_has_subsystem(*worse)) if worse else condition
+
+
 def list_runs(
     session: Session,
     page: int | None = None,
@@ -171,15 +145,23 @@ def list_runs(
     *,
     before: int | None = None,
     after: int | None = None,
+    quality: str | None = None,
 ) -> RunList:
     """One page of runs, newest (highest run number) first, each with its subsystems.
 
     ``before=N`` gives the runs just older than run N and ``after=N`` those just newer
     (keyset pagination on the unique run-number index: as fast on the last page as on
     the first, however many runs there are); else ``page`` counts pages from the newest.
+    ``quality`` (one of :data:`QUALITY_FILTERS`) keeps only the runs of that quality;
+    ``total`` and the newer/older flags then count those runs only.
     """
-    columns = select(Run.id, Run.run_number, Run.first_file_time, Run.last_file_time)
-    total = session.scalar(select(func.count()).select_from(Run)) or 0
+    filters: list[ColumnElement[bool]] = []
+    if quality is not None:
+        filters.append(_quality_condition(quality))
+    columns = select(Run.id, Run.run_number, Run.first_file_time, Run.last_file_time).where(
+        *filters
+    )
+    total = session.scalar(select(func.count()).select_from(Run).where(*filters)) or 0
     if before is not None or after is not None:
         if before is not None:
             query = columns.where(Run.run_number < before).order_by(Run.run_number.desc())
@@ -190,7 +172,7 @@ def list_runs(
         rows = list(session.execute(query.limit(per_page + 1)).all())
         more = len(rows) > per_page
         rows = rows[:per_page]
-        other_side = session.scalar(select(Run.id).where(beyond).limit(1)) is not None
+        other_side = session.scalar(select(Run.id).where(beyond, *filters).limit(1)) is not None
         if after is not None:
             rows.reverse()
         has_newer, has_older = (other_side, more) if before is not None else (more, other_side)
@@ -272,108 +254,6 @@ def get_result(
         query = query.where(Result.subsystem_id == subsystem_id)
     row = session.execute(query).one_or_none()
     return ResultView(*row) if row is not None else None
-
-
-_META_COLUMNS = (
-    HistogramRecord.name,
-    HistogramRecord.class_name,
-    HistogramRecord.title,
-    HistogramRecord.group_id,
-    HistogramRecord.position,
-    HistogramRecord.entries,
-    HistogramRecord.draw_options,
-    HistogramRecord.quality,
-    HistogramRecord.info,
-    HistogramRecord.json_size,
-    HistogramRecord.etag,
-    HistogramRecord.error,
-)
-
-
-def result_histograms(session: Session, result_id: int) -> list[GroupView]:
-    """The result's groups in order, each with its histograms' metadata (no JSON).
-
-    Histograms outside every group come last in a group named "Other".
-    """
-    groups = session.execute(
-        select(
-            HistogramGroup.id, HistogramGroup.name, HistogramGroup.layout, HistogramGroup.columns
-        )
-        .where(HistogramGroup.result_id == result_id)
-        .order_by(HistogramGroup.position)
-    ).all()
-    views = {
-        group_id: GroupView(group_id, name, [], layout, columns)
-        for group_id, name, layout, columns in groups
-    }
-    ungrouped = GroupView(None, "Other", [])
-    rows = session.execute(
-        select(*_META_COLUMNS)
-        .where(HistogramRecord.result_id == result_id)
-        .order_by(HistogramRecord.group_id, HistogramRecord.position, HistogramRecord.name)
-    ).all()
-    for row in rows:
-        meta = HistogramMeta(*row)
-        target = views.get(meta.group_id) if meta.group_id is not None else None
-        (target or ungrouped).histograms.append(meta)
-    ordered = [view for view in views.values() if view.histograms]
-    if ungrouped.histograms:
-        ordered.append(ungrouped)
-    return ordered
-
-
-def histogram_meta(session: Session, result_id: int, name: str) -> HistogramMeta | None:
-    row = session.execute(
-        select(*_META_COLUMNS).where(
-            HistogramRecord.result_id == result_id, HistogramRecord.name == name
-        )
-    ).one_or_none()
-    return HistogramMeta(*row) if row is not None else None
-
-
-@functools.cache
-def _payload_statement(by_result: bool) -> Executable:
-    """Built once: constructing the statement costs more than running it on the hot path."""
-    query = (
-        select(HistogramRecord.json_gz, HistogramRecord.etag, HistogramRecord.error)
-        .select_from(Run)
-        .join(
-            SubsystemRun,
-            and_(SubsystemRun.run_id == Run.id, SubsystemRun.name == bindparam("subsystem")),
-        )
-    )
-    if by_result:
-        query = query.join(
-            Result,
-            and_(Result.id == bindparam("result_id"), Result.subsystem_id == SubsystemRun.id),
-        )
-        target: Any = Result.id
-    else:
-        target = SubsystemRun.current_result_id
-    return query.join(
-        HistogramRecord,
-        and_(HistogramRecord.result_id == target, HistogramRecord.name == bindparam("name")),
-    ).where(Run.run_number == bindparam("run_number"))
-
-
-def histogram_payload(
-    connection: Connection | Session,
-    run_number: int,
-    subsystem: str,
-    name: str,
-    result_id: int | None = None,
-) -> HistogramPayload | None:
-    """The stored JSON of one histogram in one indexed query, without ORM objects.
-
-    Without ``result_id`` it is the subsystem's current result; with it, that result,
-    provided it belongs to the subsystem named. Takes a plain connection so the hot
-    path skips the ORM session.
-    """
-    params: dict[str, Any] = {"run_number": run_number, "subsystem": subsystem, "name": name}
-    if result_id is not None:
-        params["result_id"] = result_id
-    row = connection.execute(_payload_statement(result_id is not None), params).one_or_none()
-    return HistogramPayload(*row) if row is not None else None
 
 
 def raw_file(
