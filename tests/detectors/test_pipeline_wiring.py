@@ -32,7 +32,7 @@ from overwatch.processing.scan import scan
 from overwatch.processing.worker import Worker
 from overwatch.receivers.writer import write_receiver_file
 from overwatch.storage import Database
-from overwatch.storage.queries.runs import result_histograms
+from overwatch.storage.queries.histograms import result_histograms
 from overwatch.storage.users import create_user
 from overwatch.webapp import create_app
 from tests.detectors.helpers import current_rows
