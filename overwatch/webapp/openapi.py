@@ -79,6 +79,12 @@ PATHS: dict[str, Any] = {
                     "schema": {"type": "integer"},
                     "description": "Runs newer than this run number (keyset; see 'newer').",
                 },
+                {
+                    "name": "quality",
+                    "in": "query",
+                    "schema": {"type": "string", "enum": ["bad", "medium", "good", "none"]},
+                    "description": "Only runs of this quality (the worst of their subsystems').",
+                },
             ],
             "responses": {"200": _ok("One page of runs.", "RunPage"), **_COMMON},
         }
