@@ -50,8 +50,8 @@ from overwatch.detectors.emc_geometry import grid_position
 from overwatch.detectors.emc_geometry import is_detector_map
 from overwatch.detectors.emc_geometry import supermodule_number
 from overwatch.detectors.emc_geometry import supermodule_tru_lines
-from overwatch.processing.histogram import Axis
-from overwatch.processing.histogram import Histogram
+from overwatch.histograms.model import Axis
+from overwatch.histograms.model import Histogram
 
 __all__ = ["EMCPlugin", "default_hot_channel_threshold", "number_of_events"]
 

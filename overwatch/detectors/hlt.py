@@ -19,7 +19,7 @@ from overwatch.detectors.api import CheckOutcome
 from overwatch.detectors.api import DetectorPlugin
 from overwatch.detectors.api import GroupSpec
 from overwatch.detectors.api import ProcessingContext
-from overwatch.processing.histogram import Histogram
+from overwatch.histograms.model import Histogram
 
 __all__ = ["HLTPlugin", "out_of_range_fraction"]
 

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from overwatch.processing.histogram import Axis
-from overwatch.processing.histogram import Histogram
+from overwatch.histograms.model import Axis
+from overwatch.histograms.model import Histogram
 
 __all__ = ["project"]
 

@@ -31,7 +31,7 @@ from overwatch.detectors.api import DetectorPlugin
 from overwatch.detectors.api import GroupSpec
 from overwatch.detectors.api import ProcessingContext
 from overwatch.detectors.projection import project
-from overwatch.processing.histogram import Histogram
+from overwatch.histograms.model import Histogram
 
 __all__ = ["A_SIDE_BINS", "C_SIDE_BINS", "MIN_CLUSTERS", "TPCPlugin", "mean_dca"]
 

@@ -3,7 +3,7 @@
 The contract, for processing (the caller) and for whoever extends the kinds:
 
 - **What it sees.** :func:`run_checks` gets one
-  :class:`~overwatch.processing.histogram.Histogram`, the subsystem's name, the
+  :class:`~overwatch.histograms.model.Histogram`, the subsystem's name, the
   validated :class:`~overwatch.monitoring.config.CheckConfig` (``settings.checks``)
   and the reference histograms by histogram name (each a histogram, or a list
   of them when several reference runs are used). It reads nothing else: no
@@ -54,6 +54,7 @@ import numpy as np
 
 from overwatch.detectors.api import CheckOutcome
 from overwatch.detectors.api import worst_quality
+from overwatch.histograms.model import Histogram
 from overwatch.monitoring.comparison import chi2_check
 from overwatch.monitoring.comparison import kolmogorov_check
 from overwatch.monitoring.comparison import max_deviation_check
@@ -67,7 +68,6 @@ from overwatch.monitoring.result import CheckResult
 from overwatch.monitoring.result import null
 from overwatch.monitoring.statistics import fmt
 from overwatch.monitoring.statistics import non_finite_reason
-from overwatch.processing.histogram import Histogram
 
 __all__ = [
     "PLUGIN_CHECK_NAME",

@@ -21,6 +21,7 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
+from overwatch.histograms.model import Histogram
 from overwatch.monitoring.config import CheckSpec
 from overwatch.monitoring.result import CheckResult
 from overwatch.monitoring.result import grade_lower
@@ -31,7 +32,6 @@ from overwatch.monitoring.statistics import describe_binning_difference
 from overwatch.monitoring.statistics import fmt
 from overwatch.monitoring.statistics import kolmogorov_probability
 from overwatch.monitoring.statistics import non_finite_reason
-from overwatch.processing.histogram import Histogram
 
 __all__ = ["chi2_check", "kolmogorov_check", "max_deviation_check", "reference_problem"]
 

@@ -36,6 +36,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
+from overwatch.histograms.model import Histogram
 from overwatch.monitoring.config import CheckSpec
 from overwatch.monitoring.result import CheckResult
 from overwatch.monitoring.result import null
@@ -45,7 +46,6 @@ from overwatch.monitoring.statistics import fmt
 from overwatch.monitoring.statistics import lgamma
 from overwatch.monitoring.statistics import pull_for_probability
 from overwatch.monitoring.statistics import two_sided_probability
-from overwatch.processing.histogram import Histogram
 
 __all__ = ["PullSummary", "corrected_pull", "pull_check", "pulls"]
 

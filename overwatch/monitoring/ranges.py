@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from overwatch.histograms.model import Histogram
 from overwatch.monitoring.config import CheckSpec
 from overwatch.monitoring.result import CheckResult
 from overwatch.monitoring.result import null
 from overwatch.monitoring.statistics import fmt
 from overwatch.monitoring.statistics import moments
-from overwatch.processing.histogram import Histogram
 
 __all__ = ["range_check", "statistic"]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from overwatch.histograms.model import Histogram
 from overwatch.monitoring.statistics import fmt
-from overwatch.processing.histogram import Histogram
 
 __all__ = ["CheckResult", "grade_lower", "grade_upper", "null"]
 

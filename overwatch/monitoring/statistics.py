@@ -16,7 +16,7 @@ from statistics import NormalDist
 import numpy as np
 from numpy.typing import NDArray
 
-from overwatch.processing.histogram import Histogram
+from overwatch.histograms.model import Histogram
 
 __all__ = [
     "bin_position",

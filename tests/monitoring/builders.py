@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from overwatch.processing.histogram import Axis
-from overwatch.processing.histogram import Histogram
+from overwatch.histograms.model import Axis
+from overwatch.histograms.model import Histogram
 from overwatch.processing.reader import read_file
 from tests import rootfiles
 

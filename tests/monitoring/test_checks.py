@@ -12,6 +12,7 @@ import pytest
 import skhep_testdata
 
 from overwatch.detectors.api import CheckOutcome
+from overwatch.histograms.model import Histogram
 from overwatch.monitoring.checks import PLUGIN_CHECK_NAME
 from overwatch.monitoring.checks import CheckResult
 from overwatch.monitoring.checks import from_plugin_outcome
@@ -22,7 +23,6 @@ from overwatch.monitoring.checks import subsystem_quality
 from overwatch.monitoring.config import KINDS
 from overwatch.monitoring.config import CheckConfig
 from overwatch.monitoring.config import load_check_config
-from overwatch.processing.histogram import Histogram
 from overwatch.processing.reader import read_file
 from tests import rootfiles
 from tests.monitoring.builders import model_th1

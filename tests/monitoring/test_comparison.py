@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from overwatch.histograms.model import Histogram
 from overwatch.monitoring.checks import run_check
 from overwatch.monitoring.config import CheckSpec
 from overwatch.monitoring.config import load_check_config
-from overwatch.processing.histogram import Histogram
 from tests import rootfiles
 from tests.monitoring.builders import model_th1
 from tests.monitoring.builders import read_back

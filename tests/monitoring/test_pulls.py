@@ -11,13 +11,13 @@ import numpy as np
 import orjson
 import pytest
 
+from overwatch.histograms.model import Histogram
 from overwatch.monitoring.checks import run_check
 from overwatch.monitoring.checks import run_checks
 from overwatch.monitoring.config import CheckSpec
 from overwatch.monitoring.config import load_check_config
 from overwatch.monitoring.pulls import PullSummary
 from overwatch.monitoring.pulls import corrected_pull
-from overwatch.processing.histogram import Histogram
 from overwatch.processing.jsroot import to_jsroot_json
 from tests import rootfiles
 from tests.monitoring.builders import model_th1

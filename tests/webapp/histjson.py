@@ -2,7 +2,7 @@
 
 The web tests insert results directly, without running the processing pipeline,
 but the JSON they store is what processing would store: the project's own
-``to_jsroot_json`` over a :class:`~overwatch.processing.histogram.Histogram`, and
+``to_jsroot_json`` over a :class:`~overwatch.histograms.model.Histogram`, and
 its own ``encode_json`` for the stored gzip form.
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from overwatch.processing.histogram import Axis
-from overwatch.processing.histogram import Histogram
+from overwatch.histograms.model import Axis
+from overwatch.histograms.model import Histogram
 from overwatch.processing.jsroot import to_jsroot_json
 from overwatch.processing.pipeline import encode_json
 
