@@ -13,6 +13,7 @@ Also here: :func:`process_pending`, the ``--once`` mode.
 
 from __future__ import annotations
 
+import functools
 import logging
 import multiprocessing
 import os
@@ -149,9 +150,7 @@ class _Intake:
         self.wake = wake
         self._lock = threading.Lock()
 
-    def scan(
-        self, _settings: Settings | None = None, _db: Database | None = None, *, complete: Any = ()
-    ) -> None:
+    def scan(self, *, complete: Any = ()) -> None:
         with self._lock:
             report = scan(self.settings, self.db, complete=complete)
         if report.jobs_queued:
@@ -385,11 +384,12 @@ class _Reloading:
         self.count = multiprocessing.get_context("spawn").Value("i", 0)
         self.signal = ReloadSignal(self.reloader, self.count, leader=True)
 
-    def tasks(self) -> list[ScheduledTask]:
+    def jobs(self) -> list[tuple[str, float, Callable[[], Any]]]:
+        """(name, seconds, function) of the reload check, when one is configured."""
         seconds = self.settings.plugin_reload_seconds
-        return [ScheduledTask("plugin reload", self.poll, seconds)] if seconds > 0 else []
+        return [("plugin reload", seconds, self.poll)] if seconds > 0 else []
 
-    def heartbeat(self, _settings: Settings | None = None, _db: Database | None = None) -> None:
+    def heartbeat(self) -> None:
         publish_heartbeat(
             self.settings, self.db, started=self.started, plugins=self.reloader.info()
         )
@@ -400,7 +400,7 @@ class _Reloading:
         # At once, so the status page shows the new versions or the error.
         self.heartbeat()
 
-    def poll(self, _settings: Settings | None = None, _db: Database | None = None) -> None:
+    def poll(self) -> None:
         if self.reloader.changed():
             self.reload("a watched file changed")
 
@@ -436,17 +436,19 @@ def run_daemon(
         # APScheduler says "Running job ..." at INFO for every task, every few seconds.
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
     scheduler = BackgroundScheduler(timezone=UTC)
-    own: dict[str, Callable[[Settings, Database], Any]] = {
-        "scan": intake.scan,
-        "heartbeat": reloading.heartbeat,
-    }
-    for task in schedule(settings) + reloading.tasks():
+    # Two tasks of the schedule are done by the daemon's own objects, which hold the
+    # state the plain functions lack (the scan lock and wake-up, the reload status).
+    own: dict[str, Callable[[], Any]] = {"scan": intake.scan, "heartbeat": reloading.heartbeat}
+    jobs = [
+        (task.name, task.seconds, own.get(task.name) or functools.partial(task.func, settings, db))
+        for task in schedule(settings)
+    ]
+    for name, seconds, job in jobs + reloading.jobs():
         scheduler.add_job(
-            own.get(task.name, task.func),
+            job,
             "interval",
-            seconds=task.seconds,
-            args=(settings, db),
-            id=task.name,
+            seconds=seconds,
+            id=name,
             max_instances=1,
             coalesce=True,
             next_run_time=datetime.now(UTC),
