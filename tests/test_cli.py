@@ -207,6 +207,22 @@ def test_second_demo_continues_the_run_numbers(settings: Settings, db: Database)
         ]
 
 
+def _run_clean(
+    command: list[str], cwd: Path, environment: dict[str, str], *, check: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` with no OVERWATCH_* variable of this shell, only ``environment``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OVERWATCH_")}
+    return subprocess.run(
+        command,
+        env=env | environment,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=check,
+    )
+
+
 @pytest.mark.parametrize(
     ("arguments", "environment", "expected"),
     [
@@ -225,19 +241,10 @@ def test_bad_configuration_is_one_line_naming_the_key_not_a_traceback(
 ) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("OVERWATCH_")},
-        "OVERWATCH_DATA_DIR": str(tmp_path / "data"),
-        **environment,
-    }
-    completed = subprocess.run(
+    completed = _run_clean(
         [str(BIN / "overwatch"), *(a.format(blocker=blocker) for a in arguments)],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+        tmp_path,
+        {"OVERWATCH_DATA_DIR": str(tmp_path / "data"), **environment},
     )
     assert completed.returncode != 0
     assert "Traceback" not in completed.stderr
@@ -249,18 +256,10 @@ def test_web_refuses_a_secret_key_file_that_is_too_short(tmp_path: Path) -> None
     data = tmp_path / "data"
     data.mkdir()
     (data / "secret_key").write_text("short\n")
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("OVERWATCH_")},
-        "OVERWATCH_DATA_DIR": str(data),
-    }
-    completed = subprocess.run(
+    completed = _run_clean(
         [str(BIN / "overwatch"), "web", "--bind", "127.0.0.1:1"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+        tmp_path,
+        {"OVERWATCH_DATA_DIR": str(data)},
     )
     assert completed.returncode != 0
     assert "Traceback" not in completed.stderr
@@ -281,15 +280,10 @@ def _modules_loaded_by(arguments: list[str], tmp_path: Path) -> set[str]:
         "    pass\n"
         "print('MODULES', ' '.join(sorted(sys.modules)))\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OVERWATCH_")}
-    env["OVERWATCH_DATA_DIR"] = str(tmp_path / "data")
-    completed = subprocess.run(
+    completed = _run_clean(
         [sys.executable, "-c", code],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
+        tmp_path,
+        {"OVERWATCH_DATA_DIR": str(tmp_path / "data")},
         check=True,
     )
     line = next(x for x in completed.stdout.splitlines() if x.startswith("MODULES "))
@@ -319,17 +313,9 @@ def test_the_help_summaries_are_the_commands_own() -> None:
 
 
 def test_processing_says_nothing_about_migrations_unless_it_runs_one(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OVERWATCH_")}
-    env |= {"OVERWATCH_DATA_DIR": str(tmp_path / "data"), "OVERWATCH_LOG_LEVEL": "INFO"}
+    environment = {"OVERWATCH_DATA_DIR": str(tmp_path / "data"), "OVERWATCH_LOG_LEVEL": "INFO"}
     outputs = [
-        subprocess.run(
-            [str(BIN / "overwatch"), "process", "--once"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
+        _run_clean([str(BIN / "overwatch"), "process", "--once"], tmp_path, environment, check=True)
         for _ in range(2)
     ]
     assert "Running upgrade" in outputs[0].stderr  # the first run migrates and says so
