@@ -88,6 +88,10 @@ COMMANDS: dict[str, LazyCommand] = {
         "overwatch.reference_commands:reference_group",
         "Reference runs per subsystem, which reference checks compare with.",
     ),
+    "prune": LazyCommand(
+        "overwatch.retention_commands:prune_command",
+        "Remove surplus received files, archive old runs and expire request results.",
+    ),
     "deploy": LazyCommand("overwatch.cli:deploy_not_built", "(deployment: not built yet)"),
 }
 

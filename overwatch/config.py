@@ -363,6 +363,27 @@ SETTINGS: tuple[Setting, ...] = (
         "Days a time slice or reprocessing result is kept (the daemon prunes older ones daily).",
     ),
     Setting(
+        "keep_received_files",
+        _to_non_negative_int,
+        0,
+        "Receiver files kept per run and subsystem in cumulative mode (the newest ones; "
+        "`overwatch prune` and the daemon's daily job delete older processed files); "
+        "0 keeps all. Reset-mode subsystems always keep every file.",
+    ),
+    Setting(
+        "archive_after_days",
+        _to_non_negative_float,
+        0.0,
+        "Runs whose last file is older than this many days move to archive_dir "
+        "(daily, or `overwatch prune`); 0 never archives.",
+    ),
+    Setting(
+        "archive_dir",
+        _to_optional_path,
+        None,
+        "Where archived runs go (Run<N>/<SYS>/ kept); empty means <data_dir>/archive.",
+    ),
+    Setting(
         "processing_workers",
         _to_positive_int,
         2,
@@ -552,6 +573,9 @@ class Settings:
     job_lease_seconds: float
     request_queue_quota: int
     request_results_keep_days: float
+    keep_received_files: int
+    archive_after_days: float
+    archive_dir: Path | None
     processing_workers: int
     json_compression_level: int
     max_histogram_bins: int
@@ -619,6 +643,22 @@ class Settings:
     @property
     def effective_quarantine_dir(self) -> Path:
         return self.quarantine_dir or self.data_dir / "quarantine"
+
+    @property
+    def effective_archive_dir(self) -> Path:
+        return self.archive_dir or self.data_dir / "archive"
+
+    def received_file_path(self, path: str, state: str) -> Path:
+        """Where a received file lies: ``path`` (relative, as stored) under the data dir, or
+        under the archive dir once its run is archived. A file caught half-way by a crash
+        during archiving is found in either place."""
+        first, second = self.data_dir, self.effective_archive_dir
+        if state == "archived":
+            first, second = second, first
+        located = first / path
+        if not located.exists() and (second / path).exists():
+            return second / path
+        return located
 
     def mode_for(self, subsystem: str) -> str:
         """The accumulation mode of one subsystem."""

@@ -1,8 +1,9 @@
 """The processing daemon: an APScheduler schedule plus worker processes.
 
 The schedule is data (:func:`schedule`): scan the data directory, reclaim jobs of
-dead workers, publish the daemon's heartbeat, and once a day prune old results of
-user requests. Worker loops claim jobs from the database, so any number of them,
+dead workers, publish the daemon's heartbeat, and once a day apply the retention
+policy (old request results, surplus files, archiving). Worker loops claim jobs from
+the database, so any number of them,
 in this process, in child processes or on other machines, share the queue safely.
 SIGTERM/SIGINT stop everything after the current job; worker processes also stop
 when the daemon is killed outright (see :mod:`overwatch.processing.lifeline`).
@@ -48,13 +49,12 @@ from overwatch.storage.models import DaemonHeartbeat
 from overwatch.storage.models import Job
 from overwatch.storage.models import JobAttempt
 from overwatch.storage.models import utcnow
-from overwatch.storage.records import prune_request_results
 
 __all__ = [
     "PassSummary",
     "ScheduledTask",
+    "apply_retention",
     "process_pending",
-    "prune_results",
     "publish_heartbeat",
     "run_daemon",
     "schedule",
@@ -117,17 +117,14 @@ def _scan(settings: Settings, db: Database) -> None:
     scan(settings, db)
 
 
-def prune_results(settings: Settings, db: Database) -> int:
-    """Delete time-slice and reprocessing results older than ``request_results_keep_days``."""
-    with db.session() as session:
-        pruned = prune_request_results(session, settings.request_results_keep_days)
-    if pruned:
-        log.info(
-            "pruned %d request result(s) older than %g day(s)",
-            pruned,
-            settings.request_results_keep_days,
-        )
-    return pruned
+def apply_retention(settings: Settings, db: Database) -> int:
+    """The daily retention pass (:mod:`overwatch.processing.retention`): surplus received
+    files, runs to archive, expired request results; returns how many files and results
+    went."""
+    from overwatch.processing.retention import prune  # noqa: PLC0415
+
+    report = prune(settings, db)
+    return report.files_removed + report.files_archived + report.results_removed
 
 
 def _receiver_silences(settings: Settings, db: Database) -> None:
@@ -183,7 +180,7 @@ def schedule(settings: Settings) -> list[ScheduledTask]:
         ScheduledTask("scan", _scan, settings.scan_interval),
         ScheduledTask("reclaim", _reclaim, max(settings.job_lease_seconds / 2, 1.0)),
         ScheduledTask("heartbeat", publish_heartbeat, 15.0),
-        ScheduledTask("prune_results", prune_results, PRUNE_INTERVAL_SECONDS),
+        ScheduledTask("retention", apply_retention, PRUNE_INTERVAL_SECONDS),
         ScheduledTask("receiver silences", _receiver_silences, 60.0),
     ]
 

@@ -236,10 +236,16 @@ class Worker:
                     owner_id, source = owner.id, owner.name
             rows = session.scalars(
                 select(ReceivedFile)
-                .where(ReceivedFile.subsystem_id == owner_id, ReceivedFile.state != "quarantined")
+                .where(
+                    ReceivedFile.subsystem_id == owner_id,
+                    ReceivedFile.state.not_in(("quarantined", "pruned")),
+                )
                 .order_by(ReceivedFile.timestamp)
             ).all()
-            refs = [FileRef(r.id, self.settings.data_dir / r.path, r.timestamp) for r in rows]
+            refs = [
+                FileRef(r.id, self.settings.received_file_path(r.path, r.state), r.timestamp)
+                for r in rows
+            ]
             session.refresh(sub, ["run"])
             session.expunge_all()
         return sub, refs, source

@@ -413,6 +413,17 @@ def status() -> tuple[Response, int]:
         {
             "database": info["database"],
             "queue": info["queue"],
+            "disk": [
+                {
+                    "subsystem": usage.subsystem,
+                    "files": usage.files,
+                    "bytes_on_disk": usage.bytes_on_disk,
+                    "files_archived": usage.files_archived,
+                    "bytes_archived": usage.bytes_archived,
+                    "files_pruned": usage.files_pruned,
+                }
+                for usage in info["disk"]
+            ],
             "subsystems": [
                 {
                     "name": item.name,

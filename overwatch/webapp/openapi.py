@@ -243,7 +243,7 @@ PATHS: dict[str, Any] = {
     },
     "/status": {
         "get": {
-            "summary": "Queue, daemons, last files per subsystem, running and failed jobs",
+            "summary": "Queue, daemons, last files and disk usage per subsystem, running and failed jobs",
             "responses": {
                 "200": _ok("Status."),
                 "503": _ok("The database is unreachable."),

@@ -290,11 +290,16 @@ def _serve_file(sub: SubsystemSummary, file_id: int | None, file_name: str | Non
         found = raw_file(session, sub.id, file_id)
     if found is None or (file_name is not None and found[2] != file_name):
         abort(404, f"run {sub.run_number} {sub.name} has no such received file")
-    data_dir = get_settings().data_dir.resolve()
-    path = (data_dir / found[1]).resolve()
-    # The path comes from the database, but a tampered row must still not leave the data dir.
-    if not path.is_relative_to(data_dir) or not path.is_file():
-        abort(404, f"{found[2]} is no longer on disk (archived or removed)")
+    settings = get_settings()
+    path = settings.received_file_path(found[1], found[3]).resolve()
+    # The path comes from the database, but a tampered row must still not leave the
+    # data dir (or the archive, for an archived run).
+    inside = any(
+        path.is_relative_to(base.resolve())
+        for base in (settings.data_dir, settings.effective_archive_dir)
+    )
+    if found[3] == "pruned" or not inside or not path.is_file():
+        abort(404, f"{found[2]} is no longer on disk (removed by the retention policy)")
     return _send_root_file(path, found[2])
 
 

@@ -5,7 +5,8 @@ answers, else 503 saying only that it is unreachable: the driver's message names
 the database host, port and name, which anonymous callers must not learn, so it
 goes to the log. The status page shows per subsystem the last
 received file and its age, the processing daemons' heartbeats, the queue, and the
-running and failed jobs with their errors.
+running and failed jobs with their errors, and the received files' disk usage per
+subsystem (in the data dir, archived, removed by the retention policy).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from overwatch.storage.queries import list_jobs
 from overwatch.storage.queries import subsystem_activity
 from overwatch.storage.receivers import ReceiverView
 from overwatch.storage.receivers import list_receivers
+from overwatch.storage.retention import disk_usage
 from overwatch.webapp.auth import protect
 from overwatch.webapp.database import get_db
 from overwatch.webapp.database import get_settings
@@ -110,6 +112,7 @@ def collect_status() -> dict[str, Any]:
         counts = queue_counts(session)
         running = list_jobs(session, state="running", limit=50)
         failed = list_jobs(session, state="failed", limit=20)
+        disk = disk_usage(session)
     return {
         "database": {"ok": True, "reason": ""},
         "now": now,
@@ -119,6 +122,7 @@ def collect_status() -> dict[str, Any]:
         "running": running,
         "failed": failed,
         "receivers": receiver_states(now),
+        "disk": disk,
     }
 
 

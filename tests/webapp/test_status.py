@@ -8,11 +8,14 @@ from pathlib import Path
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy import update
 
 from overwatch.storage import Database
 from overwatch.storage.jobs import enqueue_job
 from overwatch.storage.jobs import fail_job
 from overwatch.storage.models import DaemonHeartbeat
+from overwatch.storage.models import ReceivedFile
 from overwatch.storage.models import utcnow
 from tests.webapp.builders import add_run
 
@@ -83,3 +86,24 @@ def test_status_page_says_when_no_daemon_reported(client_as: Client) -> None:
     text = client_as("viewer").get("/status").text
     assert "No processing daemon has reported" in text
     assert "Nothing received yet." in text
+
+
+def test_status_shows_disk_usage_per_subsystem(client_as: Client, db: Database) -> None:
+    ids = add_run(db, 10)
+    megabytes = 3 * 1024 * 1024
+    with db.session() as session:
+        session.execute(update(ReceivedFile).values(size=megabytes))
+        emc = session.scalars(
+            select(ReceivedFile).where(ReceivedFile.subsystem_id == ids["EMC"])
+        ).all()
+        emc[0].state = "archived"
+        emc[1].state = "pruned"
+        count = len(emc)
+    page = client_as("viewer").get("/status")
+    assert "<h2>Disk: received files</h2>" in page.text
+    rows = client_as("viewer").get("/api/v1/status").json["disk"]
+    usage = {row["subsystem"]: row for row in rows}["EMC"]
+    assert (usage["files"], usage["files_archived"], usage["files_pruned"]) == (count - 2, 1, 1)
+    assert usage["bytes_on_disk"] == (count - 2) * megabytes
+    assert usage["bytes_archived"] == megabytes
+    assert "3.0 MB" in page.text
