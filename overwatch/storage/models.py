@@ -38,6 +38,7 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "Alarm",
+    "AlarmStreak",
     "Base",
     "CheckResult",
     "DaemonHeartbeat",
@@ -422,6 +423,25 @@ class Alarm(Base):
     cleared_at: Mapped[datetime | None]
     acknowledged_by: Mapped[str | None] = mapped_column(String(64))
     acknowledged_at: Mapped[datetime | None]
+
+
+class AlarmStreak(Base):
+    """How many results in a row a check rule found its quality on one histogram.
+
+    Check results are replaced with each new result, so the streak a
+    ``consecutive: N`` rule needs is kept here; a histogram without a streak has none.
+    """
+
+    __tablename__ = "alarm_streaks"
+    __table_args__ = (UniqueConstraint("rule", "subsystem", "histogram"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule: Mapped[str] = mapped_column(String(128))
+    subsystem: Mapped[str] = mapped_column(String(32))
+    histogram: Mapped[str] = mapped_column(String(512))
+    count: Mapped[int]
+    run_number: Mapped[int]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class User(Base):
