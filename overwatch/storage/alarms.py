@@ -356,7 +356,7 @@ def load_streaks(session: Session, rule: str, subsystem: str) -> dict[str, int]:
             AlarmStreak.rule == rule, AlarmStreak.subsystem == subsystem
         )
     )
-    return {str(name): int(count) for name, count in rows}  # noqa: C416 - typed
+    return {str(name): int(count) for name, count in rows}
 
 
 def save_streaks(
@@ -370,9 +370,9 @@ def save_streaks(
     ).all()
     now = utcnow()
     existing = {row.histogram: row for row in rows}
-    for name, row in existing.items():
+    for name, old in existing.items():
         if name not in streaks:
-            session.delete(row)
+            session.delete(old)
     for name, count in streaks.items():
         row = existing.get(name)
         if row is None:

@@ -64,7 +64,8 @@ def test_default_rule_fires_exactly_where_the_demo_planted_problems(
         shown = set(problem.histograms) | set(problem.derived)
         where = (problem.run_number(RUNS), problem.subsystem)
         named = {name for run, sub, name in fired if (run, sub) == where}
-        assert named and named <= shown, (problem.kind, named - shown)
+        assert named, problem.kind
+        assert named <= shown, (problem.kind, named - shown)
     assert all(a.rule == "bad histogram" and a.severity == "critical" for a in alarms)
     assert all(a.target == a.histogram for a in alarms)
     # Runs are processed oldest first: a problem of an earlier run is cleared by the
