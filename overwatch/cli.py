@@ -88,6 +88,10 @@ COMMANDS: dict[str, LazyCommand] = {
         "overwatch.reference_commands:reference_group",
         "Reference runs per subsystem, which reference checks compare with.",
     ),
+    "notify": LazyCommand(
+        "overwatch.notify_commands:notify_group",
+        "Alarm notification channels: list them, send a test message.",
+    ),
     "deploy": LazyCommand("overwatch.cli:deploy_not_built", "(deployment: not built yet)"),
 }
 

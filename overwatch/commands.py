@@ -49,6 +49,19 @@ def _run_pass(app: AppContext, workers: int | None) -> int:
     return summary.failed
 
 
+def _notify_once(app: AppContext) -> None:
+    """After a ``--once`` pass, deliver the notifications it made due (if channels are set)."""
+    if not app.settings.notifications:
+        return
+    from overwatch.processing.notify import deliver_notifications  # noqa: PLC0415
+
+    report = deliver_notifications(app.settings, app.database())
+    click.echo(
+        f"notifications: {report.planned} alarm(s) due, {report.sent} message(s) sent, "
+        f"{report.retrying} to retry, {report.failed} failed"
+    )
+
+
 @click.command("process")
 @click.option("--once", is_flag=True, help="Process everything pending, print a summary and exit.")
 @click.option(
@@ -72,6 +85,7 @@ def process_command(app: AppContext, once: bool, workers: int | None) -> None:
     if once:
         _print_scan(scan(settings, db))
         failed = _run_pass(app, workers)
+        _notify_once(app)
         sys.exit(1 if failed else 0)
     run_daemon(settings, db, workers=workers)
 

@@ -786,10 +786,7 @@ def load_settings(
         except (TypeError, ValueError) as exc:
             raise ConfigError(setting.name, source, str(exc)) from exc
     sources = {name: source for name, (_, source) in raw.items()}
-    if values["checks_file"] is not None:
-        values["checks"] = _read_checks_file(values, sources)
-    if values["notifications"]:
-        values["notifications"] = _resolve_notification_urls(values, sources, env, path)
+    _read_referenced_files(values, sources, env, path)
     return Settings(**values, sources=sources, config_file=path)
 
 
@@ -829,6 +826,16 @@ def _read_checks_file(values: Mapping[str, Any], sources: Mapping[str, str]) -> 
         raise ConfigError(
             "checks_file", sources["checks_file"], f"cannot read {path}: {reason}"
         ) from None
+
+
+def _read_referenced_files(
+    values: dict[str, Any], sources: Mapping[str, str], env: Mapping[str, str], path: Path | None
+) -> None:
+    """Settings that name further files or variables: the checks file, channel URLs."""
+    if values["checks_file"] is not None:
+        values["checks"] = _read_checks_file(values, sources)
+    if values["notifications"]:
+        values["notifications"] = _resolve_notification_urls(values, sources, env, path)
 
 
 def _resolve_notification_urls(

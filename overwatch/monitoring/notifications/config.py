@@ -252,7 +252,8 @@ def load_notification_config(raw: Any) -> NotificationConfig:
     channels_raw = raw.get("channels") or {}
     if not isinstance(channels_raw, Mapping):
         raise NotificationConfigError(
-            f"{_ROOT}.channels", f"expected a mapping of channel name to channel, got {channels_raw!r}"
+            f"{_ROOT}.channels",
+            f"expected a mapping of channel name to channel, got {channels_raw!r}",
         )
     defaults = NotificationConfig()
     digest = _number(raw, "digest_threshold", defaults.digest_threshold, whole=True)
@@ -292,7 +293,8 @@ def resolve_channel_urls(
     set or a file that cannot be read or holds no URL.
     """
     channels = []
-    for channel in config.channels:
+    for given in config.channels:
+        channel = given
         path = f"{_ROOT}.channels.{channel.name}"
         if channel.url_env is not None:
             value = environ.get(channel.url_env, "")
