@@ -88,7 +88,7 @@ class HttpReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's hook name
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
                 receiver.posts.append(json.loads(body or b"{}"))
@@ -124,6 +124,8 @@ class HangingServer:
         self.socket.listen(16)
         self.port = int(self.socket.getsockname()[1])
         self.accepted = 0
+        #: time.monotonic() of each accepted connection.
+        self.accepted_at: list[float] = []
         self.connections: list[socket.socket] = []
         self.closing = threading.Event()
         self.thread = threading.Thread(target=self._accept, daemon=True)
@@ -138,6 +140,7 @@ class HangingServer:
             except OSError:
                 return
             self.accepted += 1
+            self.accepted_at.append(time.monotonic())
             self.connections.append(connection)
 
     def __enter__(self) -> HangingServer:
