@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfoNotFoundError
 import yaml
 
 if TYPE_CHECKING:
+    from overwatch.monitoring.alarms.config import AlarmConfig
     from overwatch.monitoring.config import CheckConfig
     from overwatch.monitoring.notifications.config import NotificationConfig
 
@@ -219,6 +220,18 @@ def _to_check_config(value: Any) -> CheckConfig:
         except yaml.YAMLError as exc:
             raise ValueError(f"not valid YAML: {exc}") from None
     return load_check_config(value)
+
+
+def _to_alarm_config(value: Any) -> AlarmConfig:
+    from overwatch.monitoring.alarms.config import load_alarm_config  # noqa: PLC0415
+
+    if isinstance(value, str):
+        # Environment form: the same YAML as in the file, e.g. '[{name: ..., kind: ...}]'.
+        try:
+            value = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"not valid YAML: {exc}") from None
+    return load_alarm_config(value)
 
 
 def _to_notification_config(value: Any) -> NotificationConfig:
@@ -430,6 +443,13 @@ SETTINGS: tuple[Setting, ...] = (
         "A YAML file holding the checks instead of the checks setting; relative to the config file.",
     ),
     Setting(
+        "alarms",
+        _to_alarm_config,
+        None,
+        "Alarm rules on trends, check results and receiver silence (docs/monitoring.md); "
+        "empty means one rule: every histogram a check calls bad; [] means none.",
+    ),
+    Setting(
         "notifications",
         _to_notification_config,
         None,
@@ -582,6 +602,7 @@ class Settings:
     plugin_reload_seconds: float
     checks: CheckConfig
     checks_file: Path | None
+    alarms: AlarmConfig
     notifications: NotificationConfig
     log_level: str
     web_bind: str

@@ -145,6 +145,12 @@ def _receiver_silences(settings: Settings, db: Database) -> None:
     log_silent_receivers(db, settings.receiver_silence_minutes)
 
 
+def _receiver_silence_alarms(settings: Settings, db: Database) -> None:
+    from overwatch.processing.alarms import evaluate_receiver_silences  # noqa: PLC0415
+
+    evaluate_receiver_silences(settings, db)
+
+
 class _Intake:
     """The daemon's scans: the periodic one and those set off by file events.
 
@@ -194,6 +200,7 @@ def schedule(settings: Settings) -> list[ScheduledTask]:
         ScheduledTask("heartbeat", publish_heartbeat, 15.0),
         ScheduledTask("prune_results", prune_results, PRUNE_INTERVAL_SECONDS),
         ScheduledTask("receiver silences", _receiver_silences, 60.0),
+        ScheduledTask("receiver silence alarms", _receiver_silence_alarms, 60.0),
     ]
     if settings.notifications:
         tasks.append(

@@ -29,6 +29,7 @@ from overwatch.config import Settings
 from overwatch.detectors.api import DetectorPlugin
 from overwatch.detectors.api import ProcessingContext
 from overwatch.detectors.registry import get_plugin
+from overwatch.processing.alarms import evaluate_alarms
 from overwatch.processing.names import clean_text
 from overwatch.processing.parallel import can_split
 from overwatch.processing.parallel import load_and_encode
@@ -420,6 +421,7 @@ class Worker:
                             row.state = "processed"
                     if sub.accumulation_mode == "reset":
                         self._keep_late_files_pending(session, sub, file_ids)
+                    evaluate_alarms(session, self.settings, sub.name, sub.run.run_number)
             elif sub is not None and job.kind == "process" and not file_ids:
                 sub.processed_until = sub.last_file_time
             finish_job(session, current, result_id=result_id)

@@ -38,6 +38,7 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "Alarm",
+    "AlarmStreak",
     "Base",
     "CheckResult",
     "DaemonHeartbeat",
@@ -426,6 +427,23 @@ class Alarm(Base):
     acknowledged_at: Mapped[datetime | None]
 
 
+class AlarmStreak(Base):
+    """How many results in a row a check rule found its quality on one histogram.
+
+    Check results are replaced with each new result, so the streak a
+    ``consecutive: N`` rule needs is kept here; a histogram without a streak has none.
+    """
+
+    __tablename__ = "alarm_streaks"
+    __table_args__ = (UniqueConstraint("rule", "subsystem", "histogram"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule: Mapped[str] = mapped_column(String(128))
+    subsystem: Mapped[str] = mapped_column(String(32))
+    histogram: Mapped[str] = mapped_column(String(512))
+    count: Mapped[int]
+    run_number: Mapped[int]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 class NotificationDelivery(Base):
     """One message to one channel (an alarm, a digest of several, or a test) and its fate.
 

@@ -23,6 +23,7 @@ from overwatch.config import load_settings
 from overwatch.receivers import dqm as dqm_receiver
 from overwatch.storage import Database
 from overwatch.webapp import admin
+from overwatch.webapp import alarms
 from overwatch.webapp import api
 from overwatch.webapp import assets
 from overwatch.webapp import auth
@@ -92,7 +93,19 @@ def create_app(
 
     # Before any blueprint: it bounds the <int:...> converter that their routes use.
     params.init_app(app)
-    for part in (security, auth, errors, formatting, assets, runs, slicing, status, api, admin):
+    for part in (
+        security,
+        auth,
+        errors,
+        formatting,
+        assets,
+        runs,
+        slicing,
+        status,
+        api,
+        alarms,
+        admin,
+    ):
         part.init_app(app)
     # Agents authenticate every upload with their token; they have no session to forge.
     dqm_receiver.init_app(app, settings, database)

@@ -38,6 +38,8 @@ from werkzeug.wrappers import Response
 
 from overwatch.detectors import get_plugin
 from overwatch.detectors.api import worst_quality
+from overwatch.storage.alarms import alarm_counts_by_run
+from overwatch.storage.alarms import list_alarms
 from overwatch.storage.queries import QUALITY_FILTERS
 from overwatch.storage.queries import GroupView
 from overwatch.storage.queries import HistogramMeta
@@ -50,6 +52,7 @@ from overwatch.storage.queries import list_runs
 from overwatch.storage.queries import neighbour_runs
 from overwatch.storage.queries import raw_file
 from overwatch.storage.queries import result_histograms
+from overwatch.webapp.alarms import alarm_url
 from overwatch.webapp.auth import protect
 from overwatch.webapp.database import get_settings
 from overwatch.webapp.database import read_session
@@ -105,10 +108,15 @@ def run_list() -> str:
             after=int_arg("after"),
             quality=quality,
         )
+        alarm_counts = alarm_counts_by_run(session, [run.run_number for run in listing.runs])
     if listing.page is not None and listing.page > listing.pages:
         abort(404, f"there are only {listing.pages} pages of runs")
     return render_template(
-        "runs.html", listing=listing, quality=quality, quality_filters=QUALITY_FILTERS
+        "runs.html",
+        listing=listing,
+        quality=quality,
+        quality_filters=QUALITY_FILTERS,
+        alarm_counts=alarm_counts,
     )
 
 
@@ -195,6 +203,7 @@ def render_run_page(
         shown_id = result.id if result is not None else sub.current_result_id
         groups = result_histograms(session, shown_id) if shown_id is not None else []
         jobs = list_jobs(session, subsystem_id=sub.id, limit=8)
+        alarms = list_alarms(session, run_number=sub.run_number, limit=50)
     search_note = None
     problems, unproblematic = problems_first(groups)
     show_problems = order == "problems" and not query
@@ -223,6 +232,8 @@ def render_run_page(
         previous=previous,
         following=following,
         jobs=jobs,
+        alarms=alarms,
+        alarm_url=alarm_url,
         options=[option.describe() for option in get_plugin(sub.name).options],
         form_errors=form_errors or {},
         form_values=form_values or {},

@@ -31,11 +31,13 @@ def test_channels_with_routing_and_defaults() -> None:
         }
     )
     emc, every = config.channels  # type: ignore[attr-defined]
-    assert emc.wants("EMC", "critical") and not emc.wants("EMC", "warning")
+    assert emc.wants("EMC", "critical")
+    assert not emc.wants("EMC", "warning")
     assert not emc.wants("TPC", "critical")
     assert every.wants("TPC", "warning")
     assert config.cooldown_minutes == 10  # type: ignore[attr-defined]
-    assert config.retry_delay(1) == 30 and config.retry_delay(3) == 120  # type: ignore[attr-defined]
+    assert config.retry_delay(1) == 30
+    assert config.retry_delay(3) == 120
     assert config.retry_delay(20) == 1800  # type: ignore[attr-defined]
 
 
@@ -94,9 +96,11 @@ def test_a_secret_url_from_the_environment_or_a_file(tmp_path: Path) -> None:
     mail, slack = settings.notifications.channels
     assert mail.url == "mailtos://u:secretpw@smtp.example.org"
     assert slack.url == SLACK
-    shown = dict((key, value) for key, value, _ in settings.describe())["notifications"]
-    assert "secretpw" not in shown and "TIiajk" not in shown
-    assert "mailtos://***" in shown and "slack://***" in shown
+    shown = {key: value for key, value, _ in settings.describe()}["notifications"]
+    assert "secretpw" not in shown
+    assert "TIiajk" not in shown
+    assert "mailtos://***" in shown
+    assert "slack://***" in shown
     assert "secretpw" not in repr(settings)
 
 

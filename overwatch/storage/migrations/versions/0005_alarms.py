@@ -2,7 +2,8 @@
 
 One active alarm (``cleared_at IS NULL``) per (rule, subsystem, target), enforced by a
 partial unique index on SQLite and PostgreSQL. ``run_number`` becomes nullable: a
-receiver's silence points at no run.
+receiver's silence points at no run. ``alarm_streaks`` keeps how many results in a
+row a check rule found its quality on a histogram.
 
 Revision ID: 0005_alarms
 Revises: 0004_references
@@ -45,9 +46,22 @@ def upgrade() -> None:
             postgresql_where=ACTIVE,
         )
         batch.create_index("ix_alarms_subsystem_cleared_at", ["subsystem", "cleared_at"])
+    op.create_table(
+        "alarm_streaks",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("rule", sa.String(length=128), nullable=False),
+        sa.Column("subsystem", sa.String(length=32), nullable=False),
+        sa.Column("histogram", sa.String(length=512), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.Column("run_number", sa.Integer(), nullable=False),
+        sa.Column("updated_at", UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_alarm_streaks")),
+        sa.UniqueConstraint("rule", "subsystem", "histogram", name=op.f("uq_alarm_streaks_rule")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("alarm_streaks")
     op.execute("DELETE FROM alarms WHERE run_number IS NULL")
     with op.batch_alter_table("alarms") as batch:
         batch.drop_index("ix_alarms_subsystem_cleared_at")
