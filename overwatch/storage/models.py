@@ -444,6 +444,8 @@ class AlarmStreak(Base):
     count: Mapped[int]
     run_number: Mapped[int]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class NotificationDelivery(Base):
     """One message to one channel (an alarm, a digest of several, or a test) and its fate.
 
