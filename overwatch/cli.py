@@ -92,6 +92,10 @@ COMMANDS: dict[str, LazyCommand] = {
         "overwatch.retention_commands:prune_command",
         "Remove surplus received files, archive old runs and expire request results.",
     ),
+    "notify": LazyCommand(
+        "overwatch.notify_commands:notify_group",
+        "Alarm notification channels: list them, send a test message.",
+    ),
     "deploy": LazyCommand("overwatch.cli:deploy_not_built", "(deployment: not built yet)"),
 }
 

@@ -28,6 +28,7 @@ import yaml
 if TYPE_CHECKING:
     from overwatch.monitoring.alarms.config import AlarmConfig
     from overwatch.monitoring.config import CheckConfig
+    from overwatch.monitoring.notifications.config import NotificationConfig
 
 __all__ = [
     "ENV_PREFIX",
@@ -231,6 +232,19 @@ def _to_alarm_config(value: Any) -> AlarmConfig:
         except yaml.YAMLError as exc:
             raise ValueError(f"not valid YAML: {exc}") from None
     return load_alarm_config(value)
+
+
+def _to_notification_config(value: Any) -> NotificationConfig:
+    # Pure Python like the checks: apprise is imported only where messages are sent.
+    from overwatch.monitoring.notifications.config import load_notification_config  # noqa: PLC0415
+
+    if isinstance(value, str):
+        # Environment form: the same YAML as in the file, e.g. '{channels: {...}}'.
+        try:
+            value = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"not valid YAML: {exc}") from None
+    return load_notification_config(value)
 
 
 def _to_name_list(value: Any) -> tuple[str, ...]:
@@ -456,6 +470,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Alarm rules on trends, check results and receiver silence (docs/monitoring.md); "
         "empty means one rule: every histogram a check calls bad; [] means none.",
     ),
+    Setting(
+        "notifications",
+        _to_notification_config,
+        None,
+        "Alarm notification channels (apprise URLs: e-mail, Slack, Mattermost, JSON POST) "
+        "with routing by subsystem and severity, cool-down, digest and retries "
+        "(docs/monitoring.md#notifications); URLs are masked here.",
+    ),
     Setting("log_level", _to_log_level, "INFO", "Logging level: DEBUG, INFO, WARNING or ERROR."),
     Setting("web_bind", _to_str, "127.0.0.1:8850", "Address the web app listens on."),
     Setting("web_workers", _to_positive_int, 2, "gunicorn worker processes for the web app."),
@@ -605,6 +627,7 @@ class Settings:
     checks: CheckConfig
     checks_file: Path | None
     alarms: AlarmConfig
+    notifications: NotificationConfig
     log_level: str
     web_bind: str
     web_workers: int
@@ -824,8 +847,7 @@ def load_settings(
         except (TypeError, ValueError) as exc:
             raise ConfigError(setting.name, source, str(exc)) from exc
     sources = {name: source for name, (_, source) in raw.items()}
-    if values["checks_file"] is not None:
-        values["checks"] = _read_checks_file(values, sources)
+    _read_referenced_files(values, sources, env, path)
     return Settings(**values, sources=sources, config_file=path)
 
 
@@ -865,3 +887,28 @@ def _read_checks_file(values: Mapping[str, Any], sources: Mapping[str, str]) -> 
         raise ConfigError(
             "checks_file", sources["checks_file"], f"cannot read {path}: {reason}"
         ) from None
+
+
+def _read_referenced_files(
+    values: dict[str, Any], sources: Mapping[str, str], env: Mapping[str, str], path: Path | None
+) -> None:
+    """Settings that name further files or variables: the checks file, channel URLs."""
+    if values["checks_file"] is not None:
+        values["checks"] = _read_checks_file(values, sources)
+    if values["notifications"]:
+        values["notifications"] = _resolve_notification_urls(values, sources, env, path)
+
+
+def _resolve_notification_urls(
+    values: Mapping[str, Any], sources: Mapping[str, str], env: Mapping[str, str], path: Path | None
+) -> NotificationConfig:
+    """Read the channel URLs kept in environment variables or files (secrets)."""
+    from overwatch.monitoring.notifications.config import NotificationConfigError  # noqa: PLC0415
+    from overwatch.monitoring.notifications.config import resolve_channel_urls  # noqa: PLC0415
+
+    source = sources["notifications"]
+    base_dir = path.parent if path is not None and source == str(path) else None
+    try:
+        return resolve_channel_urls(values["notifications"], env, base_dir)
+    except NotificationConfigError as exc:
+        raise ConfigError("notifications", source, str(exc)) from exc

@@ -1,9 +1,10 @@
 """The processing daemon: an APScheduler schedule plus worker processes.
 
 The schedule is data (:func:`schedule`): scan the data directory, reclaim jobs of
-dead workers, publish the daemon's heartbeat, and once a day apply the retention
-policy (old request results, surplus files, archiving). Worker loops claim jobs from
-the database, so any number of them,
+dead workers, publish the daemon's heartbeat, deliver alarm notifications (in the
+scheduler's threads, with deadlines, never inside a job), and once a day apply the
+retention policy (old request results, surplus files, archiving). Worker loops claim
+jobs from the database, so any number of them,
 in this process, in child processes or on other machines, share the queue safely.
 SIGTERM/SIGINT stop everything after the current job; worker processes also stop
 when the daemon is killed outright (see :mod:`overwatch.processing.lifeline`).
@@ -127,6 +128,14 @@ def apply_retention(settings: Settings, db: Database) -> int:
     return report.files_removed + report.files_archived + report.results_removed
 
 
+def _notifications(settings: Settings, db: Database) -> None:
+    # A job of its own in the scheduler's thread pool: delivery waits on networks with
+    # deadlines, never inside a processing job (overwatch.processing.notify).
+    from overwatch.processing.notify import deliver_notifications  # noqa: PLC0415
+
+    deliver_notifications(settings, db)
+
+
 def _receiver_silences(settings: Settings, db: Database) -> None:
     from overwatch.receivers.heartbeats import log_silent_receivers  # noqa: PLC0415
 
@@ -181,8 +190,8 @@ class _Intake:
 
 
 def schedule(settings: Settings) -> list[ScheduledTask]:
-    """The daemon's periodic work."""
-    return [
+    """The daemon's periodic work (alarm notifications when channels are configured)."""
+    tasks = [
         ScheduledTask("scan", _scan, settings.scan_interval),
         ScheduledTask("reclaim", _reclaim, max(settings.job_lease_seconds / 2, 1.0)),
         ScheduledTask("heartbeat", publish_heartbeat, 15.0),
@@ -190,6 +199,11 @@ def schedule(settings: Settings) -> list[ScheduledTask]:
         ScheduledTask("receiver silences", _receiver_silences, 60.0),
         ScheduledTask("receiver silence alarms", _receiver_silence_alarms, 60.0),
     ]
+    if settings.notifications:
+        tasks.append(
+            ScheduledTask("notifications", _notifications, settings.notifications.interval_seconds)
+        )
+    return tasks
 
 
 def _worker_loop(

@@ -48,6 +48,8 @@ __all__ = [
     "HistogramRecord",
     "Job",
     "JobAttempt",
+    "NotificationDelivery",
+    "NotificationItem",
     "QuarantinedFile",
     "ReceivedFile",
     "ReceiverHeartbeat",
@@ -442,6 +444,64 @@ class AlarmStreak(Base):
     count: Mapped[int]
     run_number: Mapped[int]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class NotificationDelivery(Base):
+    """One message to one channel (an alarm, a digest of several, or a test) and its fate.
+
+    ``state``: ``pending`` (waiting for its first attempt or a retry at
+    ``next_attempt_at``), ``sending`` (claimed by a daemon at ``claimed_at``), ``sent``,
+    or ``failed`` (every attempt failed; ``last_error`` says why). ``history`` records
+    each attempt: ``{"at", "ok", "seconds", "error"}``.
+    """
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (
+        Index("ix_notification_deliveries_state_next_attempt_at", "state", "next_attempt_at"),
+        Index("ix_notification_deliveries_channel_created_at", "channel", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(64))
+    #: alarm | digest | test
+    kind: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[str] = mapped_column(String(16), default="warning")
+    title: Mapped[str] = mapped_column(String(512))
+    body: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[datetime | None]
+    claimed_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
+class NotificationItem(Base):
+    """One alarm in one delivery: the cool-down's memory of what a channel was told.
+
+    ``seq`` counts the notifications of an alarm on a channel (0 for the first); the
+    unique key makes two daemons that plan the same notification at once collide
+    instead of sending it twice.
+    """
+
+    __tablename__ = "notification_items"
+    __table_args__ = (UniqueConstraint("alarm_id", "channel", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("notification_deliveries.id", ondelete="CASCADE"), index=True
+    )
+    alarm_id: Mapped[int] = mapped_column(ForeignKey("alarms.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(Integer)
+    #: The alarm's severity when it was notified (a higher one later notifies again).
+    severity: Mapped[str] = mapped_column(String(16))
+    #: new | escalated | reminder
+    reason: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class User(Base):
