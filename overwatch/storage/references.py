@@ -14,6 +14,7 @@ them from their stored JSON (see :mod:`overwatch.processing.references`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ __all__ = [
     "ReferenceView",
     "clear_reference",
     "list_references",
+    "parse_runs",
     "reference_for",
     "reference_histograms",
     "reference_result",
@@ -60,6 +62,30 @@ class ReferenceView:
     runs: tuple[int, int] | None
     set_by: str
     set_at: datetime
+
+
+_RANGE = re.compile(r"^\s*(\d+)\s*-\s*(\d+)\s*$")
+
+
+def parse_runs(text: str | None) -> tuple[int, int] | None:
+    """``"A-B"`` as ``(A, B)``; ``None`` for no range.
+
+    Raises :class:`InvalidReferenceError` (field ``runs``) with the reason; the command
+    line and the run page's form both read ranges with it.
+    """
+    if text is None:
+        return None
+    match = _RANGE.match(text)
+    if match is None:
+        raise InvalidReferenceError(
+            "runs", f"expected a range of run numbers like 294800-294900, got {text!r}"
+        )
+    low, high = int(match.group(1)), int(match.group(2))
+    if low > high:
+        raise InvalidReferenceError(
+            "runs", f"the range {low}-{high} is empty (the first run is after the last)"
+        )
+    return low, high
 
 
 def _view(row: Reference) -> ReferenceView:
