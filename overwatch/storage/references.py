@@ -22,6 +22,7 @@ from datetime import datetime
 
 from sqlalchemy import and_
 from sqlalchemy import delete
+from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -40,6 +41,7 @@ __all__ = [
     "reference_for",
     "reference_histograms",
     "reference_result",
+    "set_first_good_references",
     "set_reference",
 ]
 
@@ -223,3 +225,22 @@ def reference_histograms(
             if data is not None:
                 found[name] = data
     return found
+
+
+def set_first_good_references(session: Session, *, set_by: str) -> list[ReferenceView]:
+    """Give every subsystem that has no reference yet its first run of quality ``good``
+    as the reference for every run (what ``overwatch demo`` does, so the overlay is there
+    out of the box). Subsystems without a good run get none. Returns those set."""
+    have = set(session.scalars(select(Reference.subsystem).distinct()))
+    firsts = session.execute(
+        select(SubsystemRun.name, func.min(Run.run_number))
+        .join(Run, SubsystemRun.run_id == Run.id)
+        .where(SubsystemRun.quality == "good", SubsystemRun.current_result_id.is_not(None))
+        .group_by(SubsystemRun.name)
+        .order_by(SubsystemRun.name)
+    ).all()
+    return [
+        set_reference(session, name, run_number, set_by=set_by)
+        for name, run_number in firsts
+        if name not in have
+    ]
