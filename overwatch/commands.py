@@ -242,6 +242,7 @@ def _demo(
         _notify_once(app)
     if failed:
         sys.exit(1)
+    _demo_references(app)
     if not serve:
         return
     serve_demo = _find_web_demo()
@@ -250,6 +251,16 @@ def _demo(
         return
     ongoing = {"run_number": first_run + runs - 1, "index": runs - 1, "runs": runs}
     serve_demo(app, live={**ongoing, "minutes_done": minutes} if live else None)
+
+
+def _demo_references(app: AppContext) -> None:
+    """A reference run per subsystem (its first clean run), so run pages can overlay it."""
+    from overwatch.storage.references import set_first_good_references  # noqa: PLC0415
+
+    with app.database().session() as session:
+        views = set_first_good_references(session, set_by="demo")
+    for view in views:
+        click.echo(f"{view.subsystem}: run {view.run_number} is the reference for every run")
 
 
 def _find_web_demo() -> Any:

@@ -8,36 +8,23 @@ reprocesses an ongoing run with every new file; a finished run with
 from __future__ import annotations
 
 import getpass
-import re
 
 import click
 
 from overwatch.context import AppContext
 from overwatch.context import pass_app
 
-__all__ = ["parse_runs", "reference_group"]
-
-_RANGE = re.compile(r"^\s*(\d+)\s*-\s*(\d+)\s*$")
-
-
-def parse_runs(text: str | None) -> tuple[int, int] | None:
-    """``"A-B"`` as ``(A, B)``; ``None`` for no range. Raises ``ValueError`` with the reason."""
-    if text is None:
-        return None
-    match = _RANGE.match(text)
-    if match is None:
-        raise ValueError(f"expected a range of run numbers like 294800-294900, got {text!r}")
-    low, high = int(match.group(1)), int(match.group(2))
-    if low > high:
-        raise ValueError(f"the range {low}-{high} is empty (the first run is after the last)")
-    return low, high
+__all__ = ["reference_group"]
 
 
 def _runs_option(text: str | None) -> tuple[int, int] | None:
+    from overwatch.storage.references import InvalidReferenceError  # noqa: PLC0415
+    from overwatch.storage.references import parse_runs  # noqa: PLC0415
+
     try:
         return parse_runs(text)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--runs") from exc
+    except InvalidReferenceError as exc:
+        raise click.BadParameter(exc.reason, param_hint="--runs") from exc
 
 
 def _user() -> str:

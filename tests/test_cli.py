@@ -24,6 +24,7 @@ from overwatch.storage.models import HistogramRecord
 from overwatch.storage.models import Job
 from overwatch.storage.models import ReceivedFile
 from overwatch.storage.models import Run
+from overwatch.storage.references import list_references
 
 BIN = Path(sys.executable).parent
 
@@ -61,6 +62,11 @@ def test_demo_without_serving_fills_the_database(
         names = set(session.scalars(select(HistogramRecord.name)))
     for problem in PLANTED_PROBLEMS:
         assert set(problem.histograms) <= names
+    # Each subsystem's first clean run is its reference (EMC has a planted problem in both).
+    with db.session() as session:
+        references = [(v.subsystem, v.run_number) for v in list_references(session)]
+    assert references == [("HLT", 294832), ("TPC", 294832)]
+    assert "HLT: run 294832 is the reference for every run" in result.output
 
 
 def test_process_once_reports_and_exits_zero(settings: Settings, db: Database) -> None:

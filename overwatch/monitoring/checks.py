@@ -70,6 +70,7 @@ from overwatch.monitoring.statistics import fmt
 from overwatch.monitoring.statistics import non_finite_reason
 
 __all__ = [
+    "NO_REFERENCE",
     "PLUGIN_CHECK_NAME",
     "CheckConfig",
     "CheckResult",
@@ -77,11 +78,15 @@ __all__ = [
     "from_plugin_outcome",
     "histogram_quality",
     "load_check_config",
+    "no_reference_reason",
     "run_check",
     "run_checks",
     "run_quality",
     "subsystem_quality",
 ]
+
+#: A reference check's reason when no reference histogram is given, and the caller says no more.
+NO_REFERENCE = "no reference histogram of this name: nothing to compare with"
 
 #: The name a plugin's own check result is stored under.
 PLUGIN_CHECK_NAME = "plugin"
@@ -104,9 +109,18 @@ def _references_for(hist: Histogram, references: References | None) -> list[Hist
 
 
 def run_check(  # noqa: PLR0911 - a return per reason not to judge
-    spec: CheckSpec, hist: Histogram, references: Sequence[Histogram] = ()
+    spec: CheckSpec,
+    hist: Histogram,
+    references: Sequence[Histogram] = (),
+    *,
+    no_reference: str = NO_REFERENCE,
 ) -> CheckResult:
-    """Run one check on ``hist`` (the references are those of ``hist``, best first)."""
+    """Run one check on ``hist`` (the references are those of ``hist``, best first).
+
+    A reference check without references gives ``null`` with ``no_reference`` as the
+    reason (the caller knows why there is none: no reference run set, or no such
+    histogram in it).
+    """
     problem = non_finite_reason(hist)
     if problem:
         return null(spec.name, problem)
@@ -116,7 +130,7 @@ def run_check(  # noqa: PLR0911 - a return per reason not to judge
     if not spec.needs_reference:
         return range_check(spec, hist)
     if not references:
-        return null(spec.name, "no reference histogram of this name: nothing to compare with")
+        return null(spec.name, no_reference)
     for number, reference in enumerate(references, start=1):
         problem = reference_problem(spec, hist, reference)
         if problem:
@@ -147,13 +161,27 @@ def run_checks(
     subsystem: str,
     config: CheckConfig,
     references: References | None = None,
+    no_reference: str = NO_REFERENCE,
 ) -> list[CheckResult]:
-    """Every configured check of ``subsystem`` that matches ``hist``, in configuration order."""
+    """Every configured check of ``subsystem`` that matches ``hist``, in configuration order.
+
+    ``no_reference`` is the reason a reference check gives when ``hist`` has no reference.
+    """
     matching = config.matching(subsystem, hist.name)
     if not matching:
         return []
     refs = _references_for(hist, references)
-    return [run_check(spec, hist, refs) for spec in matching]
+    return [run_check(spec, hist, refs, no_reference=no_reference) for spec in matching]
+
+
+def no_reference_reason(subsystem: str, reference_run: int | None) -> str:
+    """Why a reference check of ``subsystem`` has nothing to compare with, for a shifter."""
+    if reference_run is None:
+        return (
+            f"no reference run set for {subsystem}: nothing to compare with "
+            "(an expert sets one on a run page or with 'overwatch reference set')"
+        )
+    return f"reference run {reference_run} has no {subsystem} histogram of this name"
 
 
 def from_plugin_outcome(outcome: CheckOutcome | None) -> CheckResult | None:

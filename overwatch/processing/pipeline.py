@@ -35,6 +35,7 @@ from overwatch.histograms.combine import IncompatibleHistogramsError
 from overwatch.histograms.combine import merge
 from overwatch.histograms.combine import subtract
 from overwatch.histograms.model import Histogram
+from overwatch.monitoring.checks import NO_REFERENCE
 from overwatch.monitoring.checks import CheckResult
 from overwatch.monitoring.checks import from_plugin_outcome
 from overwatch.monitoring.checks import histogram_quality
@@ -310,6 +311,8 @@ class CheckSetup:
 
     config: CheckConfig
     references: Mapping[str, Histogram] = field(default_factory=dict)
+    #: A reference check's reason when a histogram has no reference (see no_reference_reason).
+    no_reference: str = NO_REFERENCE
 
 
 @dataclass
@@ -391,6 +394,7 @@ def encode_all(
                 subsystem=context.subsystem,
                 config=checks.config,
                 references=checks.references,
+                no_reference=checks.no_reference,
             )
             if checks is not None and checks.config
             else []

@@ -29,6 +29,7 @@ from overwatch.config import Settings
 from overwatch.detectors.api import DetectorPlugin
 from overwatch.detectors.api import ProcessingContext
 from overwatch.detectors.registry import get_plugin
+from overwatch.monitoring.checks import no_reference_reason
 from overwatch.processing.alarms import evaluate_alarms
 from overwatch.processing.names import clean_text
 from overwatch.processing.parallel import can_split
@@ -374,7 +375,8 @@ class Worker:
         if not config.for_subsystem(context.subsystem):
             return None
         found = self.references.load(self.db, config, context.subsystem, context.run_number)
-        return CheckSetup(config, found.histograms)
+        reason = no_reference_reason(context.subsystem, found.run_number)
+        return CheckSetup(config, found.histograms, reason)
 
     def _quarantine_received(self, exc: CorruptFileError) -> None:
         path = Path(exc.path)

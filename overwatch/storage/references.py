@@ -14,6 +14,7 @@ them from their stored JSON (see :mod:`overwatch.processing.references`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from datetime import datetime
 
 from sqlalchemy import and_
 from sqlalchemy import delete
+from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -35,9 +37,11 @@ __all__ = [
     "ReferenceView",
     "clear_reference",
     "list_references",
+    "parse_runs",
     "reference_for",
     "reference_histograms",
     "reference_result",
+    "set_first_good_references",
     "set_reference",
 ]
 
@@ -60,6 +64,30 @@ class ReferenceView:
     runs: tuple[int, int] | None
     set_by: str
     set_at: datetime
+
+
+_RANGE = re.compile(r"^\s*(\d+)\s*-\s*(\d+)\s*$")
+
+
+def parse_runs(text: str | None) -> tuple[int, int] | None:
+    """``"A-B"`` as ``(A, B)``; ``None`` for no range.
+
+    Raises :class:`InvalidReferenceError` (field ``runs``) with the reason; the command
+    line and the run page's form both read ranges with it.
+    """
+    if text is None:
+        return None
+    match = _RANGE.match(text)
+    if match is None:
+        raise InvalidReferenceError(
+            "runs", f"expected a range of run numbers like 294800-294900, got {text!r}"
+        )
+    low, high = int(match.group(1)), int(match.group(2))
+    if low > high:
+        raise InvalidReferenceError(
+            "runs", f"the range {low}-{high} is empty (the first run is after the last)"
+        )
+    return low, high
 
 
 def _view(row: Reference) -> ReferenceView:
@@ -197,3 +225,22 @@ def reference_histograms(
             if data is not None:
                 found[name] = data
     return found
+
+
+def set_first_good_references(session: Session, *, set_by: str) -> list[ReferenceView]:
+    """Give every subsystem that has no reference yet its first run of quality ``good``
+    as the reference for every run (what ``overwatch demo`` does, so the overlay is there
+    out of the box). Subsystems without a good run get none. Returns those set."""
+    have = set(session.scalars(select(Reference.subsystem).distinct()))
+    firsts = session.execute(
+        select(SubsystemRun.name, func.min(Run.run_number))
+        .join(Run, SubsystemRun.run_id == Run.id)
+        .where(SubsystemRun.quality == "good", SubsystemRun.current_result_id.is_not(None))
+        .group_by(SubsystemRun.name)
+        .order_by(SubsystemRun.name)
+    ).all()
+    return [
+        set_reference(session, name, run_number, set_by=set_by)
+        for name, run_number in firsts
+        if name not in have
+    ]

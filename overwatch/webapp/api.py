@@ -27,10 +27,12 @@ from flask import jsonify
 from flask import request
 from flask import url_for
 from flask_login import current_user
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from overwatch.detectors import get_plugin
 from overwatch.storage.queries import HistogramMeta
+from overwatch.storage.queries import HistogramPayload
 from overwatch.storage.queries import JobView
 from overwatch.storage.queries import RunSummary
 from overwatch.storage.queries import SubsystemSummary
@@ -43,6 +45,7 @@ from overwatch.storage.queries import result_histograms
 from overwatch.storage.references import InvalidReferenceError
 from overwatch.storage.references import ReferenceView
 from overwatch.storage.references import list_references
+from overwatch.storage.references import reference_for
 from overwatch.storage.references import set_reference
 from overwatch.webapp.auth import protect
 from overwatch.webapp.auth import require_role
@@ -60,7 +63,7 @@ from overwatch.webapp.security import csrf
 from overwatch.webapp.slicing import submit
 from overwatch.webapp.status import collect_status
 
-__all__ = ["bp", "docs_bp", "init_app"]
+__all__ = ["REFERENCE_RUN_HEADER", "bp", "docs_bp", "init_app"]
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 protect(bp)
@@ -72,6 +75,8 @@ CURRENT_CACHE = "private, no-cache"
 RESULT_CACHE = "private, max-age=86400, immutable"
 #: Bytes of gzip fed to, and at most produced by, one inflate step for identity clients.
 INFLATE_CHUNK = 256 * 1024
+#: The reference histogram's response names the run it comes from.
+REFERENCE_RUN_HEADER = "Overwatch-Reference-Run"
 
 
 def _time(value: datetime | None) -> str | None:
@@ -268,6 +273,13 @@ def _histogram_response(run_number: int, subsystem: str, name: str) -> Response:
         payload = histogram_payload(connection, run_number, subsystem, name, result_id)
     if payload is None:
         abort(404, f"no histogram {name!r} in run {run_number} {subsystem}")
+    return _payload_response(
+        payload, name, RESULT_CACHE if result_id is not None else CURRENT_CACHE
+    )
+
+
+def _payload_response(payload: HistogramPayload, name: str, cache: str) -> Response:
+    """Stored JSROOT JSON as it is (gzip), or inflated for clients that refuse gzip."""
     if payload.json_gz is None:
         abort(
             422, f"{name!r} could not be converted for JSROOT: {payload.error or 'no JSON stored'}"
@@ -281,8 +293,52 @@ def _histogram_response(run_number: int, subsystem: str, name: str) -> Response:
         # A generator: inflated piece by piece as the client reads (no Content-Length).
         response = Response(inflate(payload.json_gz), mimetype="application/json")
     response.set_etag(payload.etag)
-    response.headers["Cache-Control"] = RESULT_CACHE if result_id is not None else CURRENT_CACHE
+    response.headers["Cache-Control"] = cache
     response.headers["Vary"] = "Accept-Encoding"
+    return response
+
+
+def _reference_or_404(session: Session, run_number: int, subsystem: str) -> ReferenceView:
+    found = reference_for(session, subsystem, run_number)
+    if found is None:
+        abort(404, f"no reference run set for {subsystem} (run {run_number})")
+    return found
+
+
+@bp.get("/runs/<int:run_number>/<subsystem>/reference")
+def run_reference(run_number: int, subsystem: str) -> Response:
+    """Which run is the reference of ``subsystem`` for this run (never the run itself)."""
+    sub = subsystem_or_404(run_number, subsystem)
+    with read_session() as session:
+        view = _reference_or_404(session, run_number, sub.name)
+    data = _reference_json(view)
+    data["histogram_url"] = url_for(
+        "api.reference_histogram", run_number=run_number, subsystem=sub.name
+    )
+    return jsonify(data)
+
+
+@bp.get("/runs/<int:run_number>/<subsystem>/reference/histogram")
+def reference_histogram(run_number: int, subsystem: str) -> Response:
+    """The reference run's histogram ``?name=NAME`` as stored (JSROOT JSON), for overlays.
+
+    The header ``Overwatch-Reference-Run`` names the reference run.
+    """
+    name = request.args.get("name")
+    if not name:
+        abort(400, "say which histogram: ?name=NAME")
+    sub = subsystem_or_404(run_number, subsystem)
+    with read_session() as session:
+        view = _reference_or_404(session, run_number, sub.name)
+        payload = histogram_payload(session, view.run_number, sub.name, name)
+    if payload is None:
+        abort(
+            404,
+            f"the reference run {view.run_number} of {sub.name} has no histogram {name!r}",
+        )
+    # The reference may be changed, or its run reprocessed, at any time: revalidate.
+    response = _payload_response(payload, name, CURRENT_CACHE)
+    response.headers[REFERENCE_RUN_HEADER] = str(view.run_number)
     return response
 
 

@@ -30,6 +30,7 @@ from overwatch.webapp import auth
 from overwatch.webapp import errors
 from overwatch.webapp import formatting
 from overwatch.webapp import params
+from overwatch.webapp import references
 from overwatch.webapp import runs
 from overwatch.webapp import security
 from overwatch.webapp import slicing
@@ -100,6 +101,7 @@ def create_app(
         formatting,
         assets,
         runs,
+        references,
         slicing,
         status,
         api,

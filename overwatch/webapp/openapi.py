@@ -100,7 +100,56 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "A subsystem's histogram groups and histograms (metadata and JSON URLs)",
             "parameters": [_RUN, _SUB, _RESULT],
-            "responses": {"200": _ok("Groups and histograms."), **_COMMON},
+            "responses": {"200": _ok("Groups and histograms.", "SubsystemDetail"), **_COMMON},
+        }
+    },
+    "/runs/{run_number}/{subsystem}/reference": {
+        "get": {
+            "summary": "The subsystem's reference run for this run (never the run itself)",
+            "parameters": [_RUN, _SUB],
+            "responses": {
+                "200": _ok("The reference, as in GET /references.", "RunReference"),
+                "401": _COMMON["401"],
+                "404": _error(
+                    "No such run or subsystem, or no reference run set for the subsystem "
+                    "(the reason says which)."
+                ),
+            },
+        }
+    },
+    "/runs/{run_number}/{subsystem}/reference/histogram": {
+        "get": {
+            "summary": "The reference run's histogram as JSROOT JSON, for overlays",
+            "description": (
+                "The stored JSON of the histogram of the same name in the reference run's "
+                "current result, served like /runs/{run_number}/{subsystem}/histogram "
+                "(gzip, ETag, 304). The header Overwatch-Reference-Run names the reference run."
+            ),
+            "parameters": [
+                _RUN,
+                _SUB,
+                {"name": "name", "in": "query", "required": True, "schema": {"type": "string"}},
+            ],
+            "responses": {
+                "200": {
+                    "description": "The JSROOT JSON object of the reference run.",
+                    "headers": {
+                        "Overwatch-Reference-Run": {
+                            "description": "The reference run's number.",
+                            "schema": {"type": "integer"},
+                        }
+                    },
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                "304": {"description": "Unchanged since the ETag sent in If-None-Match."},
+                "400": _error("No name given."),
+                "401": _COMMON["401"],
+                "404": _error(
+                    "No reference run set for the subsystem, or the reference run has no "
+                    "histogram of that name (the reason says which)."
+                ),
+                "422": _error("The reference's histogram could not be converted for JSROOT."),
+            },
         }
     },
     "/runs/{run_number}/{subsystem}/histogram": {
@@ -297,6 +346,8 @@ PATHS: dict[str, Any] = {
     },
 }
 
+_QUALITY: dict[str, Any] = {"type": ["string", "null"], "enum": ["good", "medium", "bad", None]}
+
 _SCHEMAS: dict[str, Any] = {
     "Error": {
         "type": "object",
@@ -316,7 +367,7 @@ _SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {
             "name": {"type": "string"},
-            "quality": {"type": ["string", "null"], "enum": ["good", "medium", "bad", None]},
+            "quality": {**_QUALITY, "description": "The worst of its histograms'."},
             "file_count": {"type": "integer"},
             "last_file_time": {"type": "string", "format": "date-time"},
             "length_minutes": {"type": "number"},
@@ -325,10 +376,101 @@ _SCHEMAS: dict[str, Any] = {
     },
     "Run": {
         "type": "object",
+        "required": ["run_number", "quality", "subsystems"],
         "properties": {
             "run_number": {"type": "integer"},
+            "first_file_time": {"type": ["string", "null"], "format": "date-time"},
+            "last_file_time": {"type": ["string", "null"], "format": "date-time"},
             "ongoing": {"type": "boolean"},
+            "quality": {
+                **_QUALITY,
+                "description": "The worst of the subsystems' qualities; null if none was checked.",
+            },
             "subsystems": {"type": "array", "items": {"$ref": "#/components/schemas/Subsystem"}},
+        },
+    },
+    "Check": {
+        "type": "object",
+        "required": ["check", "quality", "reason"],
+        "properties": {
+            "check": {
+                "type": "string",
+                "description": "The check's name ('plugin': the plugin's own).",
+            },
+            "quality": {**_QUALITY, "description": "null: the check could not judge (see reason)."},
+            "reason": {"type": "string", "description": "Why, in words a shifter understands."},
+        },
+    },
+    "Histogram": {
+        "type": "object",
+        "required": ["name", "class_name", "quality", "info", "checks", "url"],
+        "properties": {
+            "name": {"type": "string"},
+            "class_name": {"type": "string"},
+            "title": {"type": "string"},
+            "position": {"type": "integer"},
+            "entries": {"type": "number"},
+            "draw_options": {"type": "string"},
+            "quality": {**_QUALITY, "description": "The worst of its checks."},
+            "info": {
+                "type": "object",
+                "description": "The plugin's information (e.g. hot_channels, the check message).",
+            },
+            "json_size": {"type": "integer"},
+            "etag": {"type": "string"},
+            "error": {"type": ["string", "null"]},
+            "checks": {
+                "type": "array",
+                "items": {"$ref": "#/components/schemas/Check"},
+                "description": "Every check's result, in the order they ran.",
+            },
+            "url": {
+                "type": ["string", "null"],
+                "description": "Its JSROOT JSON; null when it could not be converted.",
+            },
+        },
+    },
+    "Group": {
+        "type": "object",
+        "required": ["name", "histograms"],
+        "properties": {
+            "name": {"type": "string"},
+            "layout": {"type": ["string", "null"]},
+            "columns": {"type": ["integer", "null"]},
+            "histograms": {"type": "array", "items": {"$ref": "#/components/schemas/Histogram"}},
+        },
+    },
+    "SubsystemDetail": {
+        "type": "object",
+        "required": ["name", "run_number", "quality", "groups"],
+        "properties": {
+            "name": {"type": "string"},
+            "run_number": {"type": "integer"},
+            "quality": {**_QUALITY, "description": "The worst of its histograms'."},
+            "result": {
+                "type": ["object", "null"],
+                "description": "The time slice or reprocessing shown (?result=ID), else null.",
+            },
+            "groups": {"type": "array", "items": {"$ref": "#/components/schemas/Group"}},
+        },
+    },
+    "RunReference": {
+        "type": "object",
+        "required": ["subsystem", "run_number", "runs", "histogram_url"],
+        "properties": {
+            "subsystem": {"type": "string"},
+            "run_number": {"type": "integer", "description": "The reference run."},
+            "runs": {
+                "type": ["array", "null"],
+                "items": {"type": "integer"},
+                "description": "The range it was set for; null: every run.",
+            },
+            "set_by": {"type": "string"},
+            "set_at": {"type": "string", "format": "date-time"},
+            "histogram_url": {
+                "type": "string",
+                "description": "Add ?name=NAME for a histogram of the reference run.",
+            },
         },
     },
     "RunPage": {

@@ -15,6 +15,12 @@ filter); the run page shows a badge per subsystem, group and histogram with the
 reason and the plugin's information beside the drawing, and ``?order=problems``
 lists the bad, then the medium histograms of every group first.
 
+When the subsystem has a reference run for the run shown, each 1D and 2D histogram
+offers to overlay that run's histogram (normalised to the same integral) or to show
+the ratio; the browser fetches the reference's stored JSON from the API and does
+the arithmetic (``static/reference.js``). Experts mark the shown run as the
+reference on the same page (:mod:`overwatch.webapp.references`).
+
 The run page search runs the viewer's regular expression with RE2, whose time is
 linear in the input for every pattern, so no pattern can stall a worker.
 """
@@ -52,6 +58,7 @@ from overwatch.storage.queries import list_runs
 from overwatch.storage.queries import neighbour_runs
 from overwatch.storage.queries import raw_file
 from overwatch.storage.queries import result_histograms
+from overwatch.storage.references import reference_for
 from overwatch.webapp.alarms import alarm_url
 from overwatch.webapp.auth import protect
 from overwatch.webapp.database import get_settings
@@ -204,6 +211,7 @@ def render_run_page(
         groups = result_histograms(session, shown_id) if shown_id is not None else []
         jobs = list_jobs(session, subsystem_id=sub.id, limit=8)
         alarms = list_alarms(session, run_number=sub.run_number, limit=50)
+        reference = reference_for(session, sub.name, sub.run_number)
     search_note = None
     problems, unproblematic = problems_first(groups)
     show_problems = order == "problems" and not query
@@ -234,6 +242,7 @@ def render_run_page(
         jobs=jobs,
         alarms=alarms,
         alarm_url=alarm_url,
+        reference=reference,
         options=[option.describe() for option in get_plugin(sub.name).options],
         form_errors=form_errors or {},
         form_values=form_values or {},
@@ -269,9 +278,12 @@ def _histogram_page(run_number: int, subsystem: str, name: str) -> str:
             abort(404, f"no result {result_id} for run {run_number} {subsystem}")
         shown = result_id if result_id is not None else sub.current_result_id
         hist = histogram_meta(session, shown, name) if shown is not None else None
+        reference = reference_for(session, sub.name, sub.run_number)
     if hist is None:
         abort(404, f"no histogram {name!r} in run {run_number} {subsystem}")
-    return render_template("histogram.html", sub=sub, hist=hist, result_id=result_id)
+    return render_template(
+        "histogram.html", sub=sub, hist=hist, result_id=result_id, reference=reference
+    )
 
 
 @bp.get("/runs/<int:run_number>/<subsystem>/file")

@@ -17,6 +17,7 @@ from overwatch.monitoring.checks import PLUGIN_CHECK_NAME
 from overwatch.monitoring.checks import CheckResult
 from overwatch.monitoring.checks import from_plugin_outcome
 from overwatch.monitoring.checks import histogram_quality
+from overwatch.monitoring.checks import no_reference_reason
 from overwatch.monitoring.checks import run_checks
 from overwatch.monitoring.checks import run_quality
 from overwatch.monitoring.checks import subsystem_quality
@@ -60,6 +61,19 @@ def test_run_checks_selects_by_subsystem_and_name_in_order() -> None:
     assert results[1].reason == "mean 11.5 above the error limit 10 (warning 8)"
     assert results[2].reason == "no reference histogram of this name: nothing to compare with"
     assert histogram_quality(results) == "bad"
+    # The caller says why there is no reference: none set, or none of this name.
+    unset = run_checks(
+        hist,
+        subsystem="EMC",
+        config=config,
+        no_reference=no_reference_reason("EMC", None),
+    )
+    assert unset[2].quality is None
+    assert unset[2].reason.startswith("no reference run set for EMC: nothing to compare with")
+    absent = run_checks(
+        hist, subsystem="EMC", config=config, no_reference=no_reference_reason("EMC", 294800)
+    )
+    assert absent[2].reason == "reference run 294800 has no EMC histogram of this name"
     # Other subsystems get only the checks for every subsystem.
     assert [r.check for r in run_checks(hist, subsystem="HLT", config=config)] == ["entries"]
     assert run_checks(hist, subsystem="HLT", config=CheckConfig()) == []

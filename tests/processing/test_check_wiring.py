@@ -195,7 +195,11 @@ def test_checks_are_stored_with_reasons_and_the_worst_is_the_quality(
     assert good["mean"][0] == "good"
     assert good["mean"][1].startswith("mean 8")
     # No reference set: the pull test cannot judge, and says why.
-    assert good["pull"] == (None, "no reference histogram of this name: nothing to compare with")
+    assert good["pull"] == (
+        None,
+        "no reference run set for TST: nothing to compare with "
+        "(an expert sets one on a run page or with 'overwatch reference set')",
+    )
     empty = stored["h_empty"]["checks"]
     assert empty["entries"][0] == "bad"
     assert empty["mean"] == (None, "empty histogram (0 entries): nothing to judge yet")

@@ -5,14 +5,22 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import func
+from sqlalchemy import select
 
 from overwatch.storage import Database
 from overwatch.storage.jobs import PRIORITY_USER
+from overwatch.storage.models import CheckResult
+from overwatch.storage.models import HistogramRecord
 from overwatch.storage.models import Job
 from overwatch.storage.records import request_key
+from overwatch.storage.references import set_reference
+from tests.webapp.builders import BASE_TIME
 from tests.webapp.builders import HistSpec
 from tests.webapp.builders import add_result
 from tests.webapp.builders import add_run
@@ -299,3 +307,73 @@ def test_status_api(client_as: Client, db: Database) -> None:
     assert body["subsystems"][0]["name"] == "EMC"
     assert body["subsystems"][0]["last_file_name"] == "EMChistos_10_C_2018_10_22_08_13_55.root"
     assert body["daemons"] == []
+
+
+def _violations(value: Any, schema: dict[str, Any], schemas: dict[str, Any], at: str) -> list[str]:
+    """Where ``value`` breaks ``schema`` (the subset of JSON Schema our document uses)."""
+    if "$ref" in schema:
+        schema = schemas[schema["$ref"].rsplit("/", 1)[1]]
+    kinds = {
+        "object": dict,
+        "array": list,
+        "string": str,
+        "integer": int,
+        "number": (int, float),
+        "boolean": bool,
+        "null": type(None),
+    }
+    allowed = schema.get("type")
+    if allowed is not None:
+        names = [allowed] if isinstance(allowed, str) else allowed
+        bool_as_number = isinstance(value, bool) and "boolean" not in names
+        if bool_as_number or not any(isinstance(value, kinds[name]) for name in names):
+            return [f"{at}: {value!r} is not {allowed}"]
+    if "enum" in schema and value not in schema["enum"]:
+        return [f"{at}: {value!r} not in {schema['enum']}"]
+    found = []
+    if isinstance(value, dict):
+        found += [f"{at}: no {key!r}" for key in schema.get("required", ()) if key not in value]
+        for key, sub in schema.get("properties", {}).items():
+            if key in value:
+                found += _violations(value[key], sub, schemas, f"{at}.{key}")
+    if isinstance(value, list) and "items" in schema:
+        for index, item in enumerate(value):
+            found += _violations(item, schema["items"], schemas, f"{at}[{index}]")
+    return found
+
+
+def test_openapi_schemas_match_real_responses(client_as: Client, db: Database) -> None:
+    """The documented schemas (run quality, histogram checks, references) against real answers."""
+    add_run(db, 10)
+    add_run(db, 11, start=BASE_TIME + timedelta(hours=1))
+    with db.session() as session:
+        hist_id = session.scalar(
+            select(func.max(HistogramRecord.id)).where(HistogramRecord.name == "EMCal/time")
+        )
+        session.add(CheckResult(histogram_id=hist_id, name="mean", quality="medium", message="x"))
+        session.add(CheckResult(histogram_id=hist_id, name="pull", quality=None, message="why"))
+        set_reference(session, "EMC", 10)
+    client = client_as("viewer")
+    document = client.get("/api/v1/openapi.json").json
+    schemas = document["components"]["schemas"]
+
+    def check(url: str, path: str) -> Any:
+        body = client.get(url).json
+        schema = document["paths"][path]["get"]["responses"]["200"]["content"]
+        assert _violations(body, schema["application/json"]["schema"], schemas, url) == []
+        return body
+
+    check("/api/v1/runs", "/runs")
+    run = check("/api/v1/runs/11", "/runs/{run_number}")
+    assert run["quality"] == "bad"
+    detail = check("/api/v1/runs/11/EMC", "/runs/{run_number}/{subsystem}")
+    histograms = [hist for group in detail["groups"] for hist in group["histograms"]]
+    # Every field of a histogram entry is documented, and each check has its three fields.
+    assert set(schemas["Histogram"]["properties"]) == set(histograms[0])
+    checked = [hist for hist in histograms if hist["checks"]]
+    assert {c["check"] for hist in checked for c in hist["checks"]} == {"mean", "pull"}
+    assert set(schemas["Check"]["properties"]) == set(checked[0]["checks"][0])
+    reference = check("/api/v1/runs/11/EMC/reference", "/runs/{run_number}/{subsystem}/reference")
+    assert set(schemas["RunReference"]["properties"]) == set(reference)
+    # The checker can fail: a wrong type and a missing field are found.
+    assert _violations({"run_number": "11"}, {"$ref": "#/components/schemas/Run"}, schemas, "x")

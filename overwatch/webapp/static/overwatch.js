@@ -1,6 +1,7 @@
 // Run pages: draw every histogram of the shown group with JSROOT, then, for an
 // ongoing run, re-fetch each one periodically with its ETag and redraw only those
 // that changed (the server answers 304 for the others), without reloading the page.
+// A histogram shown with its reference run is redrawn by reference.js.
 "use strict";
 
 (function () {
@@ -74,7 +75,12 @@
       try {
         const got = await fetchObject(frame, etags.get(frame));
         if (got === null) continue;
-        await JSROOT.redraw(frame, got.obj, frame.dataset.options || "");
+        if (frame.dataset.view && frame.dataset.view !== "plain") {
+          // Shown with its reference (reference.js): that view is redrawn with the new object.
+          frame.dispatchEvent(new CustomEvent("overwatch:object", { detail: got.obj, bubbles: true }));
+        } else {
+          await JSROOT.redraw(frame, got.obj, frame.dataset.options || "");
+        }
         etags.set(frame, got.etag);
         changed += 1;
       } catch (err) {
