@@ -203,6 +203,8 @@ class CheckRow:
     name: str
     quality: str | None
     message: str
+    #: The number the check judged, for trending (``None``: none, or not finite).
+    value: float | None = None
 
 
 @dataclass
@@ -346,6 +348,7 @@ def _store_checks(session: Session, ids: Sequence[int], histograms: Sequence[His
             "name": check.name,
             "quality": check.quality,
             "message": check.message,
+            "value": check.value,
         }
         for id_, hist in zip(ids, histograms, strict=True)
         for check in hist.checks
