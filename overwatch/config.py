@@ -27,6 +27,7 @@ import yaml
 
 if TYPE_CHECKING:
     from overwatch.monitoring.config import CheckConfig
+    from overwatch.monitoring.trending.config import TrendConfig
 
 __all__ = [
     "ENV_PREFIX",
@@ -218,6 +219,19 @@ def _to_check_config(value: Any) -> CheckConfig:
         except yaml.YAMLError as exc:
             raise ValueError(f"not valid YAML: {exc}") from None
     return load_check_config(value)
+
+
+def _to_trend_config(value: Any) -> TrendConfig:
+    # Pure Python like the checks' definitions; the defaults apply to subsystems not named.
+    from overwatch.monitoring.trending.config import load_trend_config  # noqa: PLC0415
+
+    if isinstance(value, str):
+        # Environment form: the same YAML as in the file, e.g. '{TPC: [defaults, {...}]}'.
+        try:
+            value = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"not valid YAML: {exc}") from None
+    return load_trend_config(value)
 
 
 def _to_name_list(value: Any) -> tuple[str, ...]:
@@ -415,6 +429,14 @@ SETTINGS: tuple[Setting, ...] = (
         None,
         "A YAML file holding the checks instead of the checks setting; relative to the config file.",
     ),
+    Setting(
+        "trending",
+        _to_trend_config,
+        None,
+        "Trends per subsystem: mean, rms, maximum, entries, a check's figure or a plugin "
+        "function of one histogram, with optional limits (docs/monitoring.md); subsystems "
+        "not named keep the built-in EMC, HLT and TPC trends.",
+    ),
     Setting("log_level", _to_log_level, "INFO", "Logging level: DEBUG, INFO, WARNING or ERROR."),
     Setting("web_bind", _to_str, "127.0.0.1:8850", "Address the web app listens on."),
     Setting("web_workers", _to_positive_int, 2, "gunicorn worker processes for the web app."),
@@ -560,6 +582,7 @@ class Settings:
     plugin_reload_seconds: float
     checks: CheckConfig
     checks_file: Path | None
+    trending: TrendConfig
     log_level: str
     web_bind: str
     web_workers: int

@@ -75,13 +75,35 @@ _TPC = "TPCQA/h_tpc_"
 #: The built-in trends, in the form of the setting (docs/monitoring.md lists them).
 DEFAULT_TRENDS: dict[str, list[dict[str, Any]]] = {
     "EMC": [
-        _mean("emcal_max_patch_gah", f"{_EMC}EMCalMaxPatchAmpEMCGAH", "EMCal max GA high patch amplitude, mean"),  # fmt: skip
-        _mean("dcal_max_patch_gah", f"{_EMC}DCalMaxPatchAmpEMCGAH", "DCal max GA high patch amplitude, mean"),  # fmt: skip
-        _mean("emcal_max_patch_jeh", f"{_EMC}EMCalMaxPatchAmpEMCJEH", "EMCal max JE high patch amplitude, mean"),  # fmt: skip
-        _mean("dcal_max_patch_jeh", f"{_EMC}DCalMaxPatchAmpEMCJEH", "DCal max JE high patch amplitude, mean"),  # fmt: skip
+        _mean(
+            "emcal_max_patch_gah",
+            f"{_EMC}EMCalMaxPatchAmpEMCGAH",
+            "EMCal max GA high patch amplitude, mean",
+        ),
+        _mean(
+            "dcal_max_patch_gah",
+            f"{_EMC}DCalMaxPatchAmpEMCGAH",
+            "DCal max GA high patch amplitude, mean",
+        ),
+        _mean(
+            "emcal_max_patch_jeh",
+            f"{_EMC}EMCalMaxPatchAmpEMCJEH",
+            "EMCal max JE high patch amplitude, mean",
+        ),
+        _mean(
+            "dcal_max_patch_jeh",
+            f"{_EMC}DCalMaxPatchAmpEMCJEH",
+            "DCal max JE high patch amplitude, mean",
+        ),
         _mean("emcal_patch_l0", f"{_EMC}EMCalPatchAmpEMCL0", "EMCal L0 patch amplitude, mean"),
         _mean("dcal_patch_l0", f"{_EMC}DCalPatchAmpEMCL0", "DCal L0 patch amplitude, mean"),
-        _trend("plugin", "fastor_l0_amp", f"{_EMC}FastORL0Amp", "FastOR L0 amplitude, mean over channels", function="channel_mean"),  # fmt: skip
+        _trend(
+            "plugin",
+            "fastor_l0_amp",
+            f"{_EMC}FastORL0Amp",
+            "FastOR L0 amplitude, mean over channels",
+            function="channel_mean",
+        ),
         _trend("entries", "events", f"{_EMC}Events", "Events"),
     ],
     "HLT": [
@@ -95,14 +117,28 @@ DEFAULT_TRENDS: dict[str, list[dict[str, Any]]] = {
         _trend("entries", "events", "fHistTPCtracks", "Events"),
     ],
     "TPC": [
-        _mean("dca_r", f"{_TPC}track_all_recvertex_3", "DCA_r (cm), mean",
-              warning_min=-0.15, warning_max=0.15, critical_min=-0.3, critical_max=0.3),  # fmt: skip
+        _mean(
+            "dca_r",
+            f"{_TPC}track_all_recvertex_3",
+            "DCA_r (cm), mean",
+            warning_min=-0.15,
+            warning_max=0.15,
+            critical_min=-0.3,
+            critical_max=0.3,
+        ),
         _trend("rms", "dca_r_rms", f"{_TPC}track_all_recvertex_3", "DCA_r (cm), RMS"),
-        _mean("dca_z", f"{_TPC}track_all_recvertex_4", "DCA_z (cm), mean",
-              warning_min=-0.15, warning_max=0.15, critical_min=-0.3, critical_max=0.3),  # fmt: skip
+        _mean(
+            "dca_z",
+            f"{_TPC}track_all_recvertex_4",
+            "DCA_z (cm), mean",
+            warning_min=-0.15,
+            warning_max=0.15,
+            critical_min=-0.3,
+            critical_max=0.3,
+        ),
         _trend("rms", "dca_z_rms", f"{_TPC}track_all_recvertex_4", "DCA_z (cm), RMS"),
         _trend("entries", "tracks", f"{_TPC}track_all_recvertex_0", "Tracks"),
-        _mean("clusters_per_track", f"{_TPC}track_all_recvertex_0", "TPC clusters per track, mean"),  # fmt: skip
+        _mean("clusters_per_track", f"{_TPC}track_all_recvertex_0", "TPC clusters per track, mean"),
         _mean("multiplicity", f"{_TPC}event_recvertex_3", "Event multiplicity, mean"),
         _mean("vertex_z", f"{_TPC}event_recvertex_2", "Vertex z (cm), mean"),
     ],
@@ -183,7 +219,7 @@ def _text(raw: Mapping[str, Any], key: str, path: str, *, required: bool = True)
     return value
 
 
-def _limits(raw: Mapping[str, Any], path: str) -> dict[str, float | None]:
+def _limits(raw: Mapping[str, Any], path: str) -> dict[str, Any]:
     limits = {
         key: (None if raw.get(key) is None else _number(raw[key], f"{path}.{key}"))
         for key in LIMIT_KEYS
@@ -195,21 +231,21 @@ def _limits(raw: Mapping[str, Any], path: str) -> dict[str, float | None]:
                 f"{path}.{severity}_min", f"{low:g} is above {severity}_max {high:g}"
             )
     # The warning band lies inside the critical one, or "warning" could be worse than "critical".
-    if None not in (limits["warning_max"], limits["critical_max"]):
-        if limits["warning_max"] > limits["critical_max"]:  # type: ignore[operator]
-            raise TrendConfigError(f"{path}.warning_max", "is above critical_max")
-    if None not in (limits["warning_min"], limits["critical_min"]):
-        if limits["warning_min"] < limits["critical_min"]:  # type: ignore[operator]
-            raise TrendConfigError(f"{path}.warning_min", "is below critical_min")
+    warning_max, critical_max = limits["warning_max"], limits["critical_max"]
+    if warning_max is not None and critical_max is not None and warning_max > critical_max:
+        raise TrendConfigError(f"{path}.warning_max", f"{warning_max:g} is above critical_max")
+    warning_min, critical_min = limits["warning_min"], limits["critical_min"]
+    if warning_min is not None and critical_min is not None and warning_min < critical_min:
+        raise TrendConfigError(f"{path}.warning_min", f"{warning_min:g} is below critical_min")
     return limits
 
 
 def _spec(raw: Any, path: str) -> TrendSpec:
     if not isinstance(raw, Mapping):
         raise TrendConfigError(
-            path, f"expected a mapping with name, kind and histogram (or {DEFAULTS_WORD!r}), "
-            f"got {raw!r}",
-        )  # fmt: skip
+            path,
+            f"expected a mapping with name, kind and histogram (or {DEFAULTS_WORD!r}), got {raw!r}",
+        )
     kind = raw.get("kind")
     if kind not in KINDS:
         raise TrendConfigError(f"{path}.kind", f"must be one of {', '.join(KINDS)}, got {kind!r}")

@@ -34,7 +34,7 @@ def _finite(value: object, what: str) -> float | str:
     return number if math.isfinite(number) else f"{what} is {number}: not trended"
 
 
-def trend_value(
+def trend_value(  # noqa: PLR0911 - a return per kind and reason
     spec: TrendSpec,
     hist: Histogram,
     *,
