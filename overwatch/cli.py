@@ -88,6 +88,10 @@ COMMANDS: dict[str, LazyCommand] = {
         "overwatch.reference_commands:reference_group",
         "Reference runs per subsystem, which reference checks compare with.",
     ),
+    "trending": LazyCommand(
+        "overwatch.trending_commands:trending_group",
+        "Trend values: back-fill new trend definitions from what is stored.",
+    ),
     "deploy": LazyCommand("overwatch.cli:deploy_not_built", "(deployment: not built yet)"),
 }
 
