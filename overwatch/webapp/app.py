@@ -33,6 +33,7 @@ from overwatch.webapp import runs
 from overwatch.webapp import security
 from overwatch.webapp import slicing
 from overwatch.webapp import status
+from overwatch.webapp import trends
 
 __all__ = ["WebState", "create_app", "state"]
 
@@ -92,7 +93,19 @@ def create_app(
 
     # Before any blueprint: it bounds the <int:...> converter that their routes use.
     params.init_app(app)
-    for part in (security, auth, errors, formatting, assets, runs, slicing, status, api, admin):
+    for part in (
+        security,
+        auth,
+        errors,
+        formatting,
+        assets,
+        runs,
+        slicing,
+        status,
+        api,
+        trends,
+        admin,
+    ):
         part.init_app(app)
     # Agents authenticate every upload with their token; they have no session to forge.
     dqm_receiver.init_app(app, settings, database)
