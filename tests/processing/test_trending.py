@@ -216,6 +216,6 @@ def test_backfill_fills_a_new_definition_for_one_subsystem_only(
             session.execute(select(TrendValue.name, func.count()).group_by(TrendValue.name)).all()
         )
     # The check's figure was not stored at processing (no check then): no value for it.
-    assert counts == {n: 3 for n in ("peak_mean", "peak_rms", "peak_max", "peak_entries",
-                                     "map_y_mean", "twice_max")}  # fmt: skip
+    names = ("peak_mean", "peak_rms", "peak_max", "peak_entries", "map_y_mean", "twice_max")
+    assert counts == dict.fromkeys(names, 3)
     assert report.values == 3 * 6
