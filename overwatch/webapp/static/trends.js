@@ -60,7 +60,8 @@
     y1 += dy;
     let x0 = Math.min(...xs);
     let x1 = Math.max(...xs);
-    const dx = x1 > x0 ? 0.05 * (x1 - x0) : byRun ? 1 : 600;
+    // Runs: whole-number margins, so that ticks can fall on run numbers; time: 5 % or 10 minutes.
+    const dx = byRun ? Math.max(1, Math.round(0.05 * (x1 - x0))) : x1 > x0 ? 0.05 * (x1 - x0) : 600;
     x0 -= dx;
     x1 += dx;
 
@@ -92,7 +93,10 @@
     h.fMaximum = y1;
     h.fXaxis.fTitle = byRun ? "run number" : "time";
     if (byRun) {
-      h.fXaxis.fNdivisions = 505;
+      // Run numbers in full (kNoExponent, BIT(17)), whole numbers only (kIsInteger, BIT(22)).
+      h.fXaxis.fBits |= (1 << 17) | (1 << 22);
+      // A few runs: one tick per run, exactly (a negative count is not optimised).
+      h.fXaxis.fNdivisions = x1 - x0 <= 12 ? -(x1 - x0) : 505;
     } else {
       h.fXaxis.fTimeDisplay = true;
       h.fXaxis.fTimeFormat = "%d/%m %H:%M%F1970-01-01 00:00:00s0";
