@@ -219,3 +219,34 @@ def test_backfill_fills_a_new_definition_for_one_subsystem_only(
     names = ("peak_mean", "peak_rms", "peak_max", "peak_entries", "map_y_mean", "twice_max")
     assert counts == dict.fromkeys(names, 3)
     assert report.values == 3 * 6
+
+
+def test_backfill_command_reports_and_refuses_a_subsystem_without_trends(
+    make_settings: Any, db: Database, tmp_path: Any
+) -> None:
+    from click.testing import CliRunner  # noqa: PLC0415
+
+    from overwatch.cli import cli  # noqa: PLC0415
+
+    settings = make_settings(trending=TRENDS)
+    for run in (200, 201):
+        _write(settings, run, 0)
+    _process(settings, db)
+    with db.session() as session:
+        session.execute(delete(TrendValue))
+    config = tmp_path / "trending.yaml"
+    config.write_text(f"trending: {TRENDS!r}\n".replace("'", '"'), encoding="utf-8")
+    options = ["--config", str(config), "--data-dir", str(settings.data_dir),
+               "--database-url", settings.effective_database_url]  # fmt: skip
+    runner = CliRunner()
+    done = runner.invoke(cli, [*options, "trending", "backfill", "--subsystem", SYS])
+    assert done.exit_code == 0, done.output
+    # Six trends per run: no check was configured, so no check figure was stored.
+    assert done.output.strip() == "backfill: 12 trend value(s) from 2 result(s)"
+    assert len(_rows(db)) == 12
+    refused = runner.invoke(cli, [*options, "trending", "backfill", "--subsystem", "XYZ"])
+    assert refused.exit_code == 2
+    assert "no trends are defined for XYZ" in refused.output
+    listed = runner.invoke(cli, [*options, "trending", "list", SYS])
+    assert "peak_mean" in listed.output
+    assert "2 value(s)" in listed.output
