@@ -28,6 +28,7 @@ from overwatch.config import Settings
 from overwatch.detectors.api import DetectorPlugin
 from overwatch.detectors.api import ProcessingContext
 from overwatch.detectors.registry import get_plugin
+from overwatch.histograms.model import Histogram
 from overwatch.monitoring.trending.config import TrendConfig
 from overwatch.monitoring.trending.config import TrendSpec
 from overwatch.monitoring.trending.values import trend_value
@@ -53,7 +54,7 @@ def extract_trends(
 ) -> dict[str, float]:
     """The value of each trend in ``specs`` whose histogram is in ``stored`` and gives one."""
     values: dict[str, float] = {}
-    decoded: dict[str, object] = {}
+    decoded: dict[str, Histogram | str] = {}
     for spec in specs:
         item = stored.get(spec.histogram)
         if item is None or item.json_gz is None:
@@ -71,7 +72,7 @@ def extract_trends(
             continue
         value = trend_value(
             spec,
-            hist,  # type: ignore[arg-type]
+            hist,
             check_values=item.checks,
             plugin=plugin,
             context=context,
