@@ -96,6 +96,10 @@ COMMANDS: dict[str, LazyCommand] = {
         "overwatch.notify_commands:notify_group",
         "Alarm notification channels: list them, send a test message.",
     ),
+    "trending": LazyCommand(
+        "overwatch.trending_commands:trending_group",
+        "Trend values: back-fill new trend definitions from what is stored.",
+    ),
     "deploy": LazyCommand("overwatch.cli:deploy_not_built", "(deployment: not built yet)"),
 }
 

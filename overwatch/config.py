@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from overwatch.monitoring.alarms.config import AlarmConfig
     from overwatch.monitoring.config import CheckConfig
     from overwatch.monitoring.notifications.config import NotificationConfig
+    from overwatch.monitoring.trending.config import TrendConfig
 
 __all__ = [
     "ENV_PREFIX",
@@ -213,38 +214,41 @@ def _to_check_config(value: Any) -> CheckConfig:
     # must not import more than it uses (monitoring.config itself is pure Python).
     from overwatch.monitoring.config import load_check_config  # noqa: PLC0415
 
-    if isinstance(value, str):
-        # Environment form: the same YAML as in the file, e.g. '{EMC: [{kind: ...}]}'.
-        try:
-            value = yaml.safe_load(value)
-        except yaml.YAMLError as exc:
-            raise ValueError(f"not valid YAML: {exc}") from None
-    return load_check_config(value)
+    # Environment form: the same YAML as in the file, e.g. '{EMC: [{kind: ...}]}'.
+    return load_check_config(_yaml_text(value))
 
 
 def _to_alarm_config(value: Any) -> AlarmConfig:
     from overwatch.monitoring.alarms.config import load_alarm_config  # noqa: PLC0415
 
-    if isinstance(value, str):
-        # Environment form: the same YAML as in the file, e.g. '[{name: ..., kind: ...}]'.
-        try:
-            value = yaml.safe_load(value)
-        except yaml.YAMLError as exc:
-            raise ValueError(f"not valid YAML: {exc}") from None
-    return load_alarm_config(value)
+    # Environment form: the same YAML as in the file, e.g. '[{name: ..., kind: ...}]'.
+    return load_alarm_config(_yaml_text(value))
 
 
 def _to_notification_config(value: Any) -> NotificationConfig:
     # Pure Python like the checks: apprise is imported only where messages are sent.
     from overwatch.monitoring.notifications.config import load_notification_config  # noqa: PLC0415
 
+    # Environment form: the same YAML as in the file, e.g. '{channels: {...}}'.
+    return load_notification_config(_yaml_text(value))
+
+
+def _to_trend_config(value: Any) -> TrendConfig:
+    # Pure Python like the checks' definitions; the defaults apply to subsystems not named.
+    from overwatch.monitoring.trending.config import load_trend_config  # noqa: PLC0415
+
+    # Environment form: the same YAML as in the file, e.g. '{TPC: [defaults, {...}]}'.
+    return load_trend_config(_yaml_text(value))
+
+
+def _yaml_text(value: Any) -> Any:
+    """A structured setting given as text (an environment variable) is parsed as YAML."""
     if isinstance(value, str):
-        # Environment form: the same YAML as in the file, e.g. '{channels: {...}}'.
         try:
             value = yaml.safe_load(value)
         except yaml.YAMLError as exc:
             raise ValueError(f"not valid YAML: {exc}") from None
-    return load_notification_config(value)
+    return value
 
 
 def _to_name_list(value: Any) -> tuple[str, ...]:
@@ -478,6 +482,14 @@ SETTINGS: tuple[Setting, ...] = (
         "with routing by subsystem and severity, cool-down, digest and retries "
         "(docs/monitoring.md#notifications); URLs are masked here.",
     ),
+    Setting(
+        "trending",
+        _to_trend_config,
+        None,
+        "Trends per subsystem: mean, rms, maximum, entries, a check's figure or a plugin "
+        "function of one histogram, with optional limits (docs/monitoring.md); subsystems "
+        "not named keep the built-in EMC, HLT and TPC trends.",
+    ),
     Setting("log_level", _to_log_level, "INFO", "Logging level: DEBUG, INFO, WARNING or ERROR."),
     Setting("web_bind", _to_str, "127.0.0.1:8850", "Address the web app listens on."),
     Setting("web_workers", _to_positive_int, 2, "gunicorn worker processes for the web app."),
@@ -628,6 +640,7 @@ class Settings:
     checks_file: Path | None
     alarms: AlarmConfig
     notifications: NotificationConfig
+    trending: TrendConfig
     log_level: str
     web_bind: str
     web_workers: int

@@ -150,3 +150,28 @@ def test_the_newest_run_stays_live_with_a_receiver_heartbeat(
     assert live
     assert live[0]["alive"]
     assert live[0]["accepted"] >= 2
+
+
+def test_trends_grow_with_the_live_run_by_time_and_keep_one_point_per_run(
+    demo: tuple[str, dict[str, str], subprocess.Popen[bytes]],
+) -> None:
+    base, env, _process = demo
+    auth = _demo_token(env)
+    url = f"{base}/api/v1/trends/TPC/dca_r"
+
+    def points(x: str) -> list[dict[str, object]]:
+        body = requests.get(url, params={"x": x}, headers=auth, timeout=10).json()
+        return list(body["points"])
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(points("time")) < 2:
+        time.sleep(1)
+    by_time, by_run = points("time"), points("run")
+    assert len(by_time) >= 2, "the live run added no trend point"
+    assert len({p["run_number"] for p in by_time}) == 1
+    assert len(by_run) == 1
+    listed = requests.get(f"{base}/api/v1/trends/TPC", headers=auth, timeout=10).json()
+    dca = next(t for t in listed["trends"] if t["name"] == "dca_r")
+    assert {limit["severity"] for limit in dca["limits"]} == {"warning", "critical"}
+    page = requests.get(f"{base}/trends/TPC", headers=auth, timeout=10)
+    assert page.status_code == 200

@@ -22,6 +22,12 @@ for every job, on the histogram model (:class:`overwatch.histograms.model.Histog
    pattern matches its name, the rest in a final "Other" group. A group may name
    its members' display order (:attr:`GroupSpec.order`) and a page layout
    (:attr:`GroupSpec.layout`, e.g. ``"grid"`` with :attr:`GroupSpec.columns`).
+5. :meth:`DetectorPlugin.trend` — for trends of kind ``plugin`` (the ``trending``
+   setting): given a function name and the histogram the trend names, as stored
+   (after ``prepare``), return the number to trend or ``None``. It runs in the
+   process that stores the job's result, and again in ``overwatch trending
+   backfill`` on the stored histogram (then ``context.summary`` is empty), so it
+   must compute from the histogram alone.
 
 Display hints for one histogram go into ``hist.metadata["display"]`` (a dict):
 ``name`` (shown instead of the stored key, which never changes), ``show_title``,
@@ -256,6 +262,10 @@ class DetectorPlugin:
             hist.metadata.setdefault("info", []).append(f"Scaled by 1/{hist.entries:g} entries")
 
     def check(self, hist: Histogram, context: ProcessingContext) -> CheckOutcome | None:
+        return None
+
+    def trend(self, function: str, hist: Histogram, context: ProcessingContext) -> float | None:
+        """The value of the plugin trend ``function`` for ``hist``; ``None``: no value."""
         return None
 
     def groups(self, names: Sequence[str], context: ProcessingContext) -> list[GroupSpec]:

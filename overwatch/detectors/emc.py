@@ -320,6 +320,14 @@ class EMCPlugin(DetectorPlugin):
         reasons = [o.message for o in outcomes if o.quality == worst]
         return CheckOutcome(worst or "good", "; ".join(reasons))
 
+    # -- trending -----------------------------------------------------------------
+
+    def trend(self, function: str, hist: Histogram, context: ProcessingContext) -> float | None:
+        """``channel_mean``: the mean over the channels (bins) of a per-FastOR histogram."""
+        if function != "channel_mean" or hist.ndim != 1 or not hist.values().size:
+            return None
+        return float(hist.values().mean())
+
     # -- groups -------------------------------------------------------------------
 
     def groups(self, names: Sequence[str], context: ProcessingContext) -> list[GroupSpec]:

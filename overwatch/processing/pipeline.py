@@ -364,8 +364,13 @@ def _encoded(
 
 
 def _check_row(result: CheckResult) -> CheckRow:
+    value = result.value
     return CheckRow(
-        fit(clean_text(result.check), CHECK_NAME_LENGTH), result.quality, clean_text(result.reason)
+        fit(clean_text(result.check), CHECK_NAME_LENGTH),
+        result.quality,
+        clean_text(result.reason),
+        # NaN would read back as NULL on SQLite but as NaN on PostgreSQL: keep none.
+        float(value) if value is not None and math.isfinite(value) else None,
     )
 
 

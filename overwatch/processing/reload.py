@@ -47,7 +47,7 @@ __all__ = ["RELOADABLE", "PluginReloader", "ReloadSignal", "check_digests"]
 log = logging.getLogger(__name__)
 
 #: The settings a reload reads again; every other setting needs a restart.
-RELOADABLE = ("plugins", "checks", "checks_file")
+RELOADABLE = ("plugins", "checks", "checks_file", "trending")
 
 
 def check_digests(checks: CheckConfig | None) -> dict[str, str]:

@@ -48,6 +48,7 @@ from overwatch.processing.reader import Unconvertible
 from overwatch.processing.reader import read_file
 from overwatch.processing.references import ReferenceLoader
 from overwatch.processing.scan import quarantine
+from overwatch.processing.trending import result_trends
 from overwatch.storage import Database
 from overwatch.storage.jobs import claim_job
 from overwatch.storage.jobs import fail_job
@@ -351,6 +352,10 @@ class Worker:
                 checks=checks,
             )
             data.file_ids = used
+            if plan.context.kind == "run":
+                data.trends = result_trends(
+                    self.settings.trending, plugin, plan.context, data.histograms
+                )
             note = None
             if errors:
                 note = f"{len(errors)} object(s) could not be read:\n" + _problems(errors)

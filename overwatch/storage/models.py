@@ -351,6 +351,8 @@ class CheckResult(Base):
     name: Mapped[str] = mapped_column(String(128))
     quality: Mapped[str | None] = mapped_column(String(8))
     message: Mapped[str] = mapped_column(Text, default="")
+    #: The number the check judged (a mean, a χ²/ndf, ...), for trending; NULL if none.
+    value: Mapped[float | None] = mapped_column(Float)
 
 
 class Reference(Base):
@@ -373,8 +375,24 @@ class Reference(Base):
 
 
 class TrendValue(Base):
+    """One value of a trend: one row per (subsystem, trend, processing of a run at ``time``).
+
+    ``time`` is the time of the newest file the processed result includes, so
+    processing the same data again (or back-filling it) replaces the row.
+    """
+
     __tablename__ = "trend_values"
-    __table_args__ = (Index("ix_trend_values_subsystem_name_time", "subsystem", "name", "time"),)
+    __table_args__ = (
+        Index("ix_trend_values_subsystem_name_time", "subsystem", "name", "time"),
+        Index(
+            "uq_trend_values_subsystem_name_run_number_time",
+            "subsystem",
+            "name",
+            "run_number",
+            "time",
+            unique=True,
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subsystem: Mapped[str] = mapped_column(String(32))

@@ -1,7 +1,8 @@
 """Write-side query functions used by intake and processing.
 
 Registration is idempotent (the same file seen twice is one row), and
-:func:`store_result` replaces a subsystem's result inside the caller's transaction,
+:func:`store_result` replaces a subsystem's result (and stores a run result's
+trend values) inside the caller's transaction,
 so a crash leaves the previous state intact. Results of user requests (time
 slices, reprocessing) are kept for a while to serve the same request again, then
 pruned (:func:`prune_request_results`); a subsystem's current result never is.
@@ -36,6 +37,7 @@ from overwatch.storage.models import Result
 from overwatch.storage.models import Run
 from overwatch.storage.models import SubsystemRun
 from overwatch.storage.models import utcnow
+from overwatch.storage.trends import store_trend_values
 
 __all__ = [
     "REQUEST_RESULT_KINDS",
@@ -204,6 +206,8 @@ class CheckRow:
     name: str
     quality: str | None
     message: str
+    #: The number the check judged, for trending (``None``: none, or not finite).
+    value: float | None = None
 
 
 @dataclass
@@ -247,6 +251,8 @@ class ResultData:
     max_time: datetime | None = None
     options: dict[str, Any] = field(default_factory=dict)
     file_ids: list[int] = field(default_factory=list)
+    #: Trend values of a ``run`` result by trend name, stored with it at ``max_time``.
+    trends: dict[str, float] = field(default_factory=dict)
 
 
 def request_key(kind: str, options: dict[str, Any], minutes: tuple[float, float] | None) -> str:
@@ -337,6 +343,10 @@ def store_result(session: Session, subsystem: SubsystemRun, data: ResultData) ->
         session.flush()
         if previous is not None:
             session.execute(delete(Result).where(Result.id == previous))
+        if data.trends and data.max_time is not None:
+            run_number = session.scalar(select(Run.run_number).where(Run.id == subsystem.run_id))
+            if run_number is not None:
+                store_trend_values(session, subsystem.name, run_number, data.max_time, data.trends)
     return result
 
 
@@ -347,6 +357,7 @@ def _store_checks(session: Session, ids: Sequence[int], histograms: Sequence[His
             "name": check.name,
             "quality": check.quality,
             "message": check.message,
+            "value": check.value,
         }
         for id_, hist in zip(ids, histograms, strict=True)
         for check in hist.checks

@@ -35,6 +35,7 @@ from overwatch.webapp import runs
 from overwatch.webapp import security
 from overwatch.webapp import slicing
 from overwatch.webapp import status
+from overwatch.webapp import trends
 
 __all__ = ["WebState", "create_app", "state"]
 
@@ -106,6 +107,7 @@ def create_app(
         status,
         api,
         alarms,
+        trends,
         admin,
     ):
         part.init_app(app)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from overwatch import __version__
+from overwatch.webapp.openapi_trends import TREND_PATHS
+from overwatch.webapp.openapi_trends import TREND_SCHEMAS
 
 __all__ = ["PATHS", "openapi_document"]
 
@@ -543,13 +545,16 @@ def openapi_document() -> dict[str, Any]:
         "info": {
             "title": "Overwatch API",
             "version": __version__,
-            "description": "Runs, histograms (JSROOT JSON), time slices, reprocessing, jobs and alarms.",
+            "description": (
+                "Runs, histograms (JSROOT JSON), time slices, reprocessing, jobs, trends "
+                "and alarms."
+            ),
         },
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}, {"session": []}],
-        "paths": PATHS,
+        "paths": {**PATHS, **TREND_PATHS},
         "components": {
-            "schemas": _SCHEMAS,
+            "schemas": {**_SCHEMAS, **TREND_SCHEMAS},
             "securitySchemes": {
                 "bearer": {
                     "type": "http",

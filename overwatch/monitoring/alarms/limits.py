@@ -7,15 +7,21 @@ inside ``all``/``any``), in the shape the trends API carries as ``limits``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 from typing import Any
+from typing import Protocol
 
+from overwatch.monitoring.alarms.config import AlarmConfig
 from overwatch.monitoring.alarms.config import AlarmRule
 
-if TYPE_CHECKING:
-    from overwatch.config import Settings
+__all__ = ["RANGE_KINDS", "HasAlarms", "alarm_limits"]
 
-__all__ = ["RANGE_KINDS", "alarm_limits"]
+
+class HasAlarms(Protocol):
+    """Anything carrying the validated ``alarms`` setting (the settings object)."""
+
+    @property
+    def alarms(self) -> AlarmConfig: ...
+
 
 RANGE_KINDS = ("value_range", "mean_range", "fraction_in_range")
 
@@ -36,7 +42,7 @@ def _bands(
     ]
 
 
-def alarm_limits(settings: Settings, subsystem: str, trend_name: str) -> list[dict[str, Any]]:
+def alarm_limits(settings: HasAlarms, subsystem: str, trend_name: str) -> list[dict[str, Any]]:
     """``[{"low", "high", "severity", "source"}]`` of the rules on ``trend_name`` of ``subsystem``.
 
     ``low``/``high`` are ``None`` where the range is open; ``source`` is the rule's name.
