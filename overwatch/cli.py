@@ -92,6 +92,10 @@ COMMANDS: dict[str, LazyCommand] = {
         "overwatch.retention_commands:prune_command",
         "Remove surplus received files, archive old runs and expire request results.",
     ),
+    "reprocess": LazyCommand(
+        "overwatch.bulk_commands:reprocess_command",
+        "Re-derive the stored results of many runs, locally or on a Dask cluster.",
+    ),
     "deploy": LazyCommand("overwatch.cli:deploy_not_built", "(deployment: not built yet)"),
 }
 
