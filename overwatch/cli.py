@@ -100,6 +100,10 @@ COMMANDS: dict[str, LazyCommand] = {
         "overwatch.trending_commands:trending_group",
         "Trend values: back-fill new trend definitions from what is stored.",
     ),
+    "reprocess": LazyCommand(
+        "overwatch.bulk_commands:reprocess_command",
+        "Re-derive the stored results of many runs, locally or on a Dask cluster.",
+    ),
     "deploy": LazyCommand("overwatch.cli:deploy_not_built", "(deployment: not built yet)"),
 }
 

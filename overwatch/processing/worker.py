@@ -51,6 +51,7 @@ from overwatch.processing.scan import quarantine
 from overwatch.processing.trending import result_trends
 from overwatch.storage import Database
 from overwatch.storage.jobs import claim_job
+from overwatch.storage.jobs import claim_job_by_id
 from overwatch.storage.jobs import fail_job
 from overwatch.storage.jobs import finish_job
 from overwatch.storage.jobs import heartbeat
@@ -126,6 +127,16 @@ class Worker:
         """Claim one job and run it; ``None`` when the queue has nothing runnable."""
         with self.db.session() as session:
             job = claim_job(session, self.name)
+            if job is None:
+                return None
+            session.expunge(job)
+        return self._run(job)
+
+    def run_job(self, job_id: int) -> JobOutcome | None:
+        """Claim the queued job ``job_id`` and run it; ``None`` when it cannot be claimed
+        (done, failed, running elsewhere, or its subsystem is busy)."""
+        with self.db.session() as session:
+            job = claim_job_by_id(session, job_id, self.name)
             if job is None:
                 return None
             session.expunge(job)

@@ -35,6 +35,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from overwatch.storage.models import Job
+from overwatch.storage.models import Run
+from overwatch.storage.models import SubsystemRun
 from overwatch.storage.models import utcnow
 
 __all__ = [
@@ -43,7 +45,9 @@ __all__ = [
     "PRIORITY_USER",
     "QueueQuotaError",
     "claim_job",
+    "claim_job_by_id",
     "enqueue_job",
+    "enqueue_rederivation",
     "enqueue_request",
     "fail_job",
     "finish_job",
@@ -131,6 +135,44 @@ def enqueue_job(
             session.flush()
             return job
     raise RuntimeError(f"could not queue {dedupe_key}: it is claimed as fast as it is queued")
+
+
+def enqueue_rederivation(
+    session: Session,
+    *,
+    runs: tuple[int, int] | None = None,
+    subsystem: str | None = None,
+    max_attempts: int = 3,
+) -> list[int]:
+    """Queue a ``process`` job for every subsystem of the chosen runs; their job ids.
+
+    The jobs carry the live processing's dedupe key (``process:<subsystem id>``), so a
+    subsystem already queued is not queued twice and is never processed by two
+    workers at once; they wait behind live processing (:data:`PRIORITY_USER`).
+    """
+    query = select(SubsystemRun.id, Run.run_number, SubsystemRun.name).join(
+        Run, Run.id == SubsystemRun.run_id
+    )
+    if runs is not None:
+        query = query.where(Run.run_number.between(*runs))
+    if subsystem is not None:
+        query = query.where(SubsystemRun.name == subsystem)
+    ids = []
+    for sub_id, run_number, name in session.execute(
+        query.order_by(Run.run_number, SubsystemRun.name)
+    ).all():
+        job = enqueue_job(
+            session,
+            kind="process",
+            dedupe_key=f"process:{sub_id}",
+            subsystem_id=sub_id,
+            run_number=run_number,
+            subsystem=name,
+            priority=PRIORITY_USER,
+            max_attempts=max_attempts,
+        )
+        ids.append(job.id)
+    return ids
 
 
 def queued_requests(session: Session, user: str) -> int:
@@ -223,6 +265,40 @@ def claim_job(session: Session, worker: str, *, now: datetime | None = None) -> 
     if job_id is None:
         return None
     return session.get(Job, job_id, populate_existing=True)
+
+
+def claim_job_by_id(
+    session: Session, job_id: int, worker: str, *, now: datetime | None = None
+) -> Job | None:
+    """Take one particular queued job (bulk reprocessing hands out job ids); ``None``
+    when it is not queued any more or its dedupe key is running elsewhere.
+
+    The same one conditional ``UPDATE`` as :func:`claim_job`, so however many times a
+    cluster retries the hand-out, one attempt at most runs at a time.
+    """
+    now = now or utcnow()
+    running = select(Job.dedupe_key).where(Job.state == "running")
+    statement = (
+        update(Job)
+        .where(Job.id == job_id, Job.state == "queued", Job.dedupe_key.not_in(running))
+        .values(
+            state="running",
+            attempts=Job.attempts + 1,
+            claimed_at=now,
+            heartbeat_at=now,
+            worker=worker,
+        )
+        .returning(Job.id)
+        .execution_options(synchronize_session=False)
+    )
+    try:
+        with session.begin_nested():
+            claimed = session.execute(statement).scalar_one_or_none()
+    except IntegrityError:
+        return None
+    if claimed is None:
+        return None
+    return session.get(Job, claimed, populate_existing=True)
 
 
 def heartbeat(session: Session, job_id: int, worker: str, *, now: datetime | None = None) -> bool:
