@@ -1,15 +1,16 @@
-"""Jinja filters: times in the experiment's time zone, ages, qualities and sizes."""
+"""Jinja filters: times in the experiment's time zone, ages, qualities, sizes and job labels."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from flask import Flask
 from flask import current_app
 
 from overwatch.storage.models import utcnow
 
-__all__ = ["age", "init_app", "is_ongoing", "local_time", "quality_class", "size"]
+__all__ = ["age", "init_app", "is_ongoing", "job_label", "local_time", "quality_class", "size"]
 
 QUALITY_LABELS = {"good": "good", "medium": "medium", "bad": "bad"}
 
@@ -43,6 +44,19 @@ def is_ongoing(last_file_time: datetime | None, now: datetime | None = None) -> 
     return ((now or utcnow()) - last_file_time).total_seconds() < minutes * 60
 
 
+#: What each kind of job does, in the words of the pages.
+JOB_KINDS = {"process": "processing", "time_slice": "time slice", "reprocess": "reprocessing"}
+
+
+def job_label(job: Any) -> str:
+    """What a job does, for people: "processing", "reprocessing", "time slice 1–3 min"."""
+    label = JOB_KINDS.get(job.kind, job.kind)
+    params = job.params or {}
+    if job.kind == "time_slice" and "min_minutes" in params and "max_minutes" in params:
+        label += f" {params['min_minutes']:g}–{params['max_minutes']:g} min"
+    return label
+
+
 def quality_class(quality: str | None) -> str:
     """CSS modifier of a quality badge: good, medium, bad or none."""
     return QUALITY_LABELS.get(quality or "", "none")
@@ -62,6 +76,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(quality_class, "quality")
     app.add_template_filter(size, "size")
     app.add_template_global(is_ongoing, "is_ongoing")
+    app.add_template_global(job_label, "job_label")
     settings = app.extensions["overwatch"].settings
     app.jinja_env.globals.update(
         config_timezone=settings.timezone, ongoing_minutes=f"{settings.ongoing_minutes:g}"

@@ -4,8 +4,9 @@
 answers, else 503 saying only that it is unreachable: the driver's message names
 the database host, port and name, which anonymous callers must not learn, so it
 goes to the log. The status page shows per subsystem the last
-received file and its age, the processing daemons' heartbeats, the queue, and the
-running and failed jobs with their errors.
+received file and its age, the processing daemons' heartbeats, the queue, the
+queued jobs in the order workers will claim them (what, run, subsystem, since when),
+and the running and failed jobs with their errors.
 """
 
 from __future__ import annotations
@@ -35,12 +36,16 @@ from overwatch.webapp.database import get_db
 from overwatch.webapp.database import get_settings
 from overwatch.webapp.database import read_session
 
-__all__ = ["bp", "collect_status", "health_bp", "init_app", "receiver_states"]
+__all__ = [
+    "QUEUED_SHOWN",
+    "bp", "collect_status", "health_bp", "init_app", "receiver_states"]
 
 bp = Blueprint("status", __name__)
 protect(bp)
 health_bp = Blueprint("health", __name__)
 logger = logging.getLogger(__name__)
+#: The status page lists this many queued jobs, the next to be claimed first.
+QUEUED_SHOWN = 50
 #: All that /healthz says about a failure.
 UNREACHABLE = "database unreachable"
 
@@ -108,6 +113,7 @@ def collect_status() -> dict[str, Any]:
         activity = subsystem_activity(session)
         beats = heartbeats(session)
         counts = queue_counts(session)
+        queued = list_jobs(session, state="queued", limit=QUEUED_SHOWN, claim_order=True)
         running = list_jobs(session, state="running", limit=50)
         failed = list_jobs(session, state="failed", limit=20)
     return {
@@ -116,6 +122,7 @@ def collect_status() -> dict[str, Any]:
         "subsystems": activity,
         "daemons": [(beat, _daemon_alive(beat.heartbeat_at, now)) for beat in beats],
         "queue": counts,
+        "queued": queued,
         "running": running,
         "failed": failed,
         "receivers": receiver_states(now),

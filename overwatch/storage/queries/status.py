@@ -70,15 +70,22 @@ def get_job(session: Session, job_id: int) -> JobView | None:
 
 
 def list_jobs(
-    session: Session, *, state: str | None = None, subsystem_id: int | None = None, limit: int = 20
+    session: Session,
+    *,
+    state: str | None = None,
+    subsystem_id: int | None = None,
+    limit: int = 20,
+    claim_order: bool = False,
 ) -> list[JobView]:
-    """Newest jobs first, filtered by state and/or subsystem."""
+    """Newest jobs first, filtered by state and/or subsystem; with ``claim_order``, in the
+    order the workers claim them (highest priority, then oldest, first)."""
     query = select(*_JOB_COLUMNS)
     if state is not None:
         query = query.where(Job.state == state)
     if subsystem_id is not None:
         query = query.where(Job.subsystem_id == subsystem_id, Job.kind != "process")
-    rows = session.execute(query.order_by(Job.id.desc()).limit(limit)).all()
+    order = (Job.priority.desc(), Job.id) if claim_order else (Job.id.desc(),)
+    rows = session.execute(query.order_by(*order).limit(limit)).all()
     return [JobView(*row) for row in rows]
 
 
