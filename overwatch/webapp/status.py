@@ -36,9 +36,7 @@ from overwatch.webapp.database import get_db
 from overwatch.webapp.database import get_settings
 from overwatch.webapp.database import read_session
 
-__all__ = [
-    "QUEUED_SHOWN",
-    "bp", "collect_status", "health_bp", "init_app", "receiver_states"]
+__all__ = ["QUEUED_SHOWN", "bp", "collect_status", "health_bp", "init_app", "receiver_states"]
 
 bp = Blueprint("status", __name__)
 protect(bp)

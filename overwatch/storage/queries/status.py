@@ -24,6 +24,7 @@ __all__ = [
     "get_job",
     "heartbeats",
     "list_jobs",
+    "requested_minutes",
     "subsystem_activity",
 ]
 
@@ -87,6 +88,23 @@ def list_jobs(
     order = (Job.priority.desc(), Job.id) if claim_order else (Job.id.desc(),)
     rows = session.execute(query.order_by(*order).limit(limit)).all()
     return [JobView(*row) for row in rows]
+
+
+def requested_minutes(session: Session, result_id: int) -> tuple[float, float] | None:
+    """The minutes a time slice was asked for, from the newest job that computed ``result_id``.
+
+    ``None`` when no time-slice job names the result (it was pruned, or the result is
+    no time slice).
+    """
+    params = session.scalar(
+        select(Job.params)
+        .where(Job.result_id == result_id, Job.kind == "time_slice")
+        .order_by(Job.id.desc())
+        .limit(1)
+    )
+    if not params or "min_minutes" not in params or "max_minutes" not in params:
+        return None
+    return float(params["min_minutes"]), float(params["max_minutes"])
 
 
 @dataclass(frozen=True)
