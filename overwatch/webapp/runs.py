@@ -13,7 +13,10 @@ Quality is what a shift looks at first: the run list shows each run's quality (t
 worst of its subsystems') and filters by it (``?quality=bad``, keyset pages keep the
 filter); the run page shows a badge per subsystem, group and histogram with the
 reason and the plugin's information beside the drawing, and ``?order=problems``
-lists the bad, then the medium histograms of every group first.
+lists the bad, then the medium histograms of every group first. The side menu opens
+each group to links to its histograms' cards (ids from the ``anchor`` filter), and a
+time slice's banner says the minutes asked for and the minutes its files allowed
+(:class:`SliceSpan`).
 
 The run page search runs the viewer's regular expression with RE2, whose time is
 linear in the input for every pattern, so no pattern can stall a worker.

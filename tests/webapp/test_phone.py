@@ -94,6 +94,28 @@ def _readable_roles(page: Any, where: str) -> None:
         )
 
 
+def _shifter_on_newest_run(
+    chromium: Any, base: str, db: Database, viewport: dict[str, int]
+) -> tuple[Any, int]:
+    """A viewer logged in on a page of ``viewport`` size, and the newest run's number."""
+    with db.session() as session:
+        create_user(session, "shifter", "shift-password", "viewer")
+        newest = session.query(Run).order_by(Run.run_number.desc()).first()
+        assert newest is not None
+        number = newest.run_number
+    page = chromium.new_page(viewport=viewport)
+    _log_in(page, base, "shifter", "shift-password")
+    return page, number
+
+
+def _log_in(page: Any, base: str, name: str, password: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("#name", name)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/runs")
+
+
 @pytest.fixture
 def shift(processed_demo: Settings, db: Database) -> dict[str, Any]:
     """An admin, a stored time slice and a queued one; what the test visits."""
@@ -189,10 +211,7 @@ def test_admin_badge_and_users_page_buttons_are_readable(
         create_user(session, "boss", "boss-password", "admin")
         create_user(session, "helper", "helper-password", "expert")
     page = browser.new_page(viewport=PHONE)
-    page.goto(f"{live_server}/login")
-    page.fill("#name", "boss")
-    page.fill("#password", "boss-password")
-    page.click("button[type=submit]")
+    _log_in(page, live_server, "boss", "boss-password")
     page.goto(f"{live_server}/admin/users")
     # The badge in the top bar and the one in the (white) users table.
     assert page.locator(".role-admin").count() == 2
@@ -213,16 +232,7 @@ def test_2d_histograms_get_a_colour_scale_and_no_stats_box_over_the_map(
     processed_demo: Settings,
     db: Database,
 ) -> None:
-    with db.session() as session:
-        create_user(session, "shifter", "shift-password", "viewer")
-        run = session.query(Run).order_by(Run.run_number.desc()).first()
-        assert run is not None
-        number = run.run_number
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{live_server}/login")
-    page.fill("#name", "shifter")
-    page.fill("#password", "shift-password")
-    page.click("button[type=submit]")
+    page, number = _shifter_on_newest_run(browser, live_server, db, {"width": 1400, "height": 1000})
     # EMC runs the generic plugin here (no draw options): Overwatch's defaults apply.
     page.goto(f"{live_server}/runs/{number}/EMC")
     page.wait_for_selector("section.histograms[data-drawn=all]", timeout=30_000)
@@ -245,16 +255,7 @@ def test_side_menu_opens_a_group_to_its_histograms_and_jumps_to_one(
     processed_demo: Settings,
     db: Database,
 ) -> None:
-    with db.session() as session:
-        create_user(session, "shifter", "shift-password", "viewer")
-        run = session.query(Run).order_by(Run.run_number.desc()).first()
-        assert run is not None
-        number = run.run_number
-    page = browser.new_page(viewport=PHONE)
-    page.goto(f"{live_server}/login")
-    page.fill("#name", "shifter")
-    page.fill("#password", "shift-password")
-    page.click("button[type=submit]")
+    page, number = _shifter_on_newest_run(browser, live_server, db, PHONE)
     page.goto(f"{live_server}/runs/{number}/HLT")  # the HLT plugin makes several groups
     groups = page.locator(".groups details.group")
     assert groups.count() >= 2
