@@ -9,8 +9,6 @@ from typing import Any
 
 import click
 from sqlalchemy import delete
-from sqlalchemy import func
-from sqlalchemy import select
 
 from overwatch.context import AppContext
 from overwatch.context import pass_app
@@ -212,15 +210,18 @@ def _demo(
 ) -> None:
     from overwatch.demo import FIRST_RUN  # noqa: PLC0415
     from overwatch.demo import generate_demo_data  # noqa: PLC0415
+    from overwatch.demo.reset import forget_previous_demo  # noqa: PLC0415
+    from overwatch.demo.reset import next_demo_run  # noqa: PLC0415
+    from overwatch.demo.reset import remember_demo_runs  # noqa: PLC0415
     from overwatch.processing.scan import scan  # noqa: PLC0415
-    from overwatch.storage.models import Run  # noqa: PLC0415
 
     app.require_writable_data_dir()
     settings, db = app.settings, app.database()
-    with db.session() as session:
-        newest = session.scalar(select(func.max(Run.run_number)))
-    # A second demo in the same place continues the run numbers instead of mixing into old runs.
-    first_run = max(FIRST_RUN, (newest or 0) + 1)
+    # A second demo in the same place replaces the first one's runs (and only those).
+    replaced = forget_previous_demo(settings, db)
+    if replaced:
+        click.echo(f"replacing the earlier demo runs {replaced[0]}-{replaced[-1]}")
+    first_run = next_demo_run(db, FIRST_RUN)
     click.echo(f"writing demo runs {first_run}-{first_run + runs - 1} into {settings.data_dir} ...")
     with click.progressbar(length=runs * minutes * 3, label="demo files", file=sys.stderr) as bar:
         files = generate_demo_data(
@@ -232,6 +233,7 @@ def _demo(
             first_run=first_run,
             progress=lambda done, total: bar.update(done - bar.pos),
         )
+    remember_demo_runs(settings.data_dir, range(first_run, first_run + runs))
     click.echo(f"wrote {len(files)} receiver file(s)")
     # The files were just written; they are complete (atomic rename), so no settle wait.
     from dataclasses import replace  # noqa: PLC0415

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -199,18 +200,64 @@ def test_daemon_processes_new_files_and_stops_on_sigterm(settings: Settings, db:
     assert "processing daemon stopped" in output
 
 
-def test_second_demo_continues_the_run_numbers(settings: Settings, db: Database) -> None:
+def _demo_state(db: Database) -> tuple[list[int], int, datetime]:
+    """Run numbers, received files and the newest file's time in the database."""
+    with db.session() as session:
+        runs = list(session.scalars(select(Run.run_number).order_by(Run.run_number)))
+        files = int(session.scalar(select(func.count()).select_from(ReceivedFile)) or 0)
+        newest = session.scalar(select(func.max(Run.last_file_time)))
+    assert newest is not None
+    return runs, files, newest
+
+
+def test_second_demo_replaces_the_first_and_looks_the_same(
+    settings: Settings, db: Database
+) -> None:
+    runner = CliRunner()
+    args = ["demo", "--runs", "3", "--minutes", "2", "--no-serve"]
+    first = runner.invoke(cli, args, env=_env(settings))
+    assert first.exit_code == 0, first.output
+    runs, files, newest = _demo_state(db)
+    assert runs == [294832, 294833, 294834]
+    # A snapshot the live demo wrote after the last scan, still waiting at the top level.
+    late = settings.data_dir / "TPChistos_294834_C_2030_1_1_0_0_0.root"
+    late.write_bytes(b"not scanned yet")
+    time.sleep(1.1)  # file names have whole seconds: the second demo's times are later
+    second = runner.invoke(cli, args, env=_env(settings))
+    assert second.exit_code == 0, second.output
+    assert "replacing the earlier demo runs 294832-294834" in second.output
+    assert "writing demo runs 294832-294834" in second.output
+    again, files_again, newest_again = _demo_state(db)
+    assert (again, files_again) == (runs, files)
+    assert newest_again > newest
+    assert not late.exists()
+    on_disk = sorted(path.name for path in settings.data_dir.glob("Run*"))
+    assert on_disk == ["Run294832", "Run294833", "Run294834"]
+    assert sum(1 for _ in settings.data_dir.glob("Run*/*/*.root")) == files
+    assert _count(db, Job) == 9  # one processing job per subsystem and run, none left over
+
+
+def test_second_demo_leaves_runs_it_did_not_write(settings: Settings, db: Database) -> None:
+    from overwatch.demo import generate_demo_data  # noqa: PLC0415
+
     runner = CliRunner()
     args = ["demo", "--runs", "1", "--minutes", "2", "--no-serve"]
     assert runner.invoke(cli, args, env=_env(settings)).exit_code == 0
+    # A real run arrives after the demo, with a number above the demo's.
+    generate_demo_data(
+        settings.data_dir, settings.tz, runs=1, minutes=2, subsystems=("HLT",), first_run=300000
+    )
+    assert runner.invoke(cli, ["process", "--once"], env=_env(settings)).exit_code == 0
     second = runner.invoke(cli, args, env=_env(settings))
     assert second.exit_code == 0, second.output
-    assert "writing demo runs 294833-294833" in second.output
-    with db.session() as session:
-        assert session.scalars(select(Run.run_number).order_by(Run.run_number)).all() == [
-            294832,
-            294833,
-        ]
+    # The demo's own run is gone; the real one stays and the demo numbers after it.
+    assert "writing demo runs 300001-300001" in second.output
+    runs, _, _ = _demo_state(db)
+    assert runs == [300000, 300001]
+    assert sorted(path.name for path in settings.data_dir.glob("Run*")) == [
+        "Run300000",
+        "Run300001",
+    ]
 
 
 def _run_clean(

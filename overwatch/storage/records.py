@@ -28,14 +28,17 @@ from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from overwatch.storage.models import Alarm
 from overwatch.storage.models import CheckResult
 from overwatch.storage.models import HistogramGroup
 from overwatch.storage.models import HistogramRecord
+from overwatch.storage.models import Job
 from overwatch.storage.models import QuarantinedFile
 from overwatch.storage.models import ReceivedFile
 from overwatch.storage.models import Result
 from overwatch.storage.models import Run
 from overwatch.storage.models import SubsystemRun
+from overwatch.storage.models import TrendValue
 from overwatch.storage.models import utcnow
 from overwatch.storage.trends import store_trend_values
 
@@ -45,6 +48,7 @@ __all__ = [
     "GroupRow",
     "HistogramRow",
     "ResultData",
+    "delete_runs",
     "find_result",
     "prune_request_results",
     "record_quarantine",
@@ -391,3 +395,19 @@ def prune_request_results(
         delete(Result).where(*expired).execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def delete_runs(session: Session, run_numbers: Sequence[int]) -> int:
+    """Forget runs entirely: their subsystems, files, results, jobs, trend values and alarms.
+
+    The received files stay on disk (the caller decides about them); references that
+    name these runs stay too. Returns how many runs were deleted.
+    """
+    numbers = sorted(set(run_numbers))
+    if not numbers:
+        return 0
+    for model in (TrendValue, Alarm, Job):
+        session.execute(delete(model).where(model.run_number.in_(numbers)))
+    # Subsystems, files, results, histograms and their jobs go with the run (ON DELETE CASCADE).
+    deleted = session.execute(delete(Run).where(Run.run_number.in_(numbers)))
+    return int(getattr(deleted, "rowcount", 0) or 0)

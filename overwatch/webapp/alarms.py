@@ -32,6 +32,7 @@ from overwatch.webapp.auth import protect
 from overwatch.webapp.auth import require_role
 from overwatch.webapp.database import read_session
 from overwatch.webapp.database import write_session
+from overwatch.webapp.formatting import hist_anchor
 from overwatch.webapp.params import int_arg
 from overwatch.webapp.security import csrf
 
@@ -54,7 +55,7 @@ def alarm_url(alarm: AlarmView) -> str | None:
     page = url_for(
         "runs.run_page", run_number=alarm.run_number, subsystem=alarm.subsystem, order="problems"
     )
-    return f"{page}#hist-{alarm.histogram}"
+    return f"{page}#{hist_anchor(alarm.histogram)}"
 
 
 def _time(value: Any) -> str | None:

@@ -5,7 +5,8 @@ Browsers log in with a form and get a Flask-Login session; API clients send
 route is reachable without at least the ``viewer`` role; views that change
 something add :func:`require_role`. Anonymous API calls get 401 JSON, pages a
 redirect to the login form; a missing role is 403. A refused token gets 401 with
-the reason (unknown, revoked, expired).
+the reason (unknown, revoked, expired). Opening ``/login`` while logged in leads
+home (or to ``?next=``).
 
 The signed session cookie carries the random key of a server-side session
 (:mod:`overwatch.storage.sessions`), never a user id: every request looks the key
@@ -197,6 +198,10 @@ LOGIN_REFUSED = "Unknown user or wrong password."
 def login() -> Response | tuple[str, int] | str:
     form = LoginForm()
     if request.method == "GET":
+        # A logged-in user who opens the form (a bookmark, the back button) goes on to
+        # where the form would have sent them; posting it still switches user.
+        if current_user.is_authenticated:
+            return redirect(_safe_next(request.args.get("next")))
         return render_template("login.html", form=form, message=None)
     if not form.validate_on_submit():
         return render_template(

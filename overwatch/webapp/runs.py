@@ -13,7 +13,10 @@ Quality is what a shift looks at first: the run list shows each run's quality (t
 worst of its subsystems') and filters by it (``?quality=bad``, keyset pages keep the
 filter); the run page shows a badge per subsystem, group and histogram with the
 reason and the plugin's information beside the drawing, and ``?order=problems``
-lists the bad, then the medium histograms of every group first.
+lists the bad, then the medium histograms of every group first. The side menu opens
+each group to links to its histograms' cards (ids from the ``anchor`` filter), and a
+time slice's banner says the minutes asked for and the minutes its files allowed
+(:class:`SliceSpan`).
 
 When the subsystem has a reference run for the run shown, each 1D and 2D histogram
 offers to overlay that run's histogram (normalised to the same integral) or to show
@@ -28,6 +31,8 @@ linear in the input for every pattern, so no pattern can stall a worker.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +54,7 @@ from overwatch.storage.alarms import list_alarms
 from overwatch.storage.queries import QUALITY_FILTERS
 from overwatch.storage.queries import GroupView
 from overwatch.storage.queries import HistogramMeta
+from overwatch.storage.queries import ResultView
 from overwatch.storage.queries import SubsystemSummary
 from overwatch.storage.queries import get_result
 from overwatch.storage.queries import get_run
@@ -57,6 +63,7 @@ from overwatch.storage.queries import list_jobs
 from overwatch.storage.queries import list_runs
 from overwatch.storage.queries import neighbour_runs
 from overwatch.storage.queries import raw_file
+from overwatch.storage.queries import requested_minutes
 from overwatch.storage.queries import result_histograms
 from overwatch.storage.references import reference_for
 from overwatch.webapp.alarms import alarm_url
@@ -69,6 +76,7 @@ from overwatch.webapp.params import int_arg
 __all__ = [
     "MAX_PATTERN",
     "PER_PAGE",
+    "SliceSpan",
     "bp",
     "init_app",
     "problems_first",
@@ -76,6 +84,7 @@ __all__ = [
     "render_run_page",
     "run_quality",
     "search_histograms",
+    "slice_span",
 ]
 
 PER_PAGE = 50
@@ -186,6 +195,31 @@ def problems_first(
     return problems, total - len(problems)
 
 
+@dataclass(frozen=True)
+class SliceSpan:
+    """What a time slice was asked for and what its files allowed, in minutes since the
+    run's first file (a slice can only start and end where a received file does)."""
+
+    asked: tuple[float, float] | None
+    allowed: tuple[float, float]
+    start: datetime
+    end: datetime
+
+
+def slice_span(
+    sub: SubsystemSummary, result: ResultView, asked: tuple[float, float] | None
+) -> SliceSpan | None:
+    """The span of a time-slice ``result`` of ``sub`` (``None`` for other results)."""
+    if result.kind != "time_slice" or result.min_time is None or result.max_time is None:
+        return None
+
+    def minutes(when: datetime) -> float:
+        return max((when - sub.run_first_file_time).total_seconds() / 60, 0.0)
+
+    allowed = (minutes(result.min_time), minutes(result.max_time))
+    return SliceSpan(asked, allowed, result.min_time, result.max_time)
+
+
 def render_run_page(
     sub: SubsystemSummary,
     *,
@@ -207,6 +241,7 @@ def render_run_page(
             result = get_result(session, result_id, sub.id)
             if result is None:
                 abort(404, f"no result {result_id} for run {sub.run_number} {sub.name}")
+        asked = requested_minutes(session, result.id) if result is not None else None
         shown_id = result.id if result is not None else sub.current_result_id
         groups = result_histograms(session, shown_id) if shown_id is not None else []
         jobs = list_jobs(session, subsystem_id=sub.id, limit=8)
@@ -231,6 +266,7 @@ def render_run_page(
         groups=groups,
         selected=selected,
         result=result,
+        span=slice_span(sub, result, asked) if result is not None else None,
         query=query,
         search_note=search_note,
         show_problems=show_problems,

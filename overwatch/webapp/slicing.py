@@ -4,7 +4,8 @@
 against the run's length and the options against the detector plugin, serves a
 stored result for a request made before (no recomputation), and otherwise queues
 a job for the processing daemon, behind live processing and within the user's
-quota of queued requests (over it, the request is refused: 429).
+quota of queued requests (over it, the request is refused: 429). A job's page
+follows the job and, once it is done, leads to its result.
 """
 
 from __future__ import annotations
@@ -185,11 +186,22 @@ def request_form(run_number: int, subsystem: str) -> Response | tuple[str, int]:
 
 
 @bp.get("/jobs/<int:job_id>")
-def job_page(job_id: int) -> str:
+def job_page(job_id: int) -> str | Response:
+    """A request's progress; once it is done, its result (the page follows a running job
+    and opens the result by itself, see static/job.js)."""
     with read_session() as session:
         job = get_job(session, job_id)
     if job is None:
         abort(404, f"no job {job_id}")
+    if job.state == "done" and job.result_id is not None and job.run_number and job.subsystem:
+        return redirect(
+            url_for(
+                "runs.run_page",
+                run_number=job.run_number,
+                subsystem=job.subsystem,
+                result=job.result_id,
+            )
+        )
     return render_template("job.html", job=job)
 
 

@@ -4,8 +4,9 @@
 answers, else 503 saying only that it is unreachable: the driver's message names
 the database host, port and name, which anonymous callers must not learn, so it
 goes to the log. The status page shows per subsystem the last
-received file and its age, the processing daemons' heartbeats, the queue, and the
-running and failed jobs with their errors, the received files' disk usage per
+received file and its age, the processing daemons' heartbeats, the queue, the
+queued jobs in the order workers will claim them (what, run, subsystem, since when),
+the running and failed jobs with their errors, the received files' disk usage per
 subsystem (in the data dir, archived, removed by the retention policy), and the
 alarm notifications per channel with the deliveries that failed (or wait to retry)
 and their last error.
@@ -41,12 +42,14 @@ from overwatch.webapp.database import get_db
 from overwatch.webapp.database import get_settings
 from overwatch.webapp.database import read_session
 
-__all__ = ["bp", "collect_status", "health_bp", "init_app", "receiver_states"]
+__all__ = ["QUEUED_SHOWN", "bp", "collect_status", "health_bp", "init_app", "receiver_states"]
 
 bp = Blueprint("status", __name__)
 protect(bp)
 health_bp = Blueprint("health", __name__)
 logger = logging.getLogger(__name__)
+#: The status page lists this many queued jobs, the next to be claimed first.
+QUEUED_SHOWN = 50
 #: All that /healthz says about a failure.
 UNREACHABLE = "database unreachable"
 
@@ -114,6 +117,7 @@ def collect_status() -> dict[str, Any]:
         activity = subsystem_activity(session)
         beats = heartbeats(session)
         counts = queue_counts(session)
+        queued = list_jobs(session, state="queued", limit=QUEUED_SHOWN, claim_order=True)
         running = list_jobs(session, state="running", limit=50)
         failed = list_jobs(session, state="failed", limit=20)
         disk = disk_usage(session)
@@ -127,6 +131,7 @@ def collect_status() -> dict[str, Any]:
         "subsystems": activity,
         "daemons": [(beat, _daemon_alive(beat.heartbeat_at, now)) for beat in beats],
         "queue": counts,
+        "queued": queued,
         "running": running,
         "failed": failed,
         "receivers": receiver_states(now),

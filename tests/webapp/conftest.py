@@ -73,7 +73,8 @@ def csrf_token(html: str) -> str:
 
 
 def log_in(client: FlaskClient, name: str, password: str) -> Any:
-    page = client.get("/login")
+    # A client that is logged in already is sent on from the form; any page has the token.
+    page = client.get("/login", follow_redirects=True)
     return client.post(
         "/login", data={"name": name, "password": password, "csrf_token": csrf_token(page.text)}
     )

@@ -15,6 +15,7 @@ from overwatch.storage.alarms import clear_alarms
 from overwatch.storage.alarms import list_alarms
 from overwatch.storage.alarms import raise_alarm
 from overwatch.storage.users import create_token
+from overwatch.webapp.formatting import hist_anchor
 from tests.webapp.conftest import csrf_token
 
 FIRST, SECOND = 294832, 294833
@@ -50,7 +51,7 @@ def test_pages_show_the_alarms_where_problems_were_planted(
     page = client.get("/alarms").text
     assert page.count('class="alarm-row') == len(alarms)
     hot = next(a for a in alarms if a.run_number == SECOND)
-    assert f'href="/runs/{SECOND}/HLT?order=problems#hist-{hot.histogram}"' in page
+    assert f'href="/runs/{SECOND}/HLT?order=problems#{hist_anchor(hot.histogram)}"' in page
     assert f'href="/runs/{FIRST}/EMC"' in page  # a trend alarm: the run page
     assert "Acknowledge" not in page  # viewers cannot
 
@@ -63,7 +64,7 @@ def test_pages_show_the_alarms_where_problems_were_planted(
 
     run_page = client.get(f"/runs/{SECOND}/HLT?order=problems").text
     assert 'id="run-alarms"' in run_page
-    assert f'id="hist-{hot.histogram}"' in run_page  # the anchor the alarm links to
+    assert f'id="{hist_anchor(hot.histogram)}"' in run_page  # the anchor the alarm links to
 
 
 def test_experts_acknowledge_with_csrf_and_viewers_cannot(
@@ -106,7 +107,7 @@ def test_api_lists_filters_and_acknowledges(
     assert len(listed) == len(stored)
     first = next(a for a in listed if a["histogram"])
     assert set(first) >= {"id", "state", "subsystem", "run_number", "histogram", "rule", "target"}
-    assert first["url"].endswith(f"#hist-{first['histogram']}")
+    assert first["url"].endswith(f"#{hist_anchor(first['histogram'])}")
     emc = client.get(f"/api/v1/alarms?subsystem=EMC&run={FIRST}", headers=viewer).json["alarms"]
     assert [(a["subsystem"], a["run_number"], a["state"]) for a in emc] == [
         ("EMC", FIRST, "cleared")

@@ -58,6 +58,17 @@ def test_login_follows_next_but_never_to_another_site(app: Flask, users: dict[st
     assert response.headers["Location"] == "/runs"
 
 
+def test_login_form_sends_a_logged_in_user_home_or_to_next(
+    client_as: Callable[[str], FlaskClient],
+) -> None:
+    client = client_as("viewer")
+    response = client.get("/login")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/runs"
+    assert client.get("/login?next=/status").headers["Location"] == "/status"
+    assert client.get("/login?next=//evil.example/x").headers["Location"] == "/runs"
+
+
 def test_wrong_password_is_refused_with_401(app: Flask, users: dict[str, str]) -> None:
     response = log_in(app.test_client(), "viewer", "wrong-password")
     assert response.status_code == 401

@@ -33,6 +33,7 @@ from overwatch.storage.queries.status import SubsystemActivity
 from overwatch.storage.queries.status import get_job
 from overwatch.storage.queries.status import heartbeats
 from overwatch.storage.queries.status import list_jobs
+from overwatch.storage.queries.status import requested_minutes
 from overwatch.storage.queries.status import subsystem_activity
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
     "list_runs",
     "neighbour_runs",
     "raw_file",
+    "requested_minutes",
     "result_histograms",
     "subsystem_activity",
 ]

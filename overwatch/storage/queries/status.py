@@ -24,6 +24,7 @@ __all__ = [
     "get_job",
     "heartbeats",
     "list_jobs",
+    "requested_minutes",
     "subsystem_activity",
 ]
 
@@ -70,16 +71,40 @@ def get_job(session: Session, job_id: int) -> JobView | None:
 
 
 def list_jobs(
-    session: Session, *, state: str | None = None, subsystem_id: int | None = None, limit: int = 20
+    session: Session,
+    *,
+    state: str | None = None,
+    subsystem_id: int | None = None,
+    limit: int = 20,
+    claim_order: bool = False,
 ) -> list[JobView]:
-    """Newest jobs first, filtered by state and/or subsystem."""
+    """Newest jobs first, filtered by state and/or subsystem; with ``claim_order``, in the
+    order the workers claim them (highest priority, then oldest, first)."""
     query = select(*_JOB_COLUMNS)
     if state is not None:
         query = query.where(Job.state == state)
     if subsystem_id is not None:
         query = query.where(Job.subsystem_id == subsystem_id, Job.kind != "process")
-    rows = session.execute(query.order_by(Job.id.desc()).limit(limit)).all()
+    order = (Job.priority.desc(), Job.id) if claim_order else (Job.id.desc(),)
+    rows = session.execute(query.order_by(*order).limit(limit)).all()
     return [JobView(*row) for row in rows]
+
+
+def requested_minutes(session: Session, result_id: int) -> tuple[float, float] | None:
+    """The minutes a time slice was asked for, from the newest job that computed ``result_id``.
+
+    ``None`` when no time-slice job names the result (it was pruned, or the result is
+    no time slice).
+    """
+    params = session.scalar(
+        select(Job.params)
+        .where(Job.result_id == result_id, Job.kind == "time_slice")
+        .order_by(Job.id.desc())
+        .limit(1)
+    )
+    if not params or "min_minutes" not in params or "max_minutes" not in params:
+        return None
+    return float(params["min_minutes"]), float(params["max_minutes"])
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,20 @@
   const etags = new Map();
   const CONCURRENT = 4;
 
+  // 2D histograms get a colour scale unless the plugin chose how to draw them, and never
+  // a stats box: over a colour map it hides the top-right cells and the scale (the card's
+  // footer gives the entries; hovering a cell gives its content).
+  const TWO_D = /^(TH2|TProfile2D)/;
+  function drawOptions(frame, obj) {
+    let options = frame.dataset.options || "";
+    if (TWO_D.test(obj._typename || "")) {
+      if (!options) options = "colz";
+      if (!/stat/i.test(options)) options += ";nostat";
+    }
+    frame.dataset.drawOptions = options;
+    return options;
+  }
+
   function unquote(tag) {
     return tag ? tag.replace(/^W\//, "").replace(/^"|"$/g, "") : "";
   }
@@ -49,7 +63,7 @@
     try {
       const got = await fetchObject(frame, null);
       frame.textContent = "";
-      await JSROOT.draw(frame, got.obj, frame.dataset.options || "");
+      await JSROOT.draw(frame, got.obj, drawOptions(frame, got.obj));
       etags.set(frame, got.etag);
       frame.dataset.drawn = "yes";
     } catch (err) {
@@ -79,7 +93,7 @@
           // Shown with its reference (reference.js): that view is redrawn with the new object.
           frame.dispatchEvent(new CustomEvent("overwatch:object", { detail: got.obj, bubbles: true }));
         } else {
-          await JSROOT.redraw(frame, got.obj, frame.dataset.options || "");
+          await JSROOT.redraw(frame, got.obj, drawOptions(frame, got.obj));
         }
         etags.set(frame, got.etag);
         changed += 1;
