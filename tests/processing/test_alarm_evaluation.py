@@ -129,7 +129,8 @@ def test_a_bad_histogram_is_one_alarm_updated_while_it_persists_cleared_then_rai
     assert old.cleared_at == cleared.cleared_at
     assert new.cleared_at is None
     assert (new.run_number, new.count) == (101, 1)
-    assert new.raised_at > old.cleared_at  # type: ignore[operator]
+    assert old.cleared_at is not None
+    assert new.raised_at > old.cleared_at
 
 
 def test_each_bad_histogram_has_its_own_alarm_and_clears_on_its_own(
