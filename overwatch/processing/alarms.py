@@ -37,6 +37,7 @@ from overwatch.storage import Database
 from overwatch.storage.alarms import check_results_of_run
 from overwatch.storage.alarms import clear_alarms
 from overwatch.storage.alarms import load_streaks
+from overwatch.storage.alarms import lock_subsystem_alarms
 from overwatch.storage.alarms import newest_processed_run
 from overwatch.storage.alarms import raise_alarm
 from overwatch.storage.alarms import record_past_alarm
@@ -184,9 +185,16 @@ def evaluate_alarms(
     *,
     now: datetime | None = None,
 ) -> AlarmSummary:
-    """Judge every rule of ``subsystem`` after a result of ``run_number`` was stored."""
+    """Judge every rule of ``subsystem`` after a result of ``run_number`` was stored.
+
+    Evaluations of one subsystem take turns (:func:`lock_subsystem_alarms`): a second
+    worker waits for the first one's transaction and then sees its result, streaks and
+    alarms."""
+    rules = settings.alarms.for_subsystem(subsystem)
+    if rules:
+        lock_subsystem_alarms(session, subsystem)
     evaluation = _Evaluation(session, subsystem, run_number, now or utcnow())
-    for rule in settings.alarms.for_subsystem(subsystem):
+    for rule in rules:
         evaluation.rule(rule)
     summary = evaluation.summary
     if summary.raised:

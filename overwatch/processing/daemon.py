@@ -148,6 +148,39 @@ def _receiver_silence_alarms(settings: Settings, db: Database) -> None:
     evaluate_receiver_silences(settings, db)
 
 
+class _SkipWhileRunning:
+    """A scheduled task that skips a pass while its previous pass still runs.
+
+    A notification pass can wait on a hanging channel for up to its deadline, longer
+    than the pass interval. APScheduler would then skip each pass with a warning of its
+    own; instead the job may start a second time (``max_instances=2``), and this second
+    start returns at once, said once per overlap rather than every pass.
+    """
+
+    def __init__(self, name: str, func: Callable[[], Any]) -> None:
+        self.name = name
+        self.func = func
+        self._running = threading.Lock()
+        self._skipping = False
+
+    def __call__(self) -> None:
+        if not self._running.acquire(blocking=False):
+            if not self._skipping:
+                self._skipping = True
+                log.warning(
+                    "%s: the previous pass is still running; skipping passes until it ends",
+                    self.name,
+                )
+            return
+        try:
+            self.func()
+        finally:
+            if self._skipping:
+                self._skipping = False
+                log.info("%s: the long pass ended; passes go on", self.name)
+            self._running.release()
+
+
 class _Intake:
     """The daemon's scans: the periodic one and those set off by file events.
 
@@ -463,12 +496,15 @@ def run_daemon(
     ]
     for name, seconds, job in jobs + reloading.jobs():
         scheduler.add_job(
-            job,
+            _SkipWhileRunning(name, job),
             "interval",
             seconds=seconds,
             id=name,
-            max_instances=1,
+            # The second instance only notes the overlap (_SkipWhileRunning).
+            max_instances=2,
             coalesce=True,
+            # A pass started late (busy CPUs) is still worth running, without a warning.
+            misfire_grace_time=None,
             next_run_time=datetime.now(UTC),
         )
     reloading.heartbeat()

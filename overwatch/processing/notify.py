@@ -41,6 +41,7 @@ from overwatch.monitoring.notifications.messages import digest_message
 from overwatch.monitoring.notifications.messages import test_message
 from overwatch.monitoring.notifications.planning import Due
 from overwatch.monitoring.notifications.planning import Told
+from overwatch.monitoring.notifications.planning import batches
 from overwatch.monitoring.notifications.planning import due_notifications
 from overwatch.storage import Database
 from overwatch.storage.jobs import worker_name
@@ -89,9 +90,14 @@ def _note(alarm: Alarm) -> AlarmNote:
 
 
 def _messages(due: list[Due], config: NotificationConfig) -> list[tuple[Message, list[Due]]]:
-    if len(due) >= config.digest_threshold:
-        return [(digest_message([(d.note, d.reason) for d in due], config.base_url), due)]
-    return [(alarm_message(d.note, d.reason, config.base_url), [d]) for d in due]
+    messages = []
+    for batch in batches(due, config.digest_threshold):
+        if len(batch) > 1:
+            message = digest_message([(d.note, d.reason) for d in batch], config.base_url)
+        else:
+            message = alarm_message(batch[0].note, batch[0].reason, config.base_url)
+        messages.append((message, batch))
+    return messages
 
 
 def _plan_channel(

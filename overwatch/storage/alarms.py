@@ -5,7 +5,11 @@ subsystem, target), kept by a partial unique index on SQLite and PostgreSQL. A
 condition seen again updates that alarm (``last_seen_at``, ``count``, message,
 severity, run, histogram); :func:`raise_alarm` inserts inside a savepoint, so when
 another worker inserted the same alarm first it updates that one instead of
-failing the job. :func:`clear_alarms` sets ``cleared_at`` when the condition no
+failing the job. :func:`lock_subsystem_alarms` makes the evaluations of one
+subsystem take turns (a transaction-scoped advisory lock on PostgreSQL; SQLite has
+one writer anyway), so two workers finishing runs of the same subsystem at once
+neither insert the same streak twice nor judge "newest run" and streaks from each
+other's uncommitted state. :func:`clear_alarms` sets ``cleared_at`` when the condition no
 longer holds; a recurrence later raises a new alarm. Acknowledging records who and
 when and does not clear.
 
@@ -15,6 +19,7 @@ of a run's current result, the newest processed run, and check-rule streaks.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +28,7 @@ from datetime import datetime
 from sqlalchemy import case
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy import text
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -47,6 +53,7 @@ __all__ = [
     "get_alarm",
     "list_alarms",
     "load_streaks",
+    "lock_subsystem_alarms",
     "newest_processed_run",
     "raise_alarm",
     "record_past_alarm",
@@ -121,6 +128,16 @@ def _active(session: Session, rule: str, subsystem: str, target: str) -> Alarm |
         )
         .with_for_update()
     ).one_or_none()
+
+
+def lock_subsystem_alarms(session: Session, subsystem: str) -> None:
+    """Wait until no other transaction evaluates ``subsystem``'s alarms; held until this
+    transaction ends. On SQLite a no-op: its writers already go one at a time."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    digest = hashlib.blake2b(f"overwatch alarms {subsystem}".encode(), digest_size=8).digest()
+    key = int.from_bytes(digest, "big", signed=True)
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def raise_alarm(

@@ -12,6 +12,9 @@ the channel was told before about that alarm (:class:`Told`) and decides:
   persists within the cool-down, and an acknowledged or cleared alarm is not
   repeated at all. A re-raise after a clear is a new alarm row, hence ``new``.
 
+:func:`batches` then groups what is due on a channel into messages: one per alarm,
+or a single digest when ``digest_threshold`` or more are due at once.
+
 No database and no clock here: the delivery pass passes both in.
 """
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
@@ -27,7 +31,7 @@ from overwatch.monitoring.notifications.config import ChannelSpec
 from overwatch.monitoring.notifications.config import severity_rank
 from overwatch.monitoring.notifications.messages import AlarmNote
 
-__all__ = ["Due", "Told", "due_notifications"]
+__all__ = ["Due", "Told", "batches", "due_notifications"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,3 +87,11 @@ def due_notifications(
         if reason is not None:
             due.append(Due(note, reason, previous.times if previous else 0))
     return due
+
+
+def batches(due: Sequence[Due], digest_threshold: int) -> list[list[Due]]:
+    """The messages to send: ``[[d] for d in due]``, or ``[due]`` (one digest) when
+    ``digest_threshold`` or more are due at once."""
+    if len(due) >= digest_threshold:
+        return [list(due)]
+    return [[d] for d in due]
