@@ -19,6 +19,7 @@ from overwatch.storage.alarms import clear_alarms
 from overwatch.storage.alarms import list_alarms
 from overwatch.storage.alarms import raise_alarm
 from overwatch.storage.users import create_user
+from overwatch.webapp.formatting import hist_anchor
 from tests.webapp.test_browser import browser  # noqa: F401 - the fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -136,10 +137,10 @@ def test_alarms_are_shown_filtered_acknowledged_and_lead_to_the_histogram(
     expert.goto(f"{live_server}/runs/{SECOND}/HLT")
     link = expert.locator("#run-alarms a.alarm-link")
     assert link.count() == 1
-    assert link.get_attribute("href") == f"/runs/{SECOND}/HLT?order=problems#hist-{HOT}"
+    assert link.get_attribute("href") == f"/runs/{SECOND}/HLT?order=problems#{hist_anchor(HOT)}"
     link.click()
-    expert.wait_for_url(f"**/runs/{SECOND}/HLT?order=problems#hist-{HOT}")
-    target = expert.locator(f'article[id="hist-{HOT}"]')
+    expert.wait_for_url(f"**/runs/{SECOND}/HLT?order=problems#{hist_anchor(HOT)}")
+    target = expert.locator(f'article[id="{hist_anchor(HOT)}"]')
     assert target.count() == 1
     target.locator(".hist-draw[data-drawn=yes] svg").first.wait_for(timeout=30_000)
     box = target.bounding_box()
