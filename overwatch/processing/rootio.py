@@ -602,11 +602,13 @@ class Decoder:
         if kind == "map" or (len(args) == 1 and args[0].startswith("pair<")):
             pair_args = args if kind == "map" else _template(args[0])[1]
             label = "pair<" + ",".join(pair_args) + ">"
+            # TBufferJSON tags a map's elements "$pair", other pairs as objects of their class.
+            tag = "$pair" if kind == "map" else "_typename"
             if version & _MEMBERWISE:
                 firsts, pos = self._values(buf, pos, pair_args[0], count, context)
                 seconds, pos = self._values(buf, pos, pair_args[1], count, context)
                 value: Any = [
-                    {"$pair": label, "first": a, "second": b}
+                    {tag: label, "first": a, "second": b}
                     for a, b in zip(firsts, seconds, strict=True)
                 ]
             else:
@@ -614,7 +616,7 @@ class Decoder:
                 for _ in range(count):
                     first, pos = self._values(buf, pos, pair_args[0], 1, context)
                     second, pos = self._values(buf, pos, pair_args[1], 1, context)
-                    value.append({"$pair": label, "first": first[0], "second": second[0]})
+                    value.append({tag: label, "first": first[0], "second": second[0]})
         elif kind in ("vector", "list", "deque", "set") and len(args) == 1:
             value, pos = self._values(buf, pos, args[0], count, context)
         else:
