@@ -95,6 +95,8 @@ class _Converter:
             out[name] = int(member) & ~MEMORY_BITS if name == "fBits" else self.tree(member)
         if class_name in _PADS:
             _as_read_pad(out)
+        if "fNpoints" in out and "fMaximum" in out and "fOption" not in out:
+            _add_after(out, "fMaximum", "fOption", "")  # TGraph v4 (before ROOT 6.34)
         return out
 
     def _container(self, value: dict[str, Any], out: dict[str, Any]) -> dict[str, Any]:
@@ -118,6 +120,16 @@ class _Converter:
         if value["_typename"] != "TObjArray":  # a TObjArray has no options
             out["opt"] = options
         return out
+
+
+def _add_after(out: dict[str, Any], after: str, name: str, value: Any) -> None:
+    """Insert a member an older class version lacks, with ROOT's default, where ROOT writes it."""
+    items = list(out.items())
+    index = [key for key, _ in items].index(after) + 1
+    out.clear()
+    out.update(items[:index])
+    out[name] = value
+    out.update(items[index:])
 
 
 def _as_read_pad(pad: dict[str, Any]) -> None:

@@ -111,7 +111,13 @@ _CANVAS_SIZE_NAMES = (
     "fWindowTopX", "fWindowTopY", "fWindowWidth", "fWindowHeight", "fCw", "fCh",
 )  # fmt: skip
 _CANVAS_FLAGS = struct.Struct(">??h??")
-_CANVAS_FLAG_NAMES = ("kMoveOpaque", "kResizeOpaque", "fHighLightColor", "fBatch", "kShowEventStatus")
+_CANVAS_FLAG_NAMES = (
+    "kMoveOpaque",
+    "kResizeOpaque",
+    "fHighLightColor",
+    "fBatch",
+    "kShowEventStatus",
+)
 
 # float32 members (marker size, label offsets, colour components, ...) are written by
 # TBufferJSON with 7 significant digits; caching the rounded value saves a format per member.
