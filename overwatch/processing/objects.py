@@ -151,7 +151,7 @@ def _hex_color(color: dict[str, Any]) -> str:
     """``TColor::AsHexString``: components truncated to 0..255, alpha only when not opaque."""
     parts = [int(float(color.get(name, 0.0)) * 255) for name in ("fRed", "fGreen", "fBlue")]
     alpha = int(float(color.get("fAlpha", 1.0)) * 255)
-    if alpha != 255:  # noqa: PLR2004 - opaque
+    if alpha != 255:
         parts.append(alpha)
     return "#" + "".join(f"{part:02x}" for part in parts)
 

@@ -572,7 +572,7 @@ class Decoder:
         those ``TBufferJSON`` shows (``TCanvas`` versions 3 and later).
         """
         version, pos, end = _header(buf, pos)
-        if version < 3:  # noqa: PLR2004 - older canvases lack the window sizes
+        if version < 3:
             raise StreamerError(f"TCanvas v{version} is older than this decoder reads")
         pos = self._members(buf, pos, "TPad", out, context)
         out["fDISPLAY"], pos = _tstring(buf, pos)
@@ -585,7 +585,7 @@ class Decoder:
         flags = _CANVAS_FLAGS.unpack_from(buf, pos)
         pos += _CANVAS_FLAGS.size
         out.update(zip(_CANVAS_FLAG_NAMES, flags, strict=True))
-        if version > 3:  # noqa: PLR2004
+        if version > 3:
             (out["kAutoExec"],) = struct.unpack_from(">?", buf, pos)
             pos += 1
         (out["kMenuBar"],) = struct.unpack_from(">?", buf, pos)
