@@ -48,7 +48,7 @@ def _read(path: Path) -> dict[str, Histogram]:
     result = {}
     with uproot.open(path) as f:
         for key, classname in f.classnames(recursive=True, cycle=False).items():
-            if classname == "TDirectory":
+            if classname in ("TDirectory", "TGraph"):  # the EMC events-per-minute graph
                 continue
             obj = f[key]
             if classname == "TProfile":

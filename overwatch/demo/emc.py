@@ -4,8 +4,10 @@ Names follow the ALICE ``AliEmcalTriggerQA`` output (``EMCTRQA_*``) as the EMC
 plugin expects them: an events histogram (bin 1: number of events) to scale by,
 per-supermodule FastOR L0 maps, the per-channel summaries ``EMCTRQA_histFastORL0``
 and ``...Amp`` for the hot-channel search, a whole-detector FastOR map for the TRU
-grid, and EMCal/DCal pairs of patch amplitude spectra per trigger class. The hot
-FastOR and the dead supermodule of the planted problems show up here.
+grid, and EMCal/DCal pairs of patch amplitude spectra per trigger class; and a
+``TGraph`` of the events recorded in each minute (a receiver's own drawing, stored
+and drawn as it is). The hot FastOR and the dead supermodule of the planted
+problems show up here.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import zlib
 
 import numpy as np
 
+from overwatch.demo.graphs import to_tgraph
 from overwatch.demo.histograms import Axis
 from overwatch.demo.simulation import DEAD_SUPERMODULE
 from overwatch.demo.simulation import HOT_FACTOR
@@ -59,6 +62,7 @@ class EMCSimulation(RunSimulation):
 
     def __init__(self, rng: np.random.Generator, conditions: RunConditions) -> None:
         super().__init__(rng, conditions)
+        self.events_per_minute: list[int] = []
         # Gains are a property of the detector, the same in every run of the data set.
         gains_rng = np.random.default_rng([conditions.seed, 0, zlib.crc32(b"EMC gains")])
         self.expected: list[Floats] = []
@@ -127,7 +131,9 @@ class EMCSimulation(RunSimulation):
 
     def advance(self, minute: int) -> None:
         rng = self.rng
-        self.histograms["EMCTRQA_histEvents"].add_bins([self.count(EVENTS_PER_MINUTE)])
+        events = self.count(EVENTS_PER_MINUTE)
+        self.events_per_minute.append(events)
+        self.histograms["EMCTRQA_histEvents"].add_bins([events])
         hits_per_sm = []
         amps_per_sm = []
         detector_map = np.zeros((48, 104))
@@ -163,3 +169,15 @@ class EMCSimulation(RunSimulation):
                     amplitude += rng.exponential(slope, n)
                     self.histograms[f"EMCTRQA_hist{calo}{prefix}PatchAmp{kind}"].fill(amplitude)
         self.histograms["EMCTRQA_histCellAmp"].fill(rng.exponential(0.5, self.count(20000)))
+
+    def snapshot(self) -> dict[str, object]:
+        objects = super().snapshot()
+        minutes = np.arange(1, len(self.events_per_minute) + 1, dtype=np.float64)
+        objects["EMCTRQA_graphEventsPerMinute"] = to_tgraph(
+            "Events per minute;minute of the run;events",
+            minutes,
+            np.asarray(self.events_per_minute, dtype=np.float64),
+            line_color=601,
+            marker_color=601,
+        )
+        return objects

@@ -11,7 +11,11 @@ for every job, on the histogram model (:class:`overwatch.histograms.model.Histog
    stores them in :attr:`ProcessingContext.summary` before any other hook, in every
    process that runs hooks, so ``derived``, ``prepare`` and ``check`` can use them.
 1. :meth:`DetectorPlugin.derived` — add histograms computed from the received ones
-   (sums, ratios, projections); they are stored and drawn like the others.
+   (sums, ratios, projections); they are stored and drawn like the others. It may
+   also return drawable objects that are not histograms
+   (:class:`overwatch.histograms.drawable.DrawableObject`, e.g. a ``THStack`` made
+   with :func:`overwatch.histograms.drawable.stack`): they are stored and drawn,
+   but no other hook and no check sees them.
 2. :meth:`DetectorPlugin.prepare` — per histogram: apply processing options (for
    example ``scale_hists``), set ``draw_options`` for JSROOT, attach information
    for the shift crew in ``hist.metadata["info"]`` (a list of strings).
@@ -35,6 +39,10 @@ Display hints for one histogram go into ``hist.metadata["display"]`` (a dict):
 (row and column in its group's grid). Everything in ``hist.metadata`` is stored
 as the histogram's ``info``. Lines to draw over a histogram (axis coordinates)
 go into its JSON as ROOT's ``TLine`` objects: ``hist.add_line(x1, y1, x2, y2)``.
+
+Objects in the received files that JSROOT draws but that are not histograms
+(``TGraph``, ``THStack``, ``TEfficiency``, ``TCanvas``, ...) are stored and drawn
+as they are and are never passed to a hook.
 
 ``derived`` sees every histogram of the job; ``prepare`` and ``check`` see one
 histogram at a time and may run in another process than ``derived`` and
@@ -64,6 +72,7 @@ from typing import Any
 from typing import ClassVar
 
 if TYPE_CHECKING:
+    from overwatch.histograms.drawable import DrawableObject
     from overwatch.histograms.model import Histogram
 
 __all__ = [
@@ -253,7 +262,7 @@ class DetectorPlugin:
 
     def derived(
         self, histograms: Sequence[Histogram], context: ProcessingContext
-    ) -> list[Histogram]:
+    ) -> Sequence[Histogram | DrawableObject]:
         return []
 
     def prepare(self, hist: Histogram, context: ProcessingContext) -> None:

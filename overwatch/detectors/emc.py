@@ -7,8 +7,9 @@ What it does, per job:
 * **derived**: EMCal/DCal pairs of patch amplitude spectra
   (``EMCTRQA_hist{EMCal,DCal}[Max]PatchAmp<kind>``) become two spectra on an
   energy axis (ADC x 0.07874 GeV), EMCal red and DCal blue, the EMCal one naming
-  the DCal one in ``display.overlay`` so a page draws both on one pad. The model
-  has no ``THStack`` (the JSON is ``TH1``/``TH2``/``TH3`` only), hence two ``TH1D``.
+  the DCal one in ``display.overlay`` so a page draws both on one pad; and, as the
+  original showed them, a ``THStack`` of the two drawn "nostack" (it holds the
+  same two spectra, so it shows them as ``prepare`` scaled them).
 * **prepare**: display name without ``EMCTRQA_hist``; ``colz`` for 2D; scaling by
   the number of events (option ``scale_hists``, on by default) of the
   per-supermodule, edge-position, FastOR and patch-amplitude histograms; TRU
@@ -50,6 +51,8 @@ from overwatch.detectors.emc_geometry import grid_position
 from overwatch.detectors.emc_geometry import is_detector_map
 from overwatch.detectors.emc_geometry import supermodule_number
 from overwatch.detectors.emc_geometry import supermodule_tru_lines
+from overwatch.histograms.drawable import DrawableObject
+from overwatch.histograms.drawable import stack
 from overwatch.histograms.model import Axis
 from overwatch.histograms.model import Histogram
 
@@ -190,9 +193,9 @@ class EMCPlugin(DetectorPlugin):
 
     def derived(
         self, histograms: Sequence[Histogram], context: ProcessingContext
-    ) -> list[Histogram]:
+    ) -> list[Histogram | DrawableObject]:
         by_name = {hist.name: hist for hist in histograms}
-        out: list[Histogram] = []
+        out: list[Histogram | DrawableObject] = []
         for name in sorted(by_name):
             match = _PATCH.match(name)
             dcal = by_name.get(name.replace("EMCal", "DCal", 1)) if match else None
@@ -202,7 +205,10 @@ class EMCPlugin(DetectorPlugin):
             emcal_energy = _energy_spectrum(by_name[name], f"{stem}_EMCal_GeV", "EMCal")
             dcal_energy = _energy_spectrum(dcal, f"{stem}_DCal_GeV", "DCal")
             emcal_energy.metadata["display"]["overlay"] = [dcal_energy.name]
-            out += [emcal_energy, dcal_energy]
+            both = stack(f"{stem}_GeV_stack", emcal_energy.title, [emcal_energy, dcal_energy])
+            both.draw_options = "nostack"
+            both.metadata["display"] = {"name": f"{stem[len(PREFIX) :]} EMCal and DCal"}
+            out += [emcal_energy, dcal_energy, both]
         return out
 
     # -- per histogram ------------------------------------------------------------

@@ -8,6 +8,11 @@ so they can be called directly from tests and from other processes.
   file in the range minus the last one before it.
 - Reset mode: the run's state is the merge of its files; a time slice merges the
   files inside the range.
+
+Drawable objects that are not histograms (graphs, stacks, canvases: see
+:mod:`overwatch.histograms.drawable`) travel with the unconvertible objects,
+newest file last, so the run's state and a time slice keep the newest one;
+no plugin hook and no check sees them, and they are stored with their JSON.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from overwatch.detectors.api import worst_quality
 from overwatch.histograms.combine import IncompatibleHistogramsError
 from overwatch.histograms.combine import merge
 from overwatch.histograms.combine import subtract
+from overwatch.histograms.drawable import DrawableObject
 from overwatch.histograms.model import Histogram
 from overwatch.monitoring.checks import NO_REFERENCE
 from overwatch.monitoring.checks import CheckResult
@@ -45,6 +51,8 @@ from overwatch.processing.jsroot import to_jsroot_json
 from overwatch.processing.names import clean_text
 from overwatch.processing.names import deduplicate
 from overwatch.processing.names import fit
+from overwatch.processing.objects import to_object_json
+from overwatch.processing.reader import NOT_A_HISTOGRAM
 from overwatch.processing.reader import ReadResult
 from overwatch.processing.reader import Unconvertible
 from overwatch.processing.reader import read_file
@@ -440,6 +448,15 @@ def build_result(
     if encoded is None and not context.summary:
         summarize(plugin, context, histograms)
     derived = _listed(plugin.derived(histograms, context), "derived", plugin)
+    unconvertible = [
+        *unconvertible,
+        *(
+            Unconvertible(item.name, item.class_name, NOT_A_HISTOGRAM, item)
+            for item in derived
+            if isinstance(item, DrawableObject)
+        ),
+    ]
+    derived = [item for item in derived if not isinstance(item, DrawableObject)]
     if encoded is None:
         encoded = encode_all(plugin, context, histograms, compression_level, checks)
     encoded = [*encoded, *encode_all(plugin, context, derived, compression_level, checks)]
@@ -480,16 +497,7 @@ def build_result(
         for name, e in zip(names[: len(encoded)], encoded, strict=True)
     ]
     rows += [
-        HistogramRow(
-            name=name,
-            class_name=fit(clean_text(item.class_name), CLASS_NAME_LENGTH),
-            title="",
-            group=_group_name(group_of[name]),
-            json_gz=None,
-            json_size=0,
-            etag="",
-            error=clean_text(item.reason),
-        )
+        _object_row(name, item, _group_name(group_of[name]), compression_level)
         for name, item in zip(names[len(encoded) :], unconvertible, strict=True)
     ]
     rank = {name: index for index, name in enumerate(first)}
@@ -512,6 +520,36 @@ def build_result(
         min_time=context.min_time,
         max_time=context.max_time,
         options=context.options,
+    )
+
+
+def _object_row(name: str, item: Unconvertible, group: str, level: int) -> HistogramRow:
+    """The stored row of an object that is not a histogram: drawn if it can be, else its error."""
+    class_name = fit(clean_text(item.class_name), CLASS_NAME_LENGTH)
+    drawable = item.drawable
+    if drawable is None:
+        return HistogramRow(
+            name=name,
+            class_name=class_name,
+            title="",
+            group=group,
+            json_gz=None,
+            json_size=0,
+            etag="",
+            error=clean_text(item.reason),
+        )
+    gz, size, etag = encode_json(to_object_json(drawable), level)
+    return HistogramRow(
+        name=name,
+        class_name=class_name,
+        title=clean_text(drawable.title),
+        group=group,
+        json_gz=gz,
+        json_size=size,
+        etag=etag,
+        entries=drawable.entries if math.isfinite(drawable.entries) else 0.0,
+        draw_options=fit(clean_text(drawable.draw_options), DRAW_OPTIONS_LENGTH),
+        info=_clean_info(dict(drawable.metadata)),
     )
 
 

@@ -3,8 +3,11 @@
 :func:`read_file` walks top-level keys, nested ``TDirectory``s and ``TList``/
 ``THashList``/``TObjArray`` containers (path components joined with ``/``), keeps
 only the highest cycle of each key, and returns the histograms together with
-every object it could not convert (``TCanvas``, ``TGraph``, ``TTree``, a histogram
-refused for its size, ...), so nothing disappears silently.  A file that cannot be
+every object it could not convert (a ``TTree``, a histogram refused for its size,
+...), so nothing disappears silently.  Objects JSROOT draws that are not
+histograms (``TGraph``, ``THStack``, ``TCanvas``, ... see
+:data:`~overwatch.histograms.drawable.DRAWABLE_CLASSES`) are listed there too,
+as "not a histogram", with their ``TBufferJSON`` structure in ``drawable``.  A file that cannot be
 opened at all raises :class:`CorruptFileError` so the caller can quarantine it.
 
 Key names are taken as they are: ``/``, ``;``, NUL or bytes that are not UTF-8 are
@@ -35,12 +38,15 @@ from typing import Any
 
 import uproot
 
+from overwatch.histograms.drawable import DRAWABLE_CLASSES
+from overwatch.histograms.drawable import DrawableObject
 from overwatch.histograms.model import Histogram
 from overwatch.processing.conversion import ConversionError
 from overwatch.processing.conversion import histogram_from_members
 from overwatch.processing.conversion import members_from_model
 from overwatch.processing.names import clean_text
 from overwatch.processing.names import escape_component
+from overwatch.processing.objects import drawable_from_members
 from overwatch.processing.rootio import CONTAINER_CLASSES
 from overwatch.processing.rootio import HISTOGRAM_CLASSES
 from overwatch.processing.rootio import Decoder
@@ -99,11 +105,16 @@ NOT_A_HISTOGRAM = "not a histogram"
 
 @dataclass(frozen=True, slots=True)
 class Unconvertible:
-    """An object that is in the file but is not (or cannot be) a :class:`Histogram`."""
+    """An object that is in the file but is not (or cannot be) a :class:`Histogram`.
+
+    ``drawable`` holds an object of a class JSROOT draws (a graph, a stack...),
+    which is stored and drawn like a histogram but not checked, merged or subtracted.
+    """
 
     name: str
     class_name: str
     reason: str
+    drawable: DrawableObject | None = None
 
 
 @dataclass(slots=True)
@@ -213,7 +224,11 @@ class _FileReader:
                     self.skip(path, class_name, reason)
                 elif self.names.may_contain(path):
                     self.directory(key.get(), path + "/", depth + 1)
-            elif class_name in HISTOGRAM_CLASSES or class_name in CONTAINER_CLASSES:
+            elif (
+                class_name in HISTOGRAM_CLASSES
+                or class_name in CONTAINER_CLASSES
+                or class_name in DRAWABLE_CLASSES
+            ):
                 if self.names.may_contain(path):
                     self.key(key, path, class_name)
             elif self.names.wants(path):
@@ -282,6 +297,8 @@ class _FileReader:
             self.skip(path, class_name, members["_refused"])
         elif "_error" in members:
             self.skip(path, class_name, f"cannot decode: {members['_error']}")
+        elif class_name in DRAWABLE_CLASSES and self.names.wants(path):
+            self.drawable(members, path, in_directory)
         elif class_name not in HISTOGRAM_CLASSES:
             self.skip(path, class_name, NOT_A_HISTOGRAM)
         elif self.names.wants(path):
@@ -294,6 +311,21 @@ class _FileReader:
                 self.skip(path, class_name, str(error))
             except (ConversionError, KeyError, ValueError) as error:
                 self.skip(path, class_name, f"inconsistent histogram: {error}")
+
+    def drawable(self, members: dict[str, Any], path: str, in_directory: bool) -> None:
+        class_name = clean_text(members["_typename"])
+        if members.get("_skipped"):
+            reason = members.get("_reason") or "no streamer record for it in the file"
+            self.skip(path, class_name, f"cannot decode: {reason}")
+            return
+        try:
+            found = drawable_from_members(path, members, in_directory)
+        except (KeyError, TypeError, ValueError) as error:
+            self.skip(path, class_name, f"inconsistent object: {error!r}")
+            return
+        name = self.unique(path)
+        found.name = name
+        self.result.unconvertible.append(Unconvertible(name, class_name, NOT_A_HISTOGRAM, found))
 
     def container(self, members: dict[str, Any], path: str) -> None:
         for index, item in enumerate(members["arr"]):

@@ -83,12 +83,15 @@ _TARRAYS = {
 }
 # Bases without members; some writers omit their streamer record.
 _EMPTY_BASES = frozenset(["TAtt3D"])
+# Bases whose hand-written streamer reads and writes nothing, not even a version.
+_SILENT_BASES = frozenset(["TQObject"])
 
 _OP_BASIC, _OP_STRING, _OP_BASE, _OP_TOBJECT, _OP_ARRAY_BASE = range(5)
 _OP_ARRAY, _OP_OBJECT, _OP_POINTER, _OP_BASIC_POINTER, _OP_DIRECT = range(5, 10)
-_OP_FIXED, _OP_EMBEDDED, _OP_STL = range(10, 13)
+_OP_FIXED, _OP_EMBEDDED, _OP_STL, _OP_LOOP = range(10, 14)
 _K_ANY_P = 69  # a pointer to a non-TObject class, read with ReadObjectAny
 _K_STL = 500
+_K_STREAM_LOOP = 501  # `TList* fCells; //[fNCells]`: a counted array of objects (TH2Poly)
 _MEMBERWISE = 0x4000
 # C++ spellings of basic types inside STL template arguments.
 _STL_BASIC = {
@@ -101,15 +104,30 @@ _STL_BASIC = {
 
 Step = tuple[Any, ...]
 
-# float32 members (marker size, label offsets, ...) are shown by ROOT with float
-# precision; caching the shortest round-trip value avoids a numpy call per member.
+# TCanvas::Streamer after the TPad and fDISPLAY: sizes, then fCatt, then flags.
+_CANVAS_SIZES = struct.Struct(">i?ffffiiIIII")
+_CANVAS_SIZE_NAMES = (
+    "fDoubleBuffer", "fRetained", "fXsizeUser", "fYsizeUser", "fXsizeReal", "fYsizeReal",
+    "fWindowTopX", "fWindowTopY", "fWindowWidth", "fWindowHeight", "fCw", "fCh",
+)  # fmt: skip
+_CANVAS_FLAGS = struct.Struct(">??h??")
+_CANVAS_FLAG_NAMES = (
+    "kMoveOpaque",
+    "kResizeOpaque",
+    "fHighLightColor",
+    "fBatch",
+    "kShowEventStatus",
+)
+
+# float32 members (marker size, label offsets, colour components, ...) are written by
+# TBufferJSON with 7 significant digits; caching the rounded value saves a format per member.
 _F32_SHORTEST: dict[float, float] = {}
 
 
 def _f32(value: float) -> float:
     shortest = _F32_SHORTEST.get(value)
     if shortest is None:
-        shortest = float(str(np.float32(value)))
+        shortest = float(f"{value:.7g}")
         if len(_F32_SHORTEST) < 4096:
             _F32_SHORTEST[value] = shortest
     return shortest
@@ -313,6 +331,11 @@ class Decoder:
             return out, self._members(buf, pos, class_name, out, context)
         if class_name in CONTAINER_CLASSES:
             return self._container(buf, pos, class_name, context)
+        if class_name == "TCanvas" and "TPad" in self._streamers:
+            out = {"_typename": class_name}
+            if ref >= 0:
+                context.refs[ref] = out
+            return out, self._canvas(buf, pos, out, context)
         if class_name == "TObjString":
             out = {"_typename": class_name}
             _, pos, obj_end = _header(buf, pos)
@@ -430,6 +453,8 @@ class Decoder:
     def _members(  # noqa: PLR0912, PLR0915 - one flat dispatch loop is the fast path
         self, buf: bytes, pos: int, class_name: str, out: dict[str, Any], context: _Context
     ) -> int:
+        if class_name in _SILENT_BASES:
+            return pos
         version, pos, end = _header(buf, pos)
         if class_name in _EMPTY_BASES and end >= 0:
             return end
@@ -473,6 +498,8 @@ class Decoder:
                 out[step[1]], pos = self._object(buf, pos, step[2], context, -1)
             elif op == _OP_STL:
                 out[step[1]], pos = self._stl(buf, pos, step[2], context)
+            elif op == _OP_LOOP:
+                out[step[1]], pos = self._loop(buf, pos, step[2], int(out.get(step[3], 0)), context)
             else:  # _OP_BASIC_POINTER: a flag byte, then out[count] values if set
                 pos += 1
                 count = int(out.get(step[3], 0))
@@ -523,6 +550,50 @@ class Decoder:
                 self._objects[raw] = cached
         return cached, end
 
+    def _loop(
+        self, buf: bytes, pos: int, class_name: str, count: int, context: _Context
+    ) -> tuple[list[Any], int]:
+        """A counted array of objects (``kStreamLoop``): a version header, then the objects."""
+        _, pos, end = _header(buf, pos)
+        if count < 0 or count > len(buf):
+            raise StreamerError(f"array of {count} {class_name}")
+        items: list[Any] = []
+        for _ in range(count):
+            item, pos = self._object(buf, pos, class_name, context, -1)
+            items.append(item)
+        if end >= 0 and pos != end:
+            raise StreamerError(f"{class_name}[]: read to {pos}, byte count says {end}")
+        return items, pos
+
+    def _canvas(self, buf: bytes, pos: int, out: dict[str, Any], context: _Context) -> int:
+        """``TCanvas::Streamer``, hand-written in ROOT: a ``TPad``, then members in a fixed order.
+
+        ROOT writes no streamer record for it; the members and their order are
+        those ``TBufferJSON`` shows (``TCanvas`` versions 3 and later).
+        """
+        version, pos, end = _header(buf, pos)
+        if version < 3:
+            raise StreamerError(f"TCanvas v{version} is older than this decoder reads")
+        pos = self._members(buf, pos, "TPad", out, context)
+        out["fDISPLAY"], pos = _tstring(buf, pos)
+        values = _CANVAS_SIZES.unpack_from(buf, pos)
+        pos += _CANVAS_SIZES.size
+        out.update(zip(_CANVAS_SIZE_NAMES, values, strict=True))
+        for name in ("fXsizeUser", "fYsizeUser", "fXsizeReal", "fYsizeReal"):
+            out[name] = _f32(out[name])
+        out["fCatt"], pos = self._object(buf, pos, "TAttCanvas", context, -1)
+        flags = _CANVAS_FLAGS.unpack_from(buf, pos)
+        pos += _CANVAS_FLAGS.size
+        out.update(zip(_CANVAS_FLAG_NAMES, flags, strict=True))
+        if version > 3:
+            (out["kAutoExec"],) = struct.unpack_from(">?", buf, pos)
+            pos += 1
+        (out["kMenuBar"],) = struct.unpack_from(">?", buf, pos)
+        pos += 1
+        if end >= 0 and pos != end:
+            raise StreamerError(f"TCanvas v{version}: read to {pos}, byte count says {end}")
+        return pos
+
     def _stl(self, buf: bytes, pos: int, type_name: str, context: _Context) -> tuple[Any, int]:
         """An STL collection member as ``TBufferJSON`` shows it (a list; pairs as objects)."""
         version, pos, end = _header(buf, pos)
@@ -537,11 +608,13 @@ class Decoder:
         if kind == "map" or (len(args) == 1 and args[0].startswith("pair<")):
             pair_args = args if kind == "map" else _template(args[0])[1]
             label = "pair<" + ",".join(pair_args) + ">"
+            # TBufferJSON tags a map's elements "$pair", other pairs as objects of their class.
+            tag = "$pair" if kind == "map" else "_typename"
             if version & _MEMBERWISE:
                 firsts, pos = self._values(buf, pos, pair_args[0], count, context)
                 seconds, pos = self._values(buf, pos, pair_args[1], count, context)
                 value: Any = [
-                    {"$pair": label, "first": a, "second": b}
+                    {tag: label, "first": a, "second": b}
                     for a, b in zip(firsts, seconds, strict=True)
                 ]
             else:
@@ -549,7 +622,7 @@ class Decoder:
                 for _ in range(count):
                     first, pos = self._values(buf, pos, pair_args[0], 1, context)
                     second, pos = self._values(buf, pos, pair_args[1], 1, context)
-                    value.append({"$pair": label, "first": first[0], "second": second[0]})
+                    value.append({tag: label, "first": first[0], "second": second[0]})
         elif kind in ("vector", "list", "deque", "set") and len(args) == 1:
             value, pos = self._values(buf, pos, args[0], count, context)
         else:
@@ -637,6 +710,8 @@ class Decoder:
             return (_OP_POINTER, name)
         if kind == _K_STL:
             return (_OP_STL, name, type_name)
+        if kind == _K_STREAM_LOOP and not type_name.endswith("**"):
+            return (_OP_LOOP, name, type_name.rstrip("*"), element.member("fCountName"))
         if kind in (_K_OBJECT, _K_ANY, _K_OBJECT_DIRECT) and not type_name.endswith("*"):
             return (_OP_EMBEDDED, name, type_name)
         if kind == _K_OBJECT_DIRECT and type_name.rstrip("*") in CONTAINER_CLASSES:

@@ -171,12 +171,19 @@ def test_containers_from_root_written_file_are_walked() -> None:
     assert result.unconvertible == [Unconvertible("DstTree", "TTree", "not a histogram")]
 
 
-def test_non_histograms_are_recorded_not_dropped() -> None:
+def test_drawable_non_histograms_are_recorded_with_their_json() -> None:
     result = read_file(skhep_testdata.data_path("uproot-issue38c.root"))
     assert [h.name for h in result.histograms] == ["h_den", "h_num"]
-    assert result.unconvertible == [
-        Unconvertible("TEfficiencyName", "TEfficiency", "not a histogram")
-    ]
+    [item] = result.unconvertible
+    assert (item.name, item.class_name, item.reason) == (
+        "TEfficiencyName",
+        "TEfficiency",
+        "not a histogram",
+    )
+    assert item.drawable is not None
+    assert item.drawable.title == "TEfficiencyTitle"
+    assert item.drawable.tree["fPassedHistogram"]["_typename"].startswith("TH1")
+    assert result.errors == []
 
 
 def test_stored_fit_functions_are_kept() -> None:

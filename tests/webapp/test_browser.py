@@ -326,3 +326,69 @@ def test_jsroot_draws_every_stored_name_and_tex_title_under_csp_from_own_origin_
     assert all("content-security-policy" in r.headers for r in pages)
     assert page.evaluate("window.__xss") is None
     assert problems == []
+
+
+def test_graphs_stacks_efficiencies_and_canvases_are_drawn_like_histograms(
+    browser: Any, live_server: str, settings: Settings, db: Database
+) -> None:
+    """A receiver file written by ROOT with every drawable class: each gets a JSROOT drawing."""
+    import shutil  # noqa: PLC0415
+    from datetime import UTC  # noqa: PLC0415
+    from datetime import datetime  # noqa: PLC0415
+
+    from overwatch.detectors import DetectorPlugin  # noqa: PLC0415
+    from overwatch.detectors import register_plugin  # noqa: PLC0415
+    from overwatch.detectors import unregister_plugin  # noqa: PLC0415
+    from overwatch.processing.scan import scan  # noqa: PLC0415
+    from overwatch.receivers.filenames import build_file_name  # noqa: PLC0415
+
+    fidelity = Path(__file__).parents[1] / "processing" / "data" / "fidelity.root"
+    when = datetime(2018, 10, 22, 7, 30, tzinfo=UTC)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(fidelity, settings.data_dir / build_file_name("EMC", 702, "C", when, settings.tz))
+    scan(settings, db)
+    register_plugin("EMC", DetectorPlugin)  # its groups: every name without "_" in "Other"
+    try:
+        [outcome] = Worker(settings, db).run_until_idle()
+    finally:
+        unregister_plugin("EMC")
+    assert outcome.state == "done", outcome.error
+    from sqlalchemy import delete  # noqa: PLC0415
+
+    from overwatch.storage.models import HistogramRecord  # noqa: PLC0415
+
+    with db.session() as session:
+        create_user(session, "shifter", "shift-password", "viewer")
+        # Only the drawable objects asserted on below: the file's histograms are tested
+        # elsewhere, and JSROOT evaluates a TF1 formula with eval, which the CSP refuses.
+        kept = ["graph", "gerr", "gasym", "mg", "eff", "stack", "poly", "canv"]
+        session.execute(delete(HistogramRecord).where(HistogramRecord.name.not_in(kept)))
+    page, problems = _logged_in_page(browser, live_server, "shifter", "shift-password")
+    page.goto(f"{live_server}/runs/702/EMC?group=Other")
+    page.wait_for_selector("section.histograms[data-drawn=all]", timeout=60_000)
+    frames = page.locator(".hist-draw[data-url]")
+    assert page.locator(".hist-undrawable").count() == 0
+    assert page.locator(".hist-draw[data-url][data-drawn=yes]").count() == frames.count()
+    drawn = page.evaluate(
+        """() => Object.fromEntries(Array.from(document.querySelectorAll('article.hist-card'))
+             .map(card => {
+               const frame = card.querySelector('.hist-draw');
+               const pad = JSROOT.getElementCanvPainter(frame);
+               const kinds = [];
+               if (pad) pad.forEachPainterInPad(p => kinds.push(p.getObject()?._typename));
+               return [card.dataset.name, {kinds, svg: frame.querySelectorAll('svg').length,
+                                           options: frame.dataset.options}];
+             }))"""
+    )
+    for name, kind, options in (
+        ("graph", "TGraph", "ALP"),
+        ("stack", "THStack", ""),
+        ("eff", "TEfficiency", "AP"),
+        ("mg", "TMultiGraph", "ALP"),
+        ("poly", "TH2Poly", "colz"),
+    ):
+        assert kind in drawn[name]["kinds"], (name, drawn[name])
+        assert drawn[name]["svg"] >= 1
+        assert drawn[name]["options"] == options
+    assert "TGraph" in drawn["canv"]["kinds"]  # the canvas drawn with its own primitives
+    assert problems == []
