@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC
@@ -356,10 +355,7 @@ def test_rejects_bad_arguments(tmp_path: Path, arguments: dict[str, object], mes
 
 
 @pytest.mark.slow
-def test_default_data_set_is_written_quickly(tmp_path: Path) -> None:
-    started = time.perf_counter()
+def test_default_data_set_is_three_runs_of_twelve_snapshots_per_subsystem(tmp_path: Path) -> None:
+    # How long writing it takes is a benchmark's business, not a test's (it varies with load).
     paths = generate_demo_data(tmp_path, ZURICH)
-    elapsed = time.perf_counter() - started
-
     assert len(paths) == 3 * 12 * 3
-    assert elapsed < 10, f"default demo data set took {elapsed:.1f} s"
