@@ -18,11 +18,18 @@ from overwatch.monitoring.config import CheckSpec
 from overwatch.monitoring.config import load_check_config
 from overwatch.monitoring.pulls import PullSummary
 from overwatch.monitoring.pulls import corrected_pull
+from overwatch.monitoring.statistics import counts
 from overwatch.processing.jsroot import to_jsroot_json
 from tests import rootfiles
 from tests.monitoring.builders import model_th1
 from tests.monitoring.builders import read_back
 from tests.monitoring.builders import sampled
+
+
+def counts_of(hist: Histogram) -> np.ndarray:
+    found = counts(hist)
+    assert not isinstance(found, str)
+    return found
 
 
 def pull_spec(**fields: Any) -> CheckSpec:
@@ -176,7 +183,7 @@ def test_pull_map_is_a_drawable_histogram_beside_the_checked_one(tmp_path: Path)
     assert pull_map is not None
     assert (pull_map.name, pull_map.class_name, pull_map.draw_options) == (
         "EMC/map_pulls",
-        "TH2D",
+        "TH2F",
         "colz",
     )
     assert pull_map.axes[0].same_binning(hist.axes[0])
@@ -187,9 +194,12 @@ def test_pull_map_is_a_drawable_histogram_beside_the_checked_one(tmp_path: Path)
         2,
     )
     assert values[5, 2] > 10
-    # The lead stores it like any histogram: JSROOT JSON of a TH2D.
+    # Each cell is the exact pull to 0.01σ (single precision is enough for a colour map).
+    summary = PullSummary(counts_of(hist), [counts_of(hists["ref/EMC/map"])])
+    np.testing.assert_allclose(values, np.round(summary.pulls, 2), rtol=1e-6, atol=1e-6)
+    # The lead stores it like any histogram: JSROOT JSON of a TH2F.
     payload = orjson.loads(to_jsroot_json(pull_map))
-    assert payload["_typename"] == "TH2D"
+    assert payload["_typename"] == "TH2F"
     assert payload["fArray"][(2 + 1) * 10 + (5 + 1)] == pytest.approx(values[5, 2])
     # The axes are copies: changing the map leaves the checked histogram alone.
     pull_map.axes[0].title = "changed"

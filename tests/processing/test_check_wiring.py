@@ -253,7 +253,7 @@ def test_a_reference_set_on_the_command_line_is_compared_with_and_pull_maps_are_
     assert stored["maps/h2"]["group"] == "Maps"
     by_name = {row.name: row for row in rows}
     pulls = by_name["maps/h2_pulls"]
-    assert pulls.class_name == "TH2D"
+    assert pulls.class_name == "TH2F"
     assert pulls.info == {"check": "pull", "companion_of": "maps/h2"}
     payload = json.loads(gzip.decompress(pulls.json_gz or b""))
     cells = np.array(payload["fArray"], dtype=float).reshape((6, 6), order="F")
