@@ -261,9 +261,12 @@ def main() -> None:
         profiler = cProfile.Profile(time.process_time)
         measure(args.profile, 1, args.demo_minutes, args.database_url, profiler)
         stats = pstats.Stats(profiler)
-        stats.sort_stats("cumulative").print_stats(r"overwatch|sqlalchemy/orm/session|zlib|orjson", 45)
+        stats.sort_stats("cumulative").print_stats(
+            r"overwatch|sqlalchemy/orm/session|zlib|orjson", 45
+        )
         if args.profile_out:
             stats.dump_stats(args.profile_out)
+
 
 if __name__ == "__main__":
     main()

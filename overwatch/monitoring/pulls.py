@@ -83,7 +83,8 @@ def _log_ratio(k: Array, total: float, ref: Array, ref_total: float) -> Array:
         np.add(rest, 1.0, out=row[3])
     terms = lgamma(args)
     kernel = terms[:, 0] + terms[:, 1] - terms[:, 2] - terms[:, 3]
-    return np.minimum(kernel[0] - kernel[1], 0.0)
+    ratio: Array = np.minimum(kernel[0] - kernel[1], 0.0)
+    return ratio
 
 
 class PullSummary:
@@ -114,9 +115,7 @@ class PullSummary:
             expected /= len(references)
             # Mean of the likelihood ratios over the references, in logarithms so that
             # hugely improbable bins do not underflow to zero.
-            log_mean = np.logaddexp.reduce(np.stack(log_ratios), axis=0) - math.log(
-                len(references)
-            )
+            log_mean = np.logaddexp.reduce(np.stack(log_ratios), axis=0) - math.log(len(references))
         magnitude = np.sqrt(np.maximum(-2.0 * log_mean, 0.0))
         self.pulls: Array = np.zeros(data.shape, dtype=np.float64)
         self.pulls.flat[where] = np.sign(k / total - expected) * magnitude
