@@ -24,7 +24,8 @@ Two numbers judge the histogram:
 Counts are the effective entries per bin (content²/variance), so a histogram
 scaled by 1/events is judged on its raw statistics. The pull map (one pull per
 bin to 0.01σ, 0 where no bin is used) is returned as a ``TH1F``/``TH2F``/``TH3F``
-named ``<name>_pulls`` to be stored and drawn beside the histogram.
+named ``<name>_pulls`` to be stored and drawn beside the histogram, when the
+check says medium or bad (or always, with ``pull_map: always``).
 
 Only the used bins are computed, with one vectorised log-gamma call per
 reference (:func:`~overwatch.monitoring.statistics.lgamma`): the check costs a
@@ -53,7 +54,15 @@ from overwatch.monitoring.statistics import lgamma
 from overwatch.monitoring.statistics import pull_for_probability
 from overwatch.monitoring.statistics import two_sided_probability
 
-__all__ = ["PULL_MAP_DECIMALS", "PullSummary", "corrected_pull", "pull_check", "pulls"]
+__all__ = [
+    "PULL_MAP_DECIMALS",
+    "PullSummary",
+    "corrected_pull",
+    "pull_check",
+    "pull_map",
+    "pull_summary",
+    "pulls",
+]
 
 Array = NDArray[np.float64]
 
@@ -136,8 +145,8 @@ def corrected_pull(pull: float, bins: int) -> float:
     return pull_for_probability(corrected)
 
 
-def pulls(hist: Histogram, references: Sequence[Histogram]) -> tuple[PullSummary, Histogram] | str:
-    """The pull summary and pull map of ``hist`` against ``references``, or why there is none."""
+def pull_summary(hist: Histogram, references: Sequence[Histogram]) -> PullSummary | str:
+    """The pull summary of ``hist`` against ``references``, or why there is none."""
     data = counts(hist)
     if isinstance(data, str):
         return data
@@ -152,8 +161,15 @@ def pulls(hist: Histogram, references: Sequence[Histogram]) -> tuple[PullSummary
         if float(ref.sum()) <= 0:
             return f"{which} is empty"
         ref_counts.append(ref)
-    summary = PullSummary(data, ref_counts)
-    return summary, _pull_map(hist, summary)
+    return PullSummary(data, ref_counts)
+
+
+def pulls(hist: Histogram, references: Sequence[Histogram]) -> tuple[PullSummary, Histogram] | str:
+    """The pull summary and pull map of ``hist`` against ``references``, or why there is none."""
+    summary = pull_summary(hist, references)
+    if isinstance(summary, str):
+        return summary
+    return summary, pull_map(hist, summary)
 
 
 def _axis_copy(axis: Axis) -> Axis:
@@ -171,7 +187,8 @@ def _axis_copy(axis: Axis) -> Axis:
     return copied
 
 
-def _pull_map(hist: Histogram, summary: PullSummary) -> Histogram:
+def pull_map(hist: Histogram, summary: PullSummary) -> Histogram:
+    """The pulls of ``summary`` as a histogram ``<name>_pulls`` with the binning of ``hist``."""
     # Rounded to PULL_MAP_RESOLUTION and kept in single precision: a colour map
     # needs no more, and its JSON then takes a third of the bytes and time to write
     # (the summary's numbers come from the exact pulls). Under- and overflow stay empty.
@@ -194,10 +211,9 @@ def _pull_map(hist: Histogram, summary: PullSummary) -> Histogram:
 
 
 def pull_check(spec: CheckSpec, hist: Histogram, references: Sequence[Histogram]) -> CheckResult:
-    result = pulls(hist, references)
-    if isinstance(result, str):
-        return null(spec.name, result)
-    summary, pull_map = result
+    summary = pull_summary(hist, references)
+    if isinstance(summary, str):
+        return null(spec.name, summary)
     where = bin_position(hist, tuple(int(i) for i in summary.index))
     facts = (
         f"largest pull {fmt(summary.largest)}σ at {where} "
@@ -221,7 +237,11 @@ def pull_check(spec: CheckSpec, hist: Histogram, references: Sequence[Histogram]
             quality = level
             break
     reason = f"{facts}: {' and '.join(exceeded)}" if exceeded else f"{facts}: within the limits"
-    return CheckResult(spec.name, quality, reason, extra=pull_map, value=summary.corrected)
+    # A shifter needs the map where the test sees a problem; beside every good
+    # histogram it would double the page and the stored result for noise.
+    wanted = exceeded or spec.pull_map == "always"
+    extra = pull_map(hist, summary) if wanted else None
+    return CheckResult(spec.name, quality, reason, extra=extra, value=summary.corrected)
 
 
 def _limit_name(level: str) -> str:

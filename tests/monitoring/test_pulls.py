@@ -298,3 +298,20 @@ def test_a_second_reference_with_other_binning_is_named(runs: dict[str, Histogra
     result = run_check(pull_spec(), runs["same0/spectrum"], [runs["ref0/spectrum"], other])
     assert result.quality is None
     assert result.reason.startswith("reference 2: the reference has other binning on the x axis")
+
+
+def test_the_pull_map_is_kept_for_problems_unless_asked_for_always() -> None:
+    reference = model_th1([100.0] * 10, name="EMC/h")
+    agreeing = model_th1([101.0, 99.0, 100.0, 98.0, 102.0, 100.0, 100.0, 97.0, 103.0, 100.0])
+    shifted = model_th1([100.0] * 9 + [300.0])
+    good = run_check(pull_spec(), agreeing, [reference])
+    bad = run_check(pull_spec(), shifted, [reference])
+    assert (good.quality, good.extra) == ("good", None)
+    assert bad.quality == "bad"
+    assert bad.extra is not None
+    assert bad.extra.name == "h_pulls"
+    always = run_check(pull_spec(pull_map="always"), agreeing, [reference])
+    assert always.quality == "good"
+    assert always.extra is not None
+    # The verdict and its reason do not depend on whether the map is kept.
+    assert (always.reason, always.value) == (good.reason, good.value)

@@ -245,11 +245,14 @@ def test_a_reference_set_on_the_command_line_is_compared_with_and_pull_maps_are_
         "empty histogram (0 entries): nothing to judge yet",
     )
     names = [row.name for row in rows]
-    # Each pull map is stored in its histogram's group, right after it.
-    for name in ("h_flagged", "h_good", "h_shift", "maps/h2"):
+    # Each pull map of a medium or bad pull test is stored in its histogram's group,
+    # right after it; a good one keeps none (pull_map: problems, the default).
+    for name in ("h_shift", "maps/h2"):
         assert names[names.index(name) + 1] == f"{name}_pulls"
         assert stored[f"{name}_pulls"]["group"] == stored[name]["group"]
         assert stored[f"{name}_pulls"]["checks"] == {}
+    assert "h_good_pulls" not in names
+    assert "h_flagged_pulls" not in names
     assert stored["maps/h2"]["group"] == "Maps"
     by_name = {row.name: row for row in rows}
     pulls = by_name["maps/h2_pulls"]
