@@ -16,7 +16,8 @@ machine's other load hits them alike:
   ``checks:`` block: entries everywhere, means, empty fractions, one pull test,
   Kolmogorov and χ² against the reference);
 - ``pull-all``: plus a beta-binomial pull test on *every* histogram against the
-  reference run, each storing its pull map.
+  reference run (each keeping its pull map where it says medium or bad, the
+  default ``pull_map: problems``).
 
 It prints histograms per second (pull maps not counted: the same histograms
 processed in each configuration) and the ratio of each configuration's best
