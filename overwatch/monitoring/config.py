@@ -34,6 +34,7 @@ __all__ = [
     "ALL_SUBSYSTEMS",
     "KINDS",
     "PARAMETERS",
+    "PULL_MAP_CHOICES",
     "RANGE_KINDS",
     "REFERENCE_KINDS",
     "CheckConfig",
@@ -50,6 +51,8 @@ RANGE_KINDS = ("entries", "mean", "rms", "maximum", "integral", "empty_fraction"
 #: Kinds that compare the histogram with its reference.
 REFERENCE_KINDS = ("chi2", "kolmogorov", "max_deviation", "pull")
 KINDS = RANGE_KINDS + REFERENCE_KINDS
+#: When a pull test stores its pull map: on a medium or bad verdict, or always.
+PULL_MAP_CHOICES = ("problems", "always")
 #: Longest check name: the ``check_results.name`` column holds 128 characters.
 MAX_NAME_LENGTH = 128
 
@@ -65,7 +68,7 @@ _KIND_KEYS: dict[str, frozenset[str]] = {
     "chi2": frozenset({"warning", "error", "normalize"}),
     "kolmogorov": frozenset({"warning", "error", "statistic"}),
     "max_deviation": frozenset({"warning", "error", "normalize"}),
-    "pull": frozenset({"pull_warning", "pull_error", "chi2_warning", "chi2_error"}),
+    "pull": frozenset({"pull_warning", "pull_error", "chi2_warning", "chi2_error", "pull_map"}),
 }
 #: Every parameter a check of each kind accepts (docs/checks.md describes each).
 PARAMETERS: dict[str, frozenset[str]] = {
@@ -125,6 +128,8 @@ class CheckSpec:
     pull_error: float = _REFERENCE_DEFAULTS["pull"][1]
     chi2_warning: float = _REFERENCE_DEFAULTS["pull_chi2"][0]
     chi2_error: float = _REFERENCE_DEFAULTS["pull_chi2"][1]
+    #: pull: store the pull map when the check says medium or bad ("problems") or "always".
+    pull_map: str = "problems"
 
     @property
     def needs_reference(self) -> bool:
@@ -267,6 +272,12 @@ def _kind_fields(kind: str, raw: Mapping[str, Any], path: str) -> dict[str, Any]
         fields["chi2_warning"], fields["chi2_error"] = _thresholds(
             raw, path, ("chi2_warning", "chi2_error"), _REFERENCE_DEFAULTS["pull_chi2"]
         )
+        pull_map = raw.get("pull_map", "problems")
+        if pull_map not in PULL_MAP_CHOICES:
+            raise CheckConfigError(
+                f"{path}.pull_map", f"must be problems or always, got {pull_map!r}"
+            )
+        fields["pull_map"] = pull_map
         return fields
     lower_is_worse = False
     defaults_key = kind

@@ -331,15 +331,22 @@ def store_result(session: Session, subsystem: SubsystemRun, data: ResultData) ->
             }
         )
     if rows:
-        # One executemany: per-row ORM objects would cost more than the JSON itself.
+        # One executemany on the table: per-row ORM objects would cost more than the
+        # JSON itself, and the ORM's bulk insert splits the rows into a statement per
+        # run of rows with the same NULL columns (a histogram and its pull map
+        # alternate), splicing the RETURNING rows together again each time.
+        table = cast(Table, HistogramRecord.__table__)
         if any(hist.checks for hist in data.histograms):
-            ids = session.scalars(
-                insert(HistogramRecord).returning(HistogramRecord.id, sort_by_parameter_order=True),
-                rows,
-            ).all()
+            ids = (
+                session.execute(
+                    insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
+                )
+                .scalars()
+                .all()
+            )
             _store_checks(session, ids, data.histograms)
         else:
-            session.execute(insert(HistogramRecord), rows)
+            session.execute(insert(table), rows)
     if data.kind == "run":
         previous = subsystem.current_result_id
         subsystem.current_result_id = result.id

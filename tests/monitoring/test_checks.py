@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import multiprocessing
 import pickle
 from concurrent.futures import ProcessPoolExecutor
@@ -88,7 +89,8 @@ def test_references_may_be_one_histogram_or_several_runs() -> None:
     several = run_checks(hist, subsystem="EMC", config=config, references={"EMC/energy": refs})
     assert one[2].quality == several[2].quality == "good"
     assert one[2].value != several[2].value
-    assert one[2].extra is not None
+    # Good: no pull map unless the check asks for one always.
+    assert one[2].extra is None
 
 
 def test_aggregation_is_the_worst_quality_and_null_only_when_nothing_was_judged() -> None:
@@ -145,7 +147,10 @@ def _check_in_worker(payload: bytes) -> bytes:
 
 @pytest.mark.slow
 def test_config_and_results_cross_process_boundaries(tmp_path: Path) -> None:
-    config = load_check_config(CONFIG)
+    raw = copy.deepcopy(CONFIG)
+    pull = next(check for check in raw["EMC"] if check["kind"] == "pull")
+    pull["pull_map"] = "always"  # so that a pull map crosses too
+    config = load_check_config(raw)
     hist = model_th1([1, 5, 9, 2], name="EMC/energy")
     expected = run_checks(hist, subsystem="EMC", config=config, references={hist.name: hist})
     # spawn: the child gets the config only by pickling, as any worker process would.

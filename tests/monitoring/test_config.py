@@ -87,6 +87,7 @@ def _one(**fields: Any) -> dict[str, Any]:
         (_one(kind="max_deviation", error=-1), "checks.EMC[0].error", "must not be negative"),
         (_one(kind="pull", pull_warning=6), "checks.EMC[0].pull_warning", "above pull_error 5"),
         (_one(kind="pull", chi2_error="x"), "checks.EMC[0].chi2_error", "expected a number"),
+        (_one(kind="pull", pull_map="never"), "checks.EMC[0].pull_map", "problems or always"),
         (
             _one(kind="pull", normalize=False),
             "checks.EMC[0].normalize",

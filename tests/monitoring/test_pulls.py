@@ -18,11 +18,18 @@ from overwatch.monitoring.config import CheckSpec
 from overwatch.monitoring.config import load_check_config
 from overwatch.monitoring.pulls import PullSummary
 from overwatch.monitoring.pulls import corrected_pull
+from overwatch.monitoring.statistics import counts
 from overwatch.processing.jsroot import to_jsroot_json
 from tests import rootfiles
 from tests.monitoring.builders import model_th1
 from tests.monitoring.builders import read_back
 from tests.monitoring.builders import sampled
+
+
+def counts_of(hist: Histogram) -> np.ndarray:
+    found = counts(hist)
+    assert not isinstance(found, str)
+    return found
 
 
 def pull_spec(**fields: Any) -> CheckSpec:
@@ -49,6 +56,69 @@ def _brute_force_pulls(data: list[int], ref: list[int]) -> list[float]:
         magnitude = math.sqrt(max(-2 * math.log(_pmf(k, n, r, total_r) / best), 0.0))
         out.append(math.copysign(magnitude, k / n - r / total_r) if k / n != r / total_r else 0.0)
     return out
+
+
+def _slow_summary(data: np.ndarray, refs: list[np.ndarray]) -> tuple[np.ndarray, float, float]:
+    """Pulls, χ²/bin and the largest pull the plain way: every bin, math.lgamma per term."""
+    total = float(data.sum())
+
+    def kernel(c: float, alpha: float, beta: float) -> float:
+        return (
+            math.lgamma(c + alpha)
+            + math.lgamma(total - c + beta)
+            - math.lgamma(c + 1)
+            - math.lgamma(total - c + 1)
+        )
+
+    pulls = np.zeros(data.shape)
+    for index in np.ndindex(data.shape):
+        if data[index] <= 0 and all(ref[index] <= 0 for ref in refs):
+            continue
+        ratios, expected = [], 0.0
+        for ref in refs:
+            ref_total = float(ref.sum())
+            r = float(ref[index])
+            alpha, beta = r + 1.0, ref_total - r + 1.0
+            mode = min(max(math.floor((total + 1.0) * r / ref_total), 0.0), total)
+            ratios.append(
+                min(kernel(float(data[index]), alpha, beta) - kernel(mode, alpha, beta), 0.0)
+            )
+            expected += r / ref_total / len(refs)
+        log_mean = float(np.logaddexp.reduce(ratios)) - math.log(len(refs))
+        magnitude = math.sqrt(max(-2.0 * log_mean, 0.0))
+        pulls[index] = math.copysign(magnitude, data[index] / total - expected)
+        if data[index] / total == expected:
+            pulls[index] = 0.0
+    used = int(np.count_nonzero((data > 0) | np.any(np.stack(refs) > 0, axis=0)))
+    largest = float(pulls.flat[int(np.argmax(np.abs(pulls)))])
+    return pulls, float(np.sum(pulls**2) / used), largest
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_pulls_equal_the_plain_per_bin_computation(seed: int) -> None:
+    # 1D to 3D, mostly empty bins, one to three references, raw or weighted
+    # (non-integer effective) counts: the vectorised summary equals the plain one.
+    rng = np.random.default_rng(100 + seed)
+    shape = [(40,), (12, 9), (6, 5, 4)][seed % 3]
+    weighted = seed % 2 == 1
+
+    def sample(scale: float) -> np.ndarray:
+        values = rng.poisson(scale * rng.random(shape) ** 3).astype(np.float64)
+        values[rng.random(shape) < 0.4] = 0.0
+        if weighted:
+            values *= rng.uniform(0.5, 1.5, shape)
+        values.flat[0] += 1.0  # never empty
+        return values
+
+    data = sample(30.0)
+    refs = [sample(60.0) for _ in range(1 + seed % 3)]
+    summary = PullSummary(data, refs)
+    pulls, chi2, largest = _slow_summary(data, refs)
+    np.testing.assert_allclose(summary.pulls, pulls, rtol=1e-9, atol=1e-6)
+    assert summary.chi2 == pytest.approx(chi2, rel=1e-9)
+    assert summary.largest == pytest.approx(largest, rel=1e-9)
+    assert summary.bins == int(np.count_nonzero(summary.used))
+    assert not np.any(summary.pulls[~summary.used])
 
 
 def test_hand_computed_two_bin_case() -> None:
@@ -176,7 +246,7 @@ def test_pull_map_is_a_drawable_histogram_beside_the_checked_one(tmp_path: Path)
     assert pull_map is not None
     assert (pull_map.name, pull_map.class_name, pull_map.draw_options) == (
         "EMC/map_pulls",
-        "TH2D",
+        "TH2F",
         "colz",
     )
     assert pull_map.axes[0].same_binning(hist.axes[0])
@@ -187,9 +257,12 @@ def test_pull_map_is_a_drawable_histogram_beside_the_checked_one(tmp_path: Path)
         2,
     )
     assert values[5, 2] > 10
-    # The lead stores it like any histogram: JSROOT JSON of a TH2D.
+    # Each cell is the exact pull to 0.01σ (single precision is enough for a colour map).
+    summary = PullSummary(counts_of(hist), [counts_of(hists["ref/EMC/map"])])
+    np.testing.assert_allclose(values, np.round(summary.pulls, 2), rtol=1e-6, atol=1e-6)
+    # The lead stores it like any histogram: JSROOT JSON of a TH2F.
     payload = orjson.loads(to_jsroot_json(pull_map))
-    assert payload["_typename"] == "TH2D"
+    assert payload["_typename"] == "TH2F"
     assert payload["fArray"][(2 + 1) * 10 + (5 + 1)] == pytest.approx(values[5, 2])
     # The axes are copies: changing the map leaves the checked histogram alone.
     pull_map.axes[0].title = "changed"
@@ -225,3 +298,20 @@ def test_a_second_reference_with_other_binning_is_named(runs: dict[str, Histogra
     result = run_check(pull_spec(), runs["same0/spectrum"], [runs["ref0/spectrum"], other])
     assert result.quality is None
     assert result.reason.startswith("reference 2: the reference has other binning on the x axis")
+
+
+def test_the_pull_map_is_kept_for_problems_unless_asked_for_always() -> None:
+    reference = model_th1([100.0] * 10, name="EMC/h")
+    agreeing = model_th1([101.0, 99.0, 100.0, 98.0, 102.0, 100.0, 100.0, 97.0, 103.0, 100.0])
+    shifted = model_th1([100.0] * 9 + [300.0])
+    good = run_check(pull_spec(), agreeing, [reference])
+    bad = run_check(pull_spec(), shifted, [reference])
+    assert (good.quality, good.extra) == ("good", None)
+    assert bad.quality == "bad"
+    assert bad.extra is not None
+    assert bad.extra.name == "h_pulls"
+    always = run_check(pull_spec(pull_map="always"), agreeing, [reference])
+    assert always.quality == "good"
+    assert always.extra is not None
+    # The verdict and its reason do not depend on whether the map is kept.
+    assert (always.reason, always.value) == (good.reason, good.value)

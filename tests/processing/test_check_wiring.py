@@ -249,15 +249,18 @@ def test_a_reference_set_on_the_command_line_is_compared_with_and_pull_maps_are_
         "empty histogram (0 entries): nothing to judge yet",
     )
     names = [row.name for row in rows]
-    # Each pull map is stored in its histogram's group, right after it.
-    for name in ("h_flagged", "h_good", "h_shift", "maps/h2"):
+    # Each pull map of a medium or bad pull test is stored in its histogram's group,
+    # right after it; a good one keeps none (pull_map: problems, the default).
+    for name in ("h_shift", "maps/h2"):
         assert names[names.index(name) + 1] == f"{name}_pulls"
         assert stored[f"{name}_pulls"]["group"] == stored[name]["group"]
         assert stored[f"{name}_pulls"]["checks"] == {}
+    assert "h_good_pulls" not in names
+    assert "h_flagged_pulls" not in names
     assert stored["maps/h2"]["group"] == "Maps"
     by_name = {row.name: row for row in rows}
     pulls = by_name["maps/h2_pulls"]
-    assert pulls.class_name == "TH2D"
+    assert pulls.class_name == "TH2F"
     assert pulls.info == {"check": "pull", "companion_of": "maps/h2"}
     payload = json.loads(gzip.decompress(pulls.json_gz or b""))
     cells = np.array(payload["fArray"], dtype=float).reshape((6, 6), order="F")
