@@ -321,14 +321,15 @@ def store_result(session: Session, subsystem: SubsystemRun, data: ResultData) ->
         )
     if rows:
         # One executemany: per-row ORM objects would cost more than the JSON itself.
+        # The table, not the ORM class: the ORM's bulk path costs more than the rows.
+        table = cast(Table, HistogramRecord.__table__)
         if any(hist.checks for hist in data.histograms):
             ids = session.scalars(
-                insert(HistogramRecord).returning(HistogramRecord.id, sort_by_parameter_order=True),
-                rows,
+                insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
             ).all()
             _store_checks(session, ids, data.histograms)
         else:
-            session.execute(insert(HistogramRecord), rows)
+            session.execute(insert(table), rows)
     if data.kind == "run":
         previous = subsystem.current_result_id
         subsystem.current_result_id = result.id
