@@ -46,6 +46,7 @@ lint: install-test
 bench: install-test
 	$(BIN)/python benchmarks/bench_processing.py
 	$(BIN)/python benchmarks/bench_checks.py
+	$(BIN)/python benchmarks/bench_whole.py
 	$(BIN)/python benchmarks/bench_histograms.py
 	$(BIN)/python benchmarks/bench_web.py all
 

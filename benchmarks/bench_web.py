@@ -60,8 +60,12 @@ START = datetime(2018, 1, 1, tzinfo=UTC)
 PASSWORD = "bench-password"
 
 
-def _settings(data_dir: Path, database_url: str | None) -> Settings:
-    overrides: dict[str, Any] = {"data_dir": str(data_dir), "secret_key": "bench-" + "x" * 40}
+def _settings(data_dir: Path, database_url: str | None, *, pre_ping: bool = False) -> Settings:
+    overrides: dict[str, Any] = {
+        "data_dir": str(data_dir),
+        "secret_key": "bench-" + "x" * 40,
+        "web_database_pre_ping": pre_ping,
+    }
     if database_url:
         overrides["database_url"] = database_url
     return load_settings(environ={}, overrides=overrides, use_default_file=False)
@@ -280,7 +284,9 @@ def _serve(config_path: str) -> None:
     from overwatch.webapp import create_app  # noqa: PLC0415
 
     config = json.loads(Path(config_path).read_text())
-    settings = _settings(Path(config["data_dir"]), config["database_url"])
+    settings = _settings(
+        Path(config["data_dir"]), config["database_url"], pre_ping=config["pre_ping"]
+    )
 
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -342,7 +348,11 @@ def _load(
     return len(latencies) / seconds, _percentile(latencies, 0.95)
 
 
-def bench_json(database_url: str | None, seconds: float = 10.0) -> None:
+#: Alternating rounds of the static file and the endpoint in ``json``.
+ROUNDS = 3
+
+
+def bench_json(database_url: str | None, seconds: float = 10.0, pre_ping: bool = False) -> None:
     import requests  # noqa: PLC0415
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -364,6 +374,7 @@ def bench_json(database_url: str | None, seconds: float = 10.0) -> None:
             "database_url": database_url,
             "bind": f"127.0.0.1:{port}",
             "static_dir": str(static_dir),
+            "pre_ping": pre_ping,
         }
         config_path = Path(tmp) / "bench.json"
         config_path.write_text(json.dumps(config))
@@ -374,7 +385,7 @@ def bench_json(database_url: str | None, seconds: float = 10.0) -> None:
                 try:
                     requests.get(f"{base}/healthz", timeout=1)
                     break
-                except requests.ConnectionError:
+                except requests.RequestException:
                     time.sleep(0.1)
             session = requests.Session()
             page = session.get(f"{base}/login").text
@@ -387,10 +398,15 @@ def bench_json(database_url: str | None, seconds: float = 10.0) -> None:
             cookies = session.cookies.get_dict()
             hist_url = f"{base}/api/v1/runs/100007/EMC/histograms/Main/h00"
             assert session.get(hist_url).status_code == 200
-            static_rps, static_p95 = _load(
-                f"{base}/bench-static/h00.json.gz", cookies, seconds=seconds
-            )
-            hist_rps, hist_p95 = _load(hist_url, cookies, seconds=seconds)
+            # Alternating rounds, best of each: a burst of other load hits both alike.
+            static_runs, hist_runs = [], []
+            for _ in range(ROUNDS):
+                static_runs.append(
+                    _load(f"{base}/bench-static/h00.json.gz", cookies, seconds=seconds / ROUNDS)
+                )
+                hist_runs.append(_load(hist_url, cookies, seconds=seconds / ROUNDS))
+            static_rps, static_p95 = max(static_runs)
+            hist_rps, hist_p95 = max(hist_runs)
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -398,6 +414,7 @@ def bench_json(database_url: str | None, seconds: float = 10.0) -> None:
                 _reset(settings)
             db.dispose()
     backend = "PostgreSQL" if database_url else "SQLite"
+    backend += ", pre-ping on" if pre_ping and database_url else ""
     print(
         f"\n### Histogram JSON under gunicorn (2 workers x 4 threads, {os.cpu_count()} cores, {backend}, 32 clients, {seconds:.0f} s)\n"
     )
@@ -475,6 +492,9 @@ def main() -> None:
     parser.add_argument("config", nargs="?")
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--pre-ping", action="store_true", help="json: with web_database_pre_ping (PostgreSQL)"
+    )
     args = parser.parse_args()
     if args.what == "_serve":
         _serve(args.config)
@@ -483,7 +503,7 @@ def main() -> None:
     if args.what in ("pages", "all"):
         bench_pages(args.database_url)
     if args.what in ("json", "all"):
-        bench_json(args.database_url, args.seconds)
+        bench_json(args.database_url, args.seconds, args.pre_ping)
     if args.what in ("draw", "all"):
         bench_draw(args.database_url)
     shutil.rmtree(ROOT / ".benchmarks-tmp", ignore_errors=True)

@@ -22,11 +22,18 @@ def _print_scan(report: Any) -> None:
         click.echo(f"  quarantined {name}: {reason}", err=True)
 
 
-def _run_pass(app: AppContext, workers: int | None) -> int:
-    """Process everything queued, with a progress bar on a terminal; returns failures."""
+def _run_pass(app: AppContext, workers: int | None, *, scan_first: bool = False) -> int:
+    """Process everything queued (after a scan of the data directory with ``scan_first``),
+    with a progress bar on a terminal; returns failures."""
     from overwatch.processing.daemon import process_pending  # noqa: PLC0415
+    from overwatch.processing.scan import scan  # noqa: PLC0415
 
     settings, db = app.settings, app.database()
+
+    def intake() -> None:
+        _print_scan(scan(settings, db))
+
+    first = intake if scan_first else None
     if sys.stderr.isatty():
         with click.progressbar(length=1, label="processing", file=sys.stderr) as bar:
 
@@ -34,9 +41,11 @@ def _run_pass(app: AppContext, workers: int | None) -> int:
                 bar.length = max(total, 1)
                 bar.update(done - bar.pos)
 
-            summary = process_pending(settings, db, workers=workers, progress=progress)
+            summary = process_pending(
+                settings, db, workers=workers, progress=progress, intake=first
+            )
     else:
-        summary = process_pending(settings, db, workers=workers)
+        summary = process_pending(settings, db, workers=workers, intake=first)
     rate = summary.histograms / summary.seconds if summary.seconds else 0.0
     click.echo(
         f"processed: {summary.done} job(s) done, {summary.failed} failed, "
@@ -74,15 +83,13 @@ def process_command(app: AppContext, once: bool, workers: int | None) -> None:
     """
     from overwatch.processing.daemon import run_daemon  # noqa: PLC0415
     from overwatch.processing.limits import limit_memory  # noqa: PLC0415
-    from overwatch.processing.scan import scan  # noqa: PLC0415
 
     app.require_writable_data_dir()
     settings, db = app.settings, app.database()
     # This process runs jobs too; its worker children set the same limit themselves.
     limit_memory(settings.worker_memory_limit_mb)
     if once:
-        _print_scan(scan(settings, db))
-        failed = _run_pass(app, workers)
+        failed = _run_pass(app, workers, scan_first=True)
         _notify_once(app)
         sys.exit(1 if failed else 0)
     run_daemon(settings, db, workers=workers)

@@ -557,6 +557,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Mark session cookies Secure (sent over https only); turn on when users reach the app by https.",
     ),
     Setting(
+        "web_database_pre_ping",
+        _to_bool,
+        False,
+        "Test each PostgreSQL connection of the web app with a round trip before every request. "
+        "Off, a connection the server dropped (restart, pg_terminate_backend) fails one request "
+        "with 503 and the pool reconnects; idle connections are renewed after 30 minutes.",
+    ),
+    Setting(
         "web_behind_proxy",
         _to_bool,
         False,
@@ -654,6 +662,7 @@ class Settings:
     upload_timeout_seconds: float
     receiver_silence_minutes: float
     web_secure_cookies: bool
+    web_database_pre_ping: bool
     web_behind_proxy: bool
     login_limit_per_address: str
     login_failures_per_account_and_address: str

@@ -182,3 +182,48 @@ def test_register_existing_rebuilds_from_filed_files(settings: Settings, db: Dat
     assert len(report.registered) == 2
     assert report.jobs_queued == 1
     assert _count(db, ReceivedFile) == 2
+
+
+def test_a_file_damaged_inside_is_filed_and_then_quarantined_by_its_job(
+    settings: Settings, db: Database
+) -> None:
+    """The scan reads only the header; the job that reads the keys sets the file aside."""
+    from overwatch.processing.worker import Worker  # noqa: PLC0415
+
+    older = _drop(settings, "EMC", 14, 1)
+    newest = _drop(settings, "EMC", 14, 2)
+    data = bytearray(newest.read_bytes())
+    begin = int.from_bytes(data[8:12], "big")
+    data[begin : begin + 200] = b"\xff" * 200  # the top directory's key, header intact
+    newest.write_bytes(bytes(data))
+    report = scan(settings, db)
+    assert sorted(report.registered) == sorted(f"Run14/EMC/{path.name}" for path in (older, newest))
+    assert report.quarantined == []
+    [outcome] = Worker(settings, db).run_until_idle()
+    assert outcome.state == "done"
+    with db.session() as session:
+        quarantined = session.scalars(select(QuarantinedFile)).one()
+        assert quarantined.original_name == newest.name
+        assert "unreadable during processing" in quarantined.reason
+        states = dict(session.execute(select(ReceivedFile.file_name, ReceivedFile.state)).all())
+    assert states == {older.name: "processed", newest.name: "quarantined"}
+
+
+def test_a_backlog_is_registered_in_batches_and_queued_once_each(
+    settings: Settings, db: Database
+) -> None:
+    from overwatch.processing import scan as scan_module  # noqa: PLC0415
+
+    dropped = [
+        _drop(settings, subsystem, 20 + n, n) for n in range(7) for subsystem in ("EMC", "TPC")
+    ]
+    original = scan_module.REGISTER_BATCH
+    scan_module.REGISTER_BATCH = 3
+    try:
+        report = scan(settings, db)
+    finally:
+        scan_module.REGISTER_BATCH = original
+    assert len(report.registered) == len(dropped) == _count(db, ReceivedFile)
+    assert report.jobs_queued == 14 == _count(db, Job)
+    assert scan(settings, db).jobs_queued == 14  # queued again: no second job per subsystem
+    assert _count(db, Job) == 14

@@ -169,3 +169,30 @@ def test_a_file_system_error_for_one_file_leaves_it_for_the_next_scan(
     (settings.data_dir / "Run7").unlink()
     again = scan(settings, db)
     assert again.registered == [f"Run7/EMC/{blocked.name}"]
+
+
+def test_process_once_starts_its_second_worker_during_the_scan(
+    settings: Settings, db: Database
+) -> None:
+    """A backlog: the extra worker process starts while the scan runs and waits for it
+    (which of the two processes takes how many jobs depends on the machine's load);
+    every file is processed exactly once."""
+    from overwatch.storage.models import JobAttempt  # noqa: PLC0415
+
+    dropped = [_drop(settings, "EMC", 40 + n, n) for n in range(20)]
+    env = {
+        "OVERWATCH_DATA_DIR": str(settings.data_dir),
+        "OVERWATCH_DATABASE_URL": settings.effective_database_url,
+        "OVERWATCH_FILE_SETTLE_SECONDS": "0",
+        "OVERWATCH_PROCESSING_WORKERS": "2",
+    }
+    result = CliRunner().invoke(cli, ["process", "--once"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "scan: 20 new file(s)" in result.output
+    assert "processed: 20 job(s) done, 0 failed" in result.output
+    assert _filed(db) == sorted(path.name for path in dropped)
+    with db.session() as session:
+        attempts = session.scalars(select(JobAttempt.outcome)).all()
+        states = set(session.scalars(select(Job.state)))
+    assert states == {"done"}
+    assert attempts == ["done"] * 20

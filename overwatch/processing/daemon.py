@@ -310,6 +310,7 @@ def _child_main(
     parent_pid: int,
     wake: Any = None,
     reload_count: Any = None,
+    gate: Any = None,
 ) -> None:
     logging.basicConfig(
         level=settings.log_level,
@@ -328,6 +329,10 @@ def _child_main(
     reloader.start()
     reloads = ReloadSignal(reloader, reload_count, leader=False) if reload_count else None
     db = Database(settings.effective_database_url)
+    # Started before the parent's scan has queued the work: wait for it.
+    while gate is not None and not gate.wait(IDLE_POLL_SECONDS):
+        if own_stop.is_set() or not parent_alive(parent_pid):
+            return
     try:
         _worker_loop(settings, db, own_stop, until_idle, parent_pid, wake, reloads)
     finally:
@@ -341,13 +346,14 @@ def _start_children(
     until_idle: bool,
     wake: Any = None,
     reload_count: Any = None,
+    gate: Any = None,
 ) -> list[Any]:
     context = multiprocessing.get_context("spawn")
     children = []
     for index in range(count):
         child = context.Process(
             target=_child_main,
-            args=(settings, stop, until_idle, os.getpid(), wake, reload_count),
+            args=(settings, stop, until_idle, os.getpid(), wake, reload_count, gate),
             name=f"overwatch-worker-{index + 1}",
             daemon=False,
         )
@@ -371,20 +377,40 @@ def process_pending(
     *,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    intake: Callable[[], Any] | None = None,
 ) -> PassSummary:
-    """Run every queued job to completion with ``workers`` processes and summarise."""
+    """Run every queued job to completion with ``workers`` processes and summarise.
+
+    ``intake`` (the scan of ``process --once``) runs first, while the extra worker
+    processes start: a spawned process spends about a second importing, which then
+    overlaps the scan. Before the scan, the files waiting at the top of the data
+    directory stand for the jobs it will queue.
+    """
     started = utcnow()
     clock = time.perf_counter()
     workers = workers or settings.processing_workers
     PluginReloader(settings).start()
     with db.session() as session:
         total = queue_counts(session)["queued"]
-    if total == 0:
-        return PassSummary(0, 0, 0, 0.0, [])
+    expected = total + (_waiting_files(settings) if intake is not None else 0)
     # A new worker process costs about a second to start; only worth it for a long queue.
-    extra = min(workers - 1, total // JOBS_PER_EXTRA_PROCESS)
-    stop = multiprocessing.get_context("spawn").Event()
-    children = _start_children(settings, extra, stop, until_idle=True) if extra > 0 else []
+    extra = min(workers - 1, expected // JOBS_PER_EXTRA_PROCESS)
+    context = multiprocessing.get_context("spawn")
+    stop = context.Event()
+    gate = context.Event() if intake is not None else None
+    children = _start_children(settings, extra, stop, True, gate=gate) if extra > 0 else []
+    if intake is not None:
+        try:
+            intake()
+        finally:
+            if gate is not None:
+                gate.set()
+        with db.session() as session:
+            total = queue_counts(session)["queued"]
+    if total == 0:
+        for child in children:
+            child.join()
+        return PassSummary(0, 0, 0, 0.0, [])
     if progress is None:
         _worker_loop(settings, db, stop, until_idle=True)
     else:
@@ -416,6 +442,15 @@ def process_pending(
     return PassSummary(
         done, len(failures), int(histograms or 0), time.perf_counter() - clock, failures
     )
+
+
+def _waiting_files(settings: Settings) -> int:
+    """How many entries wait at the top of the data directory (a cheap upper bound)."""
+    try:
+        with os.scandir(settings.data_dir) as entries:
+            return sum(1 for entry in entries if not entry.name.startswith("."))
+    except OSError:
+        return 0
 
 
 def _finished_since(db: Database, started: datetime) -> int:

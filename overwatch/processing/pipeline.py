@@ -224,8 +224,7 @@ def load_state(
 def encode_json(data: bytes, level: int) -> tuple[bytes, int, str]:
     """JSON bytes as stored and served: ``(gzip bytes, raw size, etag)``."""
     # wbits=31 writes a gzip member (no timestamp), served as Content-Encoding: gzip as is.
-    compressor = zlib.compressobj(level, zlib.DEFLATED, 31)
-    gz = compressor.compress(data) + compressor.flush()
+    gz = zlib.compress(data, level, wbits=31)
     return gz, len(data), hashlib.blake2b(data, digest_size=20).hexdigest()
 
 

@@ -1,15 +1,20 @@
 """Intake: find new receiver files, register them, file them away, queue work.
 
-A scan is level-triggered and idempotent. For each finished file at the top of the
-data directory it registers the file (run, subsystem, file row) in one
-transaction, then moves it into ``Run<N>/<SYS>/``; a crash between the two leaves
-the file where it was and the next scan completes the move. Work is queued from
-the database state (subsystems whose newest file is newer than their result), so
-nothing depends on having seen a file arrive.
+A scan is level-triggered and idempotent. It checks each finished file at the top
+of the data directory (its name, its ROOT header, a checksum), registers the
+files that pass (run, subsystem, file row) in one transaction per
+:data:`REGISTER_BATCH` files, then moves each into ``Run<N>/<SYS>/``; a crash
+between the two leaves the files where they were and the next scan completes the
+move. Work is queued from the database state (subsystems whose newest file is
+newer than their result) in one more transaction, so nothing depends on having
+seen a file arrive. Content is checked by the header only
+(:mod:`overwatch.processing.rootheader`): a file damaged inside is quarantined by
+the job that reads it.
 
 No single file stops a scan. Bad files (a name that does not parse completely,
-unreadable content, a symbolic link leading out of the data directory) go to the
-quarantine folder with the reason recorded. Any other failure with one file is
+not a whole ROOT file, a symbolic link leading out of the data directory) go to the
+quarantine folder with the reason recorded. When a batch's transaction fails, its
+files are registered one by one, so the failure stays with the file that caused it. Any other failure with one file is
 logged with its traceback: a file-system or database-connection error leaves the
 file for the next scan, anything else sets it aside like a bad file; the other
 files and the queuing of work go on. Several daemons may share one data
@@ -18,36 +23,41 @@ directory: a file another scanner took first is skipped quietly (DEBUG).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
 import shutil
 import time
+from collections.abc import Callable
 from collections.abc import Collection
 from collections.abc import Iterator
+from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
+from typing import TypeVar
 
-import uproot
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import InterfaceError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.orm import Session
 
 from overwatch.config import Settings
 from overwatch.detectors.registry import plugin_class
 from overwatch.processing.links import link_problem
 from overwatch.processing.links import move_into_place
+from overwatch.processing.rootheader import header_problem
 from overwatch.receivers.filenames import FileNameError
 from overwatch.receivers.filenames import ReceivedFileName
 from overwatch.receivers.filenames import is_candidate
 from overwatch.receivers.filenames import parse_file_name
 from overwatch.receivers.writer import remove_stale_temporaries
 from overwatch.storage import Database
-from overwatch.storage.jobs import enqueue_job
+from overwatch.storage.jobs import enqueue_jobs
 from overwatch.storage.models import SubsystemRun
 from overwatch.storage.records import record_quarantine
 from overwatch.storage.records import register_borrower
@@ -66,12 +76,15 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 REPLAY_DIR = "replay"
 #: A receiver's temporary file untouched this long belongs to a writer that died.
 STALE_TEMPORARY_SECONDS = 3600.0
-#: Tries at registering one file when other scanners register the same run at once.
+#: Tries at registering files when other scanners register the same run at once.
 REGISTER_ATTEMPTS = 3
+#: Files registered in one transaction (a long backlog is not one long write lock).
+REGISTER_BATCH = 100
 #: Failures that say nothing about the file (disk, database connection): it is tried again.
 RETRIED_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
@@ -104,12 +117,9 @@ def run_directory(data_dir: Path, run_number: int, subsystem: str) -> Path:
 
 
 def file_checksum(path: Path) -> str:
-    """SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
+    """SHA-256 of a file."""
     with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _free_name(directory: Path, name: str) -> Path:
@@ -137,20 +147,6 @@ def quarantine(settings: Settings, db: Database, path: Path, reason: str) -> Pat
 def _reject(settings: Settings, db: Database, path: Path, reason: str, report: ScanReport) -> None:
     quarantine(settings, db, path, reason)
     report.quarantined.append((path.name, reason))
-
-
-def _content_problem(path: Path) -> str | None:
-    """Why a file cannot be read as ROOT, or None; cheap: reads only the key list."""
-    if path.stat().st_size == 0:
-        return "empty file"
-    try:
-        with uproot.open(path) as root_file:
-            root_file.keys(recursive=False)
-    except Exception as exc:  # any failure to parse means a bad file
-        if not os.path.lexists(path):
-            raise FileNotFoundError(path) from exc  # taken by another scanner, not bad
-        return f"not a readable ROOT file: {type(exc).__name__}: {exc}"
-    return None
 
 
 def _candidates(
@@ -186,15 +182,40 @@ def borrowers_of(settings: Settings, subsystem: str) -> list[str]:
     ]
 
 
-def _register(
-    settings: Settings,
-    db: Database,
-    parsed: ReceivedFileName,
-    relative: str,
-    size: int,
-    checksum: str,
-) -> bool:
-    """Register one file in its own transaction; whether it was new.
+@dataclass(frozen=True)
+class _Filing:
+    """A file that passed its checks: where it goes and what is registered for it."""
+
+    path: Path
+    parsed: ReceivedFileName
+    target: Path
+    relative: str
+    size: int
+    checksum: str
+
+
+def _register_in(session: Session, settings: Settings, filing: _Filing) -> bool:
+    parsed = filing.parsed
+    row, created = register_file(
+        session,
+        run_number=parsed.run_number,
+        subsystem=parsed.subsystem,
+        hlt_mode=parsed.hlt_mode,
+        accumulation_mode=settings.mode_for(parsed.subsystem),
+        timestamp=parsed.timestamp,
+        path=filing.relative,
+        size=filing.size,
+        checksum=filing.checksum,
+    )
+    source = session.get(SubsystemRun, row.subsystem_id) if created else None
+    if source is not None:
+        for name in borrowers_of(settings, parsed.subsystem):
+            register_borrower(session, source, name, parsed.timestamp)
+    return created
+
+
+def _register(settings: Settings, db: Database, filings: Sequence[_Filing]) -> list[bool]:
+    """Register ``filings`` in one transaction; for each, whether it was new.
 
     Another scanner may register the same file, run or subsystem at the same time:
     the loser's insert violates a unique index, and trying again finds the winner's rows.
@@ -202,33 +223,32 @@ def _register(
     for attempt in range(1, REGISTER_ATTEMPTS + 1):
         try:
             with db.session() as session:
-                row, created = register_file(
-                    session,
-                    run_number=parsed.run_number,
-                    subsystem=parsed.subsystem,
-                    hlt_mode=parsed.hlt_mode,
-                    accumulation_mode=settings.mode_for(parsed.subsystem),
-                    timestamp=parsed.timestamp,
-                    path=relative,
-                    size=size,
-                    checksum=checksum,
-                )
-                source = session.get(SubsystemRun, row.subsystem_id) if created else None
-                if source is not None:
-                    for name in borrowers_of(settings, parsed.subsystem):
-                        register_borrower(session, source, name, parsed.timestamp)
+                return [_register_in(session, settings, filing) for filing in filings]
         except IntegrityError:
             if attempt == REGISTER_ATTEMPTS:
                 raise
-            log.debug("%s: registered concurrently by another scanner; trying again", relative)
-            continue
-        return created
+            log.debug("%d file(s) registered concurrently elsewhere; trying again", len(filings))
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _file_one(
-    settings: Settings, db: Database, path: Path, parsed: ReceivedFileName, report: ScanReport
-) -> None:
+def _parse(settings: Settings, path: Path) -> ReceivedFileName | str:
+    """The parsed name of a file fit to take in, else why it is not."""
+    problem = link_problem(settings.data_dir, path) if path.is_symlink() else None
+    if problem is not None:
+        return problem
+    try:
+        parsed = parse_file_name(path.name, settings.tz)
+    except FileNameError as exc:
+        return str(exc)
+    return header_problem(path) or parsed
+
+
+def _check(settings: Settings, db: Database, path: Path, report: ScanReport) -> _Filing | None:
+    """Check one file: set it aside (replay, duplicate, bad) or return how to file it."""
+    parsed = _parse(settings, path)
+    if isinstance(parsed, str):
+        _reject(settings, db, path, parsed, report)
+        return None
     data_dir = settings.data_dir
     if not parsed.processable:
         target_dir = data_dir / REPLAY_DIR / f"Run{parsed.run_number}" / parsed.subsystem
@@ -236,7 +256,7 @@ def _file_one(
         move_into_place(path, target_dir / path.name)
         report.replays.append(path.name)
         log.info("replay file %s set aside, not processed", path.name)
-        return
+        return None
     target_dir = run_directory(data_dir, parsed.run_number, parsed.subsystem)
     target = target_dir / path.name
     checksum = file_checksum(path)
@@ -245,50 +265,67 @@ def _file_one(
             path.unlink()
             report.duplicates.append(path.name)
             log.info("duplicate of already filed %s removed", path.name)
-            return
+            return None
         if target.stat().st_size > 0:
             reason = f"a different file named {path.name} was already received for run {parsed.run_number}"
             _reject(settings, db, path, reason, report)
-            return
+            return None
     # The directory first: a file that cannot be filed is not registered either.
     target_dir.mkdir(parents=True, exist_ok=True)
     relative = target.relative_to(data_dir).as_posix()
-    created = _register(settings, db, parsed, relative, path.stat().st_size, checksum)
-    move_into_place(path, target)
+    return _Filing(path, parsed, target, relative, path.stat().st_size, checksum)
+
+
+def _file(filing: _Filing, created: bool, report: ScanReport) -> None:
+    move_into_place(filing.path, filing.target)
     if created:
-        report.registered.append(relative)
+        report.registered.append(filing.relative)
 
 
-def _take_in(settings: Settings, db: Database, path: Path, report: ScanReport) -> None:
-    problem = link_problem(settings.data_dir, path) if path.is_symlink() else None
-    if problem is not None:
-        _reject(settings, db, path, problem, report)
-        return
+def _register_and_file(
+    settings: Settings, db: Database, filing: _Filing, report: ScanReport
+) -> None:
+    _file(filing, _register(settings, db, [filing])[0], report)
+
+
+def _file_batch(
+    settings: Settings, db: Database, filings: Sequence[_Filing], report: ScanReport
+) -> None:
+    """Register a batch in one transaction, then move each file into place.
+
+    If the transaction fails, each file is registered and filed on its own, so
+    whatever went wrong stays with the file that caused it (and is reported there).
+    """
     try:
-        parsed = parse_file_name(path.name, settings.tz)
-    except FileNameError as exc:
-        _reject(settings, db, path, str(exc), report)
+        created = _register(settings, db, filings)
+    except Exception:  # retried file by file below, where it is reported
+        log.debug("registering %d file(s) together failed", len(filings), exc_info=True)
+        for filing in filings:
+            step = functools.partial(_register_and_file, settings, db, filing, report)
+            _intake_one(settings, db, filing.path, report, step)
         return
-    problem = _content_problem(path)
-    if problem is not None:
-        _reject(settings, db, path, problem, report)
-        return
-    _file_one(settings, db, path, parsed, report)
+    for filing, new in zip(filings, created, strict=True):
+        _intake_one(
+            settings, db, filing.path, report, functools.partial(_file, filing, new, report)
+        )
 
 
-def _intake_one(settings: Settings, db: Database, path: Path, report: ScanReport) -> None:
-    """Take in one file; whatever goes wrong with it stays with it (the intake boundary)."""
+def _intake_one(
+    settings: Settings, db: Database, path: Path, report: ScanReport, step: Callable[[], T]
+) -> T | None:
+    """One step of taking in one file; whatever goes wrong with it stays with it (the
+    intake boundary). The step's value, or None when it failed."""
     try:
-        _take_in(settings, db, path, report)
+        return step()
     except Exception as exc:  # one file never stops intake; logged below
         gone = not os.path.lexists(path)
         if gone and isinstance(exc, FileNotFoundError):
             # Another daemon sharing the data directory filed or set it aside first.
             log.debug("%s was taken in by another scanner", path.name)
-            return
+            return None
         if gone or isinstance(exc, RETRIED_ERRORS):
             log.error("could not take in %s; trying again next scan", path.name, exc_info=True)
-            return
+            return None
         log.error("taking in %s failed; setting it aside", path.name, exc_info=True)
         reason = f"intake failed: {type(exc).__name__}: {str(exc).strip()}"
         try:
@@ -300,24 +337,28 @@ def _intake_one(settings: Settings, db: Database, path: Path, report: ScanReport
                     path.name,
                     exc_info=True,
                 )
+    return None
 
 
 def enqueue_pending(settings: Settings, db: Database) -> int:
     """Queue a processing job for every subsystem whose files are newer than its result."""
-    count = 0
     with db.session() as session:
-        for sub in subsystems_needing_processing(session):
-            enqueue_job(
-                session,
-                kind="process",
-                dedupe_key=f"process:{sub.id}",
-                subsystem_id=sub.id,
-                run_number=sub.run.run_number,
-                subsystem=sub.name,
-                max_attempts=settings.job_max_attempts,
-            )
-            count += 1
-    return count
+        subsystems = subsystems_needing_processing(session)
+        enqueue_jobs(
+            session,
+            [
+                {
+                    "kind": "process",
+                    "dedupe_key": f"process:{sub.id}",
+                    "subsystem_id": sub.id,
+                    "run_number": sub.run.run_number,
+                    "subsystem": sub.name,
+                }
+                for sub in subsystems
+            ],
+            max_attempts=settings.job_max_attempts,
+        )
+    return len(subsystems)
 
 
 def scan(settings: Settings, db: Database, *, complete: Collection[Path] = ()) -> ScanReport:
@@ -334,8 +375,18 @@ def scan(settings: Settings, db: Database, *, complete: Collection[Path] = ()) -
     stale = remove_stale_temporaries(data_dir, STALE_TEMPORARY_SECONDS)
     if stale:
         log.info("removed %d temporary file(s) left by interrupted writers: %s", len(stale), stale)
+    batch: list[_Filing] = []
     for path in _candidates(data_dir, settings.file_settle_seconds, report, whole):
-        _intake_one(settings, db, path, report)
+        filing = _intake_one(
+            settings, db, path, report, functools.partial(_check, settings, db, path, report)
+        )
+        if filing is not None:
+            batch.append(filing)
+        if len(batch) >= REGISTER_BATCH:
+            _file_batch(settings, db, batch, report)
+            batch = []
+    if batch:
+        _file_batch(settings, db, batch, report)
     report.jobs_queued = enqueue_pending(settings, db)
     if report.registered or report.quarantined:
         log.info("scan: %s", report.summary())
@@ -359,7 +410,8 @@ def register_existing(settings: Settings, db: Database) -> ScanReport:
                 "%s is filed under the wrong run or subsystem; registering it where it is", path
             )
         relative = path.relative_to(data_dir).as_posix()
-        if _register(settings, db, parsed, relative, path.stat().st_size, file_checksum(path)):
+        filing = _Filing(path, parsed, path, relative, path.stat().st_size, file_checksum(path))
+        if _register(settings, db, [filing])[0]:
             report.registered.append(relative)
     report.jobs_queued = enqueue_pending(settings, db)
     return report

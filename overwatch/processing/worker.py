@@ -22,7 +22,9 @@ from pathlib import Path
 
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm import joinedload
 
 from overwatch import __version__
 from overwatch.config import Settings
@@ -231,7 +233,9 @@ class Worker:
         the source subsystem's files of the same run.
         """
         with self.db.session() as session:
-            sub = session.get(SubsystemRun, job.subsystem_id)
+            sub = session.get(
+                SubsystemRun, job.subsystem_id, options=[joinedload(SubsystemRun.run)]
+            )
             if sub is None:
                 raise LookupError(f"subsystem row {job.subsystem_id} no longer exists")
             owner_id, source = sub.id, None
@@ -260,7 +264,6 @@ class Worker:
                 FileRef(r.id, self.settings.received_file_path(r.path, r.state), r.timestamp)
                 for r in rows
             ]
-            session.refresh(sub, ["run"])
             session.expunge_all()
         return sub, refs, source
 
@@ -439,10 +442,12 @@ class Worker:
                     sub.processed_at = utcnow()
                     sub.processed_until = newest
                     if file_ids and not borrowed:
-                        for row in session.scalars(
-                            select(ReceivedFile).where(ReceivedFile.id.in_(file_ids))
-                        ):
-                            row.state = "processed"
+                        session.execute(
+                            update(ReceivedFile)
+                            .where(ReceivedFile.id.in_(file_ids))
+                            .values(state="processed")
+                            .execution_options(synchronize_session=False)
+                        )
                     if sub.accumulation_mode == "reset":
                         self._keep_late_files_pending(session, sub, file_ids)
                     evaluate_alarms(session, self.settings, sub.name, sub.run.run_number)

@@ -1,7 +1,9 @@
 """Engine, sessions and schema migrations for SQLite and PostgreSQL.
 
 :class:`Database` wraps one engine and its session factory. SQLite files get WAL,
-foreign keys and a busy timeout; PostgreSQL URLs are routed to psycopg 3. The
+foreign keys and a busy timeout; PostgreSQL URLs are routed to psycopg 3, and its
+pool tests each connection before use unless ``pre_ping=False`` (the web app's
+default, where the round trip costs a third of a small request). The
 schema is owned by Alembic: :meth:`Database.upgrade` migrates to the newest
 revision, and :meth:`Database.ensure_schema` does so for an empty database on start.
 """
@@ -29,7 +31,7 @@ from sqlalchemy.orm import sessionmaker
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
 
-__all__ = ["SCHEMA_HEAD", "Database", "DatabaseError", "normalize_url"]
+__all__ = ["POOL_RECYCLE_SECONDS", "SCHEMA_HEAD", "Database", "DatabaseError", "normalize_url"]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,10 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 #: query, so a migrated database costs no Alembic import; a test keeps it equal to the
 #: head of ``migrations/versions``.
 SCHEMA_HEAD = "0006_trending"
+
+
+#: A pooled PostgreSQL connection older than this is replaced when next taken.
+POOL_RECYCLE_SECONDS = 1800
 
 
 class DatabaseError(RuntimeError):
@@ -71,7 +77,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 class Database:
     """One database: engine, sessions and migrations."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pre_ping: bool = True) -> None:
         self.url = normalize_url(url)
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
@@ -81,7 +87,12 @@ class Database:
             # The processing daemon and web workers share the file from other threads.
             kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
         else:
-            kwargs["pool_pre_ping"] = True
+            # Without the pre-ping a connection the server dropped is noticed when a
+            # statement fails on it; SQLAlchemy then discards it and every older pooled
+            # one, so only that transaction fails. Recycling bounds how long a
+            # connection idles (firewalls drop idle connections silently).
+            kwargs["pool_pre_ping"] = pre_ping
+            kwargs["pool_recycle"] = POOL_RECYCLE_SECONDS
         self.engine: Engine = create_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Sequence
 from datetime import datetime
 from datetime import timedelta
 from typing import Any
@@ -47,6 +48,7 @@ __all__ = [
     "claim_job",
     "claim_job_by_id",
     "enqueue_job",
+    "enqueue_jobs",
     "enqueue_rederivation",
     "enqueue_request",
     "fail_job",
@@ -58,6 +60,8 @@ __all__ = [
     "worker_name",
 ]
 
+#: Bound parameters of one ``IN`` list (SQLite allows 32,766 per statement).
+_KEYS_PER_STATEMENT = 500
 #: Jobs from a scan (live processing of newly received files) are claimed first...
 PRIORITY_LIVE = 10
 #: ...then user requests (time slices, reprocessing).
@@ -173,6 +177,63 @@ def enqueue_rederivation(
         )
         ids.append(job.id)
     return ids
+
+
+def enqueue_jobs(
+    session: Session,
+    jobs: Sequence[dict[str, Any]],
+    *,
+    priority: int = PRIORITY_LIVE,
+    max_attempts: int = 3,
+) -> None:
+    """Queue many jobs in one statement, each unless one with its ``dedupe_key`` is queued.
+
+    For intake, which queues one job per subsystem with new files: ``jobs`` give
+    ``kind``, ``dedupe_key`` and optionally ``subsystem_id``, ``run_number``,
+    ``subsystem`` and ``params``. A job already queued under the same key keeps its
+    place and does the work (it reads the files when it runs) and takes the higher
+    of the two priorities.
+    """
+    if not jobs:
+        return
+    now = utcnow()
+    rows = [
+        {
+            "kind": job["kind"],
+            "dedupe_key": job["dedupe_key"],
+            "subsystem_id": job.get("subsystem_id"),
+            "run_number": job.get("run_number"),
+            "subsystem": job.get("subsystem"),
+            "params": job.get("params") or {},
+            "priority": priority,
+            "max_attempts": max_attempts,
+            "requested_by": None,
+            "state": "queued",
+            "attempts": 0,
+            "created_at": now,
+        }
+        for job in jobs
+    ]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(
+        insert(Job).on_conflict_do_nothing(
+            index_elements=["dedupe_key"], index_where=text("state = 'queued'")
+        ),
+        rows,
+    )
+    keys = [row["dedupe_key"] for row in rows]
+    for start in range(0, len(keys), _KEYS_PER_STATEMENT):
+        session.execute(
+            update(Job)
+            .where(
+                Job.state == "queued",
+                Job.priority < priority,
+                Job.dedupe_key.in_(keys[start : start + _KEYS_PER_STATEMENT]),
+            )
+            .values(priority=priority)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def queued_requests(session: Session, user: str) -> int:

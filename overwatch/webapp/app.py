@@ -89,7 +89,7 @@ def create_app(
         from overwatch.detectors.registry import activate_plugins  # noqa: PLC0415
 
         activate_plugins(settings.plugins)
-    database = Database(settings.effective_database_url)
+    database = Database(settings.effective_database_url, pre_ping=settings.web_database_pre_ping)
     app.extensions["overwatch"] = WebState(settings, database, assets.find_jsroot(settings))
     app.jinja_env.globals["overwatch_version"] = __version__
 

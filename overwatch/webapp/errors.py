@@ -2,7 +2,10 @@
 
 Any :class:`~werkzeug.exceptions.HTTPException` raised (``abort(404, "why")``)
 becomes ``{"error": {"status": 404, "reason": "why"}}`` under ``/api/`` and an
-error page elsewhere.
+error page elsewhere. A database connection found dead during a request (the
+server restarted; the pool does not test connections before use unless
+``web_database_pre_ping``) answers 503 with ``Retry-After``: SQLAlchemy has
+already discarded the dead connections, so the retry gets a fresh one.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from flask import jsonify
 from flask import render_template
 from flask import request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -58,6 +62,19 @@ def _handle_csrf(error: CSRFError) -> Response | tuple[str, int]:
     return render_template("error.html", status=400, title="Form expired", reason=reason), 400
 
 
+def _handle_lost_connection(error: DBAPIError) -> Response | tuple[str, int, dict[str, str]]:
+    if not error.connection_invalidated:
+        raise error
+    reason = "The connection to the database was lost and has been renewed; try again."
+    if is_api_request():
+        response = api_error(503, reason)
+        response.headers["Retry-After"] = "1"
+        return response
+    page = render_template("error.html", status=503, title="Try again", reason=reason)
+    return page, 503, {"Retry-After": "1"}
+
+
 def init_app(app: Flask) -> None:
+    app.register_error_handler(DBAPIError, _handle_lost_connection)
     app.register_error_handler(CSRFError, _handle_csrf)
     app.register_error_handler(HTTPException, _handle_http)
