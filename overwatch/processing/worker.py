@@ -29,6 +29,7 @@ from overwatch.config import Settings
 from overwatch.detectors.api import DetectorPlugin
 from overwatch.detectors.api import ProcessingContext
 from overwatch.detectors.registry import get_plugin
+from overwatch.metrics.instruments import observe_job
 from overwatch.processing.names import clean_text
 from overwatch.processing.parallel import can_split
 from overwatch.processing.parallel import load_and_encode
@@ -181,6 +182,7 @@ class Worker:
         if error is not None:
             outcome = self._failed(job, plugin, started, error)
         outcome.seconds = time.perf_counter() - clock
+        observe_job(outcome.subsystem, outcome.kind, outcome.state, outcome.seconds)
         return outcome
 
     def _failed(

@@ -28,6 +28,7 @@ from overwatch.webapp import assets
 from overwatch.webapp import auth
 from overwatch.webapp import errors
 from overwatch.webapp import formatting
+from overwatch.webapp import metrics
 from overwatch.webapp import params
 from overwatch.webapp import runs
 from overwatch.webapp import security
@@ -92,6 +93,8 @@ def create_app(
 
     # Before any blueprint: it bounds the <int:...> converter that their routes use.
     params.init_app(app)
+    # First, so the request clock starts before any other hook and stops after all of them.
+    metrics.init_app(app)
     for part in (security, auth, errors, formatting, assets, runs, slicing, status, api, admin):
         part.init_app(app)
     # Agents authenticate every upload with their token; they have no session to forge.

@@ -1,0 +1,66 @@
+"""``/metrics`` for Prometheus, and the latency of every request by endpoint.
+
+On when ``metrics_enabled`` (the default). Under gunicorn the workers share their
+counts through prometheus-client's multiprocess mode, set up before the workers
+start by ``overwatch web`` or the rendered ``gunicorn.conf.py``
+(:mod:`overwatch.metrics.multiprocess`), so whichever worker answers a scrape
+reports the whole server. The endpoint needs no login, like ``/healthz``: nginx
+lets only the addresses in ``deploy.metrics_allow`` reach it.
+
+Latency is labelled by Flask endpoint name (``runs.run_page``), never by path, so the
+number of series stays bounded whatever URLs clients send.
+"""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint
+from flask import Flask
+from flask import Response
+from flask import g
+from flask import request
+
+from overwatch.webapp.database import get_db
+
+__all__ = ["bp", "init_app"]
+
+bp = Blueprint("metrics", __name__)
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    from overwatch.metrics.exposition import CONTENT_TYPE  # noqa: PLC0415
+    from overwatch.metrics.exposition import render_metrics  # noqa: PLC0415
+
+    response = Response(render_metrics(get_db()), content_type=CONTENT_TYPE)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _start() -> None:
+    g.overwatch_started = time.perf_counter()
+
+
+def _observe(response: Response) -> Response:
+    from overwatch.metrics.instruments import observe_request  # noqa: PLC0415
+
+    started = g.get("overwatch_started")
+    if started is not None:
+        endpoint = request.endpoint or "(unmatched)"
+        observe_request(
+            endpoint, request.method, response.status_code, time.perf_counter() - started
+        )
+    return response
+
+
+def init_app(app: Flask) -> None:
+    settings = app.extensions["overwatch"].settings
+    if not settings.metrics_enabled:
+        return
+    from overwatch.metrics.instruments import enable  # noqa: PLC0415
+
+    enable()
+    app.before_request(_start)
+    app.after_request(_observe)
+    app.register_blueprint(bp)
