@@ -16,8 +16,8 @@ Metric names (the Grafana dashboard in ``deploy/`` uses them):
 
 from __future__ import annotations
 
-import functools
 import os
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,8 +50,21 @@ class _Instruments:
     jobs_finished: Any
 
 
-@functools.cache
+_created: list[_Instruments] = []
+#: The first requests of a worker arrive on several threads at once; the metrics are made once.
+_lock = threading.Lock()
+
+
 def _instruments() -> _Instruments:
+    if _created:
+        return _created[0]
+    with _lock:
+        if not _created:
+            _created.append(_make())
+    return _created[0]
+
+
+def _make() -> _Instruments:
     from prometheus_client import Counter  # noqa: PLC0415 - only once metrics are on
     from prometheus_client import Histogram  # noqa: PLC0415
 
