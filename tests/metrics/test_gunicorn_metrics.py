@@ -116,7 +116,9 @@ def _worker_pids(metrics_dir: Path) -> set[int]:
 def _login_pages(base: str, count: int) -> None:
     def fetch(_: int) -> int:
         # A new connection each time, so the kernel hands requests to either worker.
-        return requests.get(f"{base}/login", headers={"Connection": "close"}, timeout=TIMEOUT).status_code
+        return requests.get(
+            f"{base}/login", headers={"Connection": "close"}, timeout=TIMEOUT
+        ).status_code
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         assert set(pool.map(fetch, range(count))) == {200}
@@ -168,7 +170,9 @@ def test_database_figures_are_read_at_scrape_time(server: tuple[str, Path], db: 
     assert value(first, "overwatch_database_size_bytes") > 0
 
     with db.session() as session:
-        job = enqueue_job(session, kind="process", dedupe_key="process:1:EMC", run_number=1, subsystem="EMC")
+        job = enqueue_job(
+            session, kind="process", dedupe_key="process:1:EMC", run_number=1, subsystem="EMC"
+        )
         job.created_at = utcnow() - timedelta(minutes=10)
     record_receiver_activity(db, name="dqm", kind="dqm", accepted=1, last_file="a.root")
     record_receiver_activity(db, name="dqm", kind="dqm", accepted=1, last_file="b.root")
