@@ -38,10 +38,11 @@ class DaemonMetrics:
             # A directory inherited from a web server must not receive the jobs' counts.
             os.environ.pop(ENV, None)
             return
-        from overwatch.metrics.exposition import serve_daemon_metrics  # noqa: PLC0415
-
         fresh = Path(tempfile.mkdtemp(prefix="overwatch-metrics-processing-"))
         self.directory, _ = prepare_directory(fresh, "processing")
+        # Only now: prometheus-client chooses multiprocess mode when it is first imported.
+        from overwatch.metrics.exposition import serve_daemon_metrics  # noqa: PLC0415
+
         self.server = serve_daemon_metrics(self.bind)
 
     def process_exited(self, pid: int | None) -> None:

@@ -109,7 +109,9 @@ def test_render_is_idempotent_and_shows_a_diff_of_what_changed(tmp_path: Path) -
 
     again = _render(config, output)
     assert "8 unchanged" in again.output
-    assert not [line for line in again.output.splitlines() if line.startswith(("created", "changed"))]
+    assert not [
+        line for line in again.output.splitlines() if line.startswith(("created", "changed"))
+    ]
     assert {p: p.stat().st_mtime_ns for p in before} == times  # nothing rewritten
 
     config = _config(tmp_path, web_workers=5, deploy={})
