@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response
 from overwatch import __version__
 from overwatch.config import Settings
 from overwatch.config import load_settings
+from overwatch.logs import init_sentry
 from overwatch.receivers import dqm as dqm_receiver
 from overwatch.storage import Database
 from overwatch.webapp import admin
@@ -61,6 +62,8 @@ def create_app(
     starting workers, so several workers never race on a migration.
     """
     settings = settings or load_settings()
+    # In each worker after the fork: Sentry's sending thread does not survive one.
+    init_sentry(settings)
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=security.secret_key(settings),
