@@ -461,6 +461,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Serve Prometheus metrics at /metrics on the web app (restrict it to the scraper in nginx).",
     ),
     Setting(
+        "metrics_token",
+        _to_optional_str,
+        None,
+        "When set, /metrics answers only 'Authorization: Bearer <metrics_token>' (Prometheus: "
+        "authorization.credentials); receiver names may carry host names.",
+        secret=True,
+    ),
+    Setting(
         "metrics_dir",
         _to_optional_path,
         None,
@@ -629,6 +637,7 @@ class Settings:
     log_format: str
     sentry_dsn: str | None
     metrics_enabled: bool
+    metrics_token: str | None
     metrics_dir: Path | None
     metrics_bind: str | None
     web_bind: str

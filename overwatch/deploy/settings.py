@@ -78,6 +78,15 @@ class DeployConfig:
     def venv_dir(self) -> str:
         return self.venv or f"{self.install_dir.rstrip('/')}/.venv"
 
+    def __str__(self) -> str:
+        # What `overwatch config show` prints for the setting.
+        receivers = ", ".join(f"{unit.kind} {unit.name}" for unit in self.receivers) or "none"
+        scheme = f"https :{self.https_port}" if self.tls else f"http :{self.http_port}"
+        return (
+            f"{self.install_dir}, {self.server_name} ({scheme}), "
+            f"{self.processing_daemons} processing daemon(s), receivers: {receivers}"
+        )
+
 
 def _text(key: str, value: Any, pattern: re.Pattern[str] | None = None) -> str:
     if not isinstance(value, str | int | float) or isinstance(value, bool):

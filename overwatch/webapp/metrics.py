@@ -4,8 +4,9 @@ On when ``metrics_enabled`` (the default). Under gunicorn the workers share thei
 counts through prometheus-client's multiprocess mode, set up before the workers
 start by ``overwatch web`` or the rendered ``gunicorn.conf.py``
 (:mod:`overwatch.metrics.multiprocess`), so whichever worker answers a scrape
-reports the whole server. The endpoint needs no login, like ``/healthz``: nginx
-lets only the addresses in ``deploy.metrics_allow`` reach it.
+reports the whole server. The endpoint needs no user login (Prometheus has none): with
+``metrics_token`` set it asks for that bearer token, and the rendered nginx site lets
+only the addresses in ``deploy.metrics_allow`` reach it.
 
 Latency is labelled by Flask endpoint name (``runs.run_page``), never by path, so the
 number of series stays bounded whatever URLs clients send.
@@ -13,6 +14,7 @@ number of series stays bounded whatever URLs clients send.
 
 from __future__ import annotations
 
+import hmac
 import time
 
 from flask import Blueprint
@@ -22,6 +24,7 @@ from flask import g
 from flask import request
 
 from overwatch.webapp.database import get_db
+from overwatch.webapp.database import get_settings
 
 __all__ = ["bp", "init_app"]
 
@@ -33,6 +36,13 @@ def metrics() -> Response:
     from overwatch.metrics.exposition import CONTENT_TYPE  # noqa: PLC0415
     from overwatch.metrics.exposition import render_metrics  # noqa: PLC0415
 
+    token = get_settings().metrics_token
+    if token is not None:
+        sent = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(sent.encode(), f"Bearer {token}".encode()):
+            refused = Response("metrics need 'Authorization: Bearer <metrics_token>'\n", 401)
+            refused.headers["WWW-Authenticate"] = 'Bearer realm="overwatch-metrics"'
+            return refused
     response = Response(render_metrics(get_db()), content_type=CONTENT_TYPE)
     response.headers["Cache-Control"] = "no-store"
     return response
