@@ -22,7 +22,13 @@ from overwatch.metrics.collector import DatabaseCollector
 from overwatch.metrics.multiprocess import multiprocess_dir
 from overwatch.storage import Database
 
-__all__ = ["CONTENT_TYPE", "metrics_registry", "render_metrics", "serve_daemon_metrics"]
+__all__ = [
+    "CONTENT_TYPE",
+    "database_collector",
+    "metrics_registry",
+    "render_metrics",
+    "serve_daemon_metrics",
+]
 
 log = logging.getLogger(__name__)
 
@@ -40,21 +46,26 @@ class _Merged:
             yield from part.collect()
 
 
-def metrics_registry(db: Database | None = None) -> Any:
+def metrics_registry(database: DatabaseCollector | None = None) -> Any:
     """A registry to read at one scrape: every process's counts, plus the database's figures."""
     directory = multiprocess_dir()
     if directory is not None:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry, path=str(directory))  # type: ignore[no-untyped-call]
-        if db is not None:
-            registry.register(DatabaseCollector(db))
+        if database is not None:
+            registry.register(database)
         return registry
-    return _Merged(REGISTRY, DatabaseCollector(db)) if db is not None else REGISTRY
+    return _Merged(REGISTRY, database) if database is not None else REGISTRY
 
 
-def render_metrics(db: Database | None = None) -> bytes:
+def render_metrics(database: DatabaseCollector | None = None) -> bytes:
     """The text exposition format of everything :func:`metrics_registry` holds."""
-    return generate_latest(metrics_registry(db))
+    return generate_latest(metrics_registry(database))
+
+
+def database_collector(db: Database) -> DatabaseCollector:
+    """One collector per web worker, kept between scrapes (it remembers the database size)."""
+    return DatabaseCollector(db)
 
 
 def serve_daemon_metrics(bind: str) -> Any:

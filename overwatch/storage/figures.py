@@ -16,7 +16,22 @@ from sqlalchemy.orm import Session
 
 from overwatch.storage.models import Job
 
-__all__ = ["database_bytes", "oldest_queued_at"]
+__all__ = ["COUNTED_STATES", "database_bytes", "job_counts", "oldest_queued_at"]
+
+#: Job states counted at every scrape: all but ``done``, the whole history, which would
+#: make each scrape slower as the years pass (finished jobs are counted as they finish,
+#: by the processing daemons' own metrics).
+COUNTED_STATES = ("queued", "running", "failed", "superseded")
+
+
+def job_counts(session: Session) -> dict[str, int]:
+    """Jobs in each of :data:`COUNTED_STATES`, from the index on state (a range per state)."""
+    rows = session.execute(
+        select(Job.state, func.count()).where(Job.state.in_(COUNTED_STATES)).group_by(Job.state)
+    ).all()
+    counts = dict.fromkeys(COUNTED_STATES, 0)
+    counts.update({state: int(count) for state, count in rows})
+    return counts
 
 
 def oldest_queued_at(session: Session) -> datetime | None:

@@ -20,10 +20,10 @@ import time
 from flask import Blueprint
 from flask import Flask
 from flask import Response
+from flask import current_app
 from flask import g
 from flask import request
 
-from overwatch.webapp.database import get_db
 from overwatch.webapp.database import get_settings
 
 __all__ = ["bp", "init_app"]
@@ -43,7 +43,9 @@ def metrics() -> Response:
             refused = Response("metrics need 'Authorization: Bearer <metrics_token>'\n", 401)
             refused.headers["WWW-Authenticate"] = 'Bearer realm="overwatch-metrics"'
             return refused
-    response = Response(render_metrics(get_db()), content_type=CONTENT_TYPE)
+    response = Response(
+        render_metrics(current_app.extensions["overwatch_metrics"]), content_type=CONTENT_TYPE
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -68,9 +70,11 @@ def init_app(app: Flask) -> None:
     settings = app.extensions["overwatch"].settings
     if not settings.metrics_enabled:
         return
+    from overwatch.metrics.exposition import database_collector  # noqa: PLC0415
     from overwatch.metrics.instruments import enable  # noqa: PLC0415
 
     enable()
+    app.extensions["overwatch_metrics"] = database_collector(app.extensions["overwatch"].db)
     app.before_request(_start)
     app.after_request(_observe)
     app.register_blueprint(bp)
