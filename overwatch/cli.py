@@ -88,6 +88,14 @@ COMMANDS: dict[str, LazyCommand] = {
         "overwatch.reference_commands:reference_group",
         "Reference runs per subsystem, which reference checks compare with.",
     ),
+    "prune": LazyCommand(
+        "overwatch.retention_commands:prune_command",
+        "Remove surplus received files, archive old runs and expire request results.",
+    ),
+    "notify": LazyCommand(
+        "overwatch.notify_commands:notify_group",
+        "Alarm notification channels: list them, send a test message.",
+    ),
     "deploy": LazyCommand(
         "overwatch.deploy.commands:deploy_group",
         "Render and check systemd, gunicorn, nginx and container files (overwatchDeploy).",

@@ -49,6 +49,19 @@ def _run_pass(app: AppContext, workers: int | None) -> int:
     return summary.failed
 
 
+def _notify_once(app: AppContext) -> None:
+    """After a ``--once`` pass, deliver the notifications it made due (if channels are set)."""
+    if not app.settings.notifications:
+        return
+    from overwatch.processing.notify import deliver_notifications  # noqa: PLC0415
+
+    report = deliver_notifications(app.settings, app.database())
+    click.echo(
+        f"notifications: {report.planned} alarm(s) due, {report.sent} message(s) sent, "
+        f"{report.retrying} to retry, {report.failed} failed"
+    )
+
+
 @click.command("process")
 @click.option("--once", is_flag=True, help="Process everything pending, print a summary and exit.")
 @click.option(
@@ -72,6 +85,7 @@ def process_command(app: AppContext, once: bool, workers: int | None) -> None:
     if once:
         _print_scan(scan(settings, db))
         failed = _run_pass(app, workers)
+        _notify_once(app)
         sys.exit(1 if failed else 0)
     run_daemon(settings, db, workers=workers)
 
@@ -150,9 +164,52 @@ def db_rebuild(app: AppContext, yes: bool, process: bool) -> None:
     show_default=True,
     help="While serving, keep the newest run going: a new snapshot every few seconds.",
 )
+@click.option(
+    "--smtp-sink",
+    is_flag=True,
+    help="Start a local SMTP server and e-mail every alarm to it (printed, kept in data/mail/).",
+)
 @pass_app
-def demo_command(app: AppContext, runs: int, minutes: int, serve: bool, live: bool) -> None:
+def demo_command(
+    app: AppContext, runs: int, minutes: int, serve: bool, live: bool, smtp_sink: bool
+) -> None:
     """Write a synthetic data set (EMC, HLT, TPC), process it and start the web app."""
+    sink = _start_smtp_sink(app) if smtp_sink else None
+    try:
+        _demo(app, runs, minutes, serve, live, sink=sink)
+    finally:
+        if sink is not None:
+            sink.stop()
+
+
+def _start_smtp_sink(app: AppContext) -> Any:
+    """Start the demo's SMTP server and route every alarm to it, in this process and in
+    the daemon the demo starts (which inherits the environment)."""
+    import json  # noqa: PLC0415
+    import os  # noqa: PLC0415
+
+    from overwatch.demo.mailsink import MailSink  # noqa: PLC0415
+    from overwatch.demo.mailsink import demo_notifications  # noqa: PLC0415
+
+    sink = MailSink()
+    port = sink.start()
+    notifications = demo_notifications(port)
+    app.overrides["notifications"] = notifications
+    os.environ["OVERWATCH_NOTIFICATIONS"] = json.dumps(notifications)
+    sink.keep_in(app.settings.data_dir / "mail")
+    click.echo(f"smtp sink on 127.0.0.1:{port}: every alarm is e-mailed there once")
+    return sink
+
+
+def _demo(
+    app: AppContext,
+    runs: int,
+    minutes: int,
+    serve: bool,
+    live: bool,
+    *,
+    sink: Any,
+) -> None:
     from overwatch.demo import FIRST_RUN  # noqa: PLC0415
     from overwatch.demo import generate_demo_data  # noqa: PLC0415
     from overwatch.processing.scan import scan  # noqa: PLC0415
@@ -181,6 +238,8 @@ def demo_command(app: AppContext, runs: int, minutes: int, serve: bool, live: bo
 
     _print_scan(scan(replace(settings, file_settle_seconds=0.0), db))
     failed = _run_pass(app, None)
+    if sink is not None:
+        _notify_once(app)
     if failed:
         sys.exit(1)
     if not serve:

@@ -27,7 +27,9 @@ import yaml
 
 if TYPE_CHECKING:
     from overwatch.deploy.settings import DeployConfig
+    from overwatch.monitoring.alarms.config import AlarmConfig
     from overwatch.monitoring.config import CheckConfig
+    from overwatch.monitoring.notifications.config import NotificationConfig
 
 __all__ = [
     "ENV_PREFIX",
@@ -221,6 +223,31 @@ def _to_check_config(value: Any) -> CheckConfig:
     return load_check_config(value)
 
 
+def _to_alarm_config(value: Any) -> AlarmConfig:
+    from overwatch.monitoring.alarms.config import load_alarm_config  # noqa: PLC0415
+
+    if isinstance(value, str):
+        # Environment form: the same YAML as in the file, e.g. '[{name: ..., kind: ...}]'.
+        try:
+            value = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"not valid YAML: {exc}") from None
+    return load_alarm_config(value)
+
+
+def _to_notification_config(value: Any) -> NotificationConfig:
+    # Pure Python like the checks: apprise is imported only where messages are sent.
+    from overwatch.monitoring.notifications.config import load_notification_config  # noqa: PLC0415
+
+    if isinstance(value, str):
+        # Environment form: the same YAML as in the file, e.g. '{channels: {...}}'.
+        try:
+            value = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"not valid YAML: {exc}") from None
+    return load_notification_config(value)
+
+
 def _to_deploy_config(value: Any) -> DeployConfig:
     # Pure Python, like the checks: the section is validated whenever settings load.
     from overwatch.deploy.settings import load_deploy_config  # noqa: PLC0415
@@ -386,6 +413,27 @@ SETTINGS: tuple[Setting, ...] = (
         "Days a time slice or reprocessing result is kept (the daemon prunes older ones daily).",
     ),
     Setting(
+        "keep_received_files",
+        _to_non_negative_int,
+        0,
+        "Receiver files kept per run and subsystem in cumulative mode (the newest ones; "
+        "`overwatch prune` and the daemon's daily job delete older processed files); "
+        "0 keeps all. Reset-mode subsystems always keep every file.",
+    ),
+    Setting(
+        "archive_after_days",
+        _to_non_negative_float,
+        0.0,
+        "Runs whose last file is older than this many days move to archive_dir "
+        "(daily, or `overwatch prune`); 0 never archives.",
+    ),
+    Setting(
+        "archive_dir",
+        _to_optional_path,
+        None,
+        "Where archived runs go (Run<N>/<SYS>/ kept); empty means <data_dir>/archive.",
+    ),
+    Setting(
         "processing_workers",
         _to_positive_int,
         2,
@@ -437,6 +485,21 @@ SETTINGS: tuple[Setting, ...] = (
         _to_optional_path,
         None,
         "A YAML file holding the checks instead of the checks setting; relative to the config file.",
+    ),
+    Setting(
+        "alarms",
+        _to_alarm_config,
+        None,
+        "Alarm rules on trends, check results and receiver silence (docs/monitoring.md); "
+        "empty means one rule: every histogram a check calls bad; [] means none.",
+    ),
+    Setting(
+        "notifications",
+        _to_notification_config,
+        None,
+        "Alarm notification channels (apprise URLs: e-mail, Slack, Mattermost, JSON POST) "
+        "with routing by subsystem and severity, cool-down, digest and retries "
+        "(docs/monitoring.md#notifications); URLs are masked here.",
     ),
     Setting("log_level", _to_log_level, "INFO", "Logging level: DEBUG, INFO, WARNING or ERROR."),
     Setting(
@@ -625,6 +688,9 @@ class Settings:
     job_lease_seconds: float
     request_queue_quota: int
     request_results_keep_days: float
+    keep_received_files: int
+    archive_after_days: float
+    archive_dir: Path | None
     processing_workers: int
     json_compression_level: int
     max_histogram_bins: int
@@ -633,6 +699,8 @@ class Settings:
     plugin_reload_seconds: float
     checks: CheckConfig
     checks_file: Path | None
+    alarms: AlarmConfig
+    notifications: NotificationConfig
     log_level: str
     log_format: str
     sentry_dsn: str | None
@@ -699,6 +767,22 @@ class Settings:
     @property
     def effective_quarantine_dir(self) -> Path:
         return self.quarantine_dir or self.data_dir / "quarantine"
+
+    @property
+    def effective_archive_dir(self) -> Path:
+        return self.archive_dir or self.data_dir / "archive"
+
+    def received_file_path(self, path: str, state: str) -> Path:
+        """Where a received file lies: ``path`` (relative, as stored) under the data dir, or
+        under the archive dir once its run is archived. A file caught half-way by a crash
+        during archiving is found in either place."""
+        first, second = self.data_dir, self.effective_archive_dir
+        if state == "archived":
+            first, second = second, first
+        located = first / path
+        if not located.exists() and (second / path).exists():
+            return second / path
+        return located
 
     def mode_for(self, subsystem: str) -> str:
         """The accumulation mode of one subsystem."""
@@ -843,8 +927,7 @@ def load_settings(
         except (TypeError, ValueError) as exc:
             raise ConfigError(setting.name, source, str(exc)) from exc
     sources = {name: source for name, (_, source) in raw.items()}
-    if values["checks_file"] is not None:
-        values["checks"] = _read_checks_file(values, sources)
+    _read_referenced_files(values, sources, env, path)
     return Settings(**values, sources=sources, config_file=path)
 
 
@@ -884,3 +967,28 @@ def _read_checks_file(values: Mapping[str, Any], sources: Mapping[str, str]) -> 
         raise ConfigError(
             "checks_file", sources["checks_file"], f"cannot read {path}: {reason}"
         ) from None
+
+
+def _read_referenced_files(
+    values: dict[str, Any], sources: Mapping[str, str], env: Mapping[str, str], path: Path | None
+) -> None:
+    """Settings that name further files or variables: the checks file, channel URLs."""
+    if values["checks_file"] is not None:
+        values["checks"] = _read_checks_file(values, sources)
+    if values["notifications"]:
+        values["notifications"] = _resolve_notification_urls(values, sources, env, path)
+
+
+def _resolve_notification_urls(
+    values: Mapping[str, Any], sources: Mapping[str, str], env: Mapping[str, str], path: Path | None
+) -> NotificationConfig:
+    """Read the channel URLs kept in environment variables or files (secrets)."""
+    from overwatch.monitoring.notifications.config import NotificationConfigError  # noqa: PLC0415
+    from overwatch.monitoring.notifications.config import resolve_channel_urls  # noqa: PLC0415
+
+    source = sources["notifications"]
+    base_dir = path.parent if path is not None and source == str(path) else None
+    try:
+        return resolve_channel_urls(values["notifications"], env, base_dir)
+    except NotificationConfigError as exc:
+        raise ConfigError("notifications", source, str(exc)) from exc

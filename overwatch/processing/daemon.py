@@ -1,8 +1,10 @@
 """The processing daemon: an APScheduler schedule plus worker processes.
 
 The schedule is data (:func:`schedule`): scan the data directory, reclaim jobs of
-dead workers, publish the daemon's heartbeat, and once a day prune old results of
-user requests. Worker loops claim jobs from the database, so any number of them,
+dead workers, publish the daemon's heartbeat, deliver alarm notifications (in the
+scheduler's threads, with deadlines, never inside a job), and once a day apply the
+retention policy (old request results, surplus files, archiving). Worker loops claim
+jobs from the database, so any number of them,
 in this process, in child processes or on other machines, share the queue safely.
 SIGTERM/SIGINT stop everything after the current job; worker processes also stop
 when the daemon is killed outright (see :mod:`overwatch.processing.lifeline`).
@@ -52,13 +54,12 @@ from overwatch.storage.models import DaemonHeartbeat
 from overwatch.storage.models import Job
 from overwatch.storage.models import JobAttempt
 from overwatch.storage.models import utcnow
-from overwatch.storage.records import prune_request_results
 
 __all__ = [
     "PassSummary",
     "ScheduledTask",
+    "apply_retention",
     "process_pending",
-    "prune_results",
     "publish_heartbeat",
     "run_daemon",
     "schedule",
@@ -121,23 +122,34 @@ def _scan(settings: Settings, db: Database) -> None:
     scan(settings, db)
 
 
-def prune_results(settings: Settings, db: Database) -> int:
-    """Delete time-slice and reprocessing results older than ``request_results_keep_days``."""
-    with db.session() as session:
-        pruned = prune_request_results(session, settings.request_results_keep_days)
-    if pruned:
-        log.info(
-            "pruned %d request result(s) older than %g day(s)",
-            pruned,
-            settings.request_results_keep_days,
-        )
-    return pruned
+def apply_retention(settings: Settings, db: Database) -> int:
+    """The daily retention pass (:mod:`overwatch.processing.retention`): surplus received
+    files, runs to archive, expired request results; returns how many files and results
+    went."""
+    from overwatch.processing.retention import prune  # noqa: PLC0415
+
+    report = prune(settings, db)
+    return report.files_removed + report.files_archived + report.results_removed
+
+
+def _notifications(settings: Settings, db: Database) -> None:
+    # A job of its own in the scheduler's thread pool: delivery waits on networks with
+    # deadlines, never inside a processing job (overwatch.processing.notify).
+    from overwatch.processing.notify import deliver_notifications  # noqa: PLC0415
+
+    deliver_notifications(settings, db)
 
 
 def _receiver_silences(settings: Settings, db: Database) -> None:
     from overwatch.receivers.heartbeats import log_silent_receivers  # noqa: PLC0415
 
     log_silent_receivers(db, settings.receiver_silence_minutes)
+
+
+def _receiver_silence_alarms(settings: Settings, db: Database) -> None:
+    from overwatch.processing.alarms import evaluate_receiver_silences  # noqa: PLC0415
+
+    evaluate_receiver_silences(settings, db)
 
 
 class _Intake:
@@ -182,14 +194,20 @@ class _Intake:
 
 
 def schedule(settings: Settings) -> list[ScheduledTask]:
-    """The daemon's periodic work."""
-    return [
+    """The daemon's periodic work (alarm notifications when channels are configured)."""
+    tasks = [
         ScheduledTask("scan", _scan, settings.scan_interval),
         ScheduledTask("reclaim", _reclaim, max(settings.job_lease_seconds / 2, 1.0)),
         ScheduledTask("heartbeat", publish_heartbeat, 15.0),
-        ScheduledTask("prune_results", prune_results, PRUNE_INTERVAL_SECONDS),
+        ScheduledTask("retention", apply_retention, PRUNE_INTERVAL_SECONDS),
         ScheduledTask("receiver silences", _receiver_silences, 60.0),
+        ScheduledTask("receiver silence alarms", _receiver_silence_alarms, 60.0),
     ]
+    if settings.notifications:
+        tasks.append(
+            ScheduledTask("notifications", _notifications, settings.notifications.interval_seconds)
+        )
+    return tasks
 
 
 def _worker_loop(

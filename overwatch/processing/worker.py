@@ -30,6 +30,7 @@ from overwatch.detectors.api import DetectorPlugin
 from overwatch.detectors.api import ProcessingContext
 from overwatch.detectors.registry import get_plugin
 from overwatch.metrics.instruments import observe_job
+from overwatch.processing.alarms import evaluate_alarms
 from overwatch.processing.names import clean_text
 from overwatch.processing.parallel import can_split
 from overwatch.processing.parallel import load_and_encode
@@ -238,10 +239,16 @@ class Worker:
                     owner_id, source = owner.id, owner.name
             rows = session.scalars(
                 select(ReceivedFile)
-                .where(ReceivedFile.subsystem_id == owner_id, ReceivedFile.state != "quarantined")
+                .where(
+                    ReceivedFile.subsystem_id == owner_id,
+                    ReceivedFile.state.not_in(("quarantined", "pruned")),
+                )
                 .order_by(ReceivedFile.timestamp)
             ).all()
-            refs = [FileRef(r.id, self.settings.data_dir / r.path, r.timestamp) for r in rows]
+            refs = [
+                FileRef(r.id, self.settings.received_file_path(r.path, r.state), r.timestamp)
+                for r in rows
+            ]
             session.refresh(sub, ["run"])
             session.expunge_all()
         return sub, refs, source
@@ -422,6 +429,7 @@ class Worker:
                             row.state = "processed"
                     if sub.accumulation_mode == "reset":
                         self._keep_late_files_pending(session, sub, file_ids)
+                    evaluate_alarms(session, self.settings, sub.name, sub.run.run_number)
             elif sub is not None and job.kind == "process" and not file_ids:
                 sub.processed_until = sub.last_file_time
             finish_job(session, current, result_id=result_id)

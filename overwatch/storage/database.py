@@ -37,7 +37,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 #: The newest migration of this version. Start-up compares the database with it by one
 #: query, so a migrated database costs no Alembic import; a test keeps it equal to the
 #: head of ``migrations/versions``.
-SCHEMA_HEAD = "0004_references"
+SCHEMA_HEAD = "0005_notifications"
 
 
 class DatabaseError(RuntimeError):

@@ -38,6 +38,7 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "Alarm",
+    "AlarmStreak",
     "Base",
     "CheckResult",
     "DaemonHeartbeat",
@@ -47,6 +48,8 @@ __all__ = [
     "HistogramRecord",
     "Job",
     "JobAttempt",
+    "NotificationDelivery",
+    "NotificationItem",
     "QuarantinedFile",
     "ReceivedFile",
     "ReceiverHeartbeat",
@@ -383,18 +386,122 @@ class TrendValue(Base):
 
 
 class Alarm(Base):
+    """A problem a rule found, stored once and updated while it persists.
+
+    At most one *active* alarm (``cleared_at IS NULL``) exists per (rule, subsystem,
+    target): a partial unique index enforces it on SQLite and PostgreSQL, so a
+    condition seen again updates ``last_seen_at``/``count`` instead of adding a row.
+    When the condition no longer holds the alarm gets ``cleared_at`` and a later
+    recurrence raises a new one. ``run_number`` is the latest run it points at
+    (``None`` for a receiver's silence), ``histogram`` the histogram it points at.
+    """
+
     __tablename__ = "alarms"
+    __table_args__ = (
+        Index(
+            "uq_alarms_active_rule_subsystem_target",
+            "rule",
+            "subsystem",
+            "target",
+            unique=True,
+            sqlite_where=text("cleared_at IS NULL"),
+            postgresql_where=text("cleared_at IS NULL"),
+        ),
+        Index("ix_alarms_subsystem_cleared_at", "subsystem", "cleared_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subsystem: Mapped[str] = mapped_column(String(32))
-    run_number: Mapped[int] = mapped_column(index=True)
+    run_number: Mapped[int | None] = mapped_column(index=True)
+    histogram: Mapped[str | None] = mapped_column(String(512))
     rule: Mapped[str] = mapped_column(String(128))
     target: Mapped[str] = mapped_column(String(256))
     message: Mapped[str] = mapped_column(Text)
+    #: warning | critical
     severity: Mapped[str] = mapped_column(String(16), default="warning")
     raised_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    count: Mapped[int] = mapped_column(default=1, server_default="1")
+    cleared_at: Mapped[datetime | None]
     acknowledged_by: Mapped[str | None] = mapped_column(String(64))
     acknowledged_at: Mapped[datetime | None]
+
+
+class AlarmStreak(Base):
+    """How many results in a row a check rule found its quality on one histogram.
+
+    Check results are replaced with each new result, so the streak a
+    ``consecutive: N`` rule needs is kept here; a histogram without a streak has none.
+    """
+
+    __tablename__ = "alarm_streaks"
+    __table_args__ = (UniqueConstraint("rule", "subsystem", "histogram"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule: Mapped[str] = mapped_column(String(128))
+    subsystem: Mapped[str] = mapped_column(String(32))
+    histogram: Mapped[str] = mapped_column(String(512))
+    count: Mapped[int]
+    run_number: Mapped[int]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class NotificationDelivery(Base):
+    """One message to one channel (an alarm, a digest of several, or a test) and its fate.
+
+    ``state``: ``pending`` (waiting for its first attempt or a retry at
+    ``next_attempt_at``), ``sending`` (claimed by a daemon at ``claimed_at``), ``sent``,
+    or ``failed`` (every attempt failed; ``last_error`` says why). ``history`` records
+    each attempt: ``{"at", "ok", "seconds", "error"}``.
+    """
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (
+        Index("ix_notification_deliveries_state_next_attempt_at", "state", "next_attempt_at"),
+        Index("ix_notification_deliveries_channel_created_at", "channel", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(64))
+    #: alarm | digest | test
+    kind: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[str] = mapped_column(String(16), default="warning")
+    title: Mapped[str] = mapped_column(String(512))
+    body: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[datetime | None]
+    claimed_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
+class NotificationItem(Base):
+    """One alarm in one delivery: the cool-down's memory of what a channel was told.
+
+    ``seq`` counts the notifications of an alarm on a channel (0 for the first); the
+    unique key makes two daemons that plan the same notification at once collide
+    instead of sending it twice.
+    """
+
+    __tablename__ = "notification_items"
+    __table_args__ = (UniqueConstraint("alarm_id", "channel", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("notification_deliveries.id", ondelete="CASCADE"), index=True
+    )
+    alarm_id: Mapped[int] = mapped_column(ForeignKey("alarms.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(Integer)
+    #: The alarm's severity when it was notified (a higher one later notifies again).
+    severity: Mapped[str] = mapped_column(String(16))
+    #: new | escalated | reminder
+    reason: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class User(Base):

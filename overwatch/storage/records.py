@@ -21,6 +21,7 @@ from typing import cast
 
 from sqlalchemy import Table
 from sqlalchemy import delete
+from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import or_
 from sqlalchemy import select
@@ -356,9 +357,10 @@ def _store_checks(session: Session, ids: Sequence[int], histograms: Sequence[His
 
 
 def prune_request_results(
-    session: Session, keep_days: float, *, now: datetime | None = None
+    session: Session, keep_days: float, *, now: datetime | None = None, dry_run: bool = False
 ) -> int:
-    """Delete time-slice and reprocessing results older than ``keep_days``; how many.
+    """Delete time-slice and reprocessing results older than ``keep_days``; how many
+    (with ``dry_run``, how many would go).
 
     Their histograms and groups go with them (ON DELETE CASCADE), and jobs keep their
     row with no result. A subsystem's current result is never deleted, whatever its kind.
@@ -367,13 +369,14 @@ def prune_request_results(
     current = select(SubsystemRun.current_result_id).where(
         SubsystemRun.current_result_id.is_not(None)
     )
+    expired = (
+        Result.kind.in_(REQUEST_RESULT_KINDS),
+        Result.created_at < cutoff,
+        Result.id.not_in(current),
+    )
+    if dry_run:
+        return int(session.scalar(select(func.count()).where(*expired)) or 0)
     result = session.execute(
-        delete(Result)
-        .where(
-            Result.kind.in_(REQUEST_RESULT_KINDS),
-            Result.created_at < cutoff,
-            Result.id.not_in(current),
-        )
-        .execution_options(synchronize_session=False)
+        delete(Result).where(*expired).execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]

@@ -413,6 +413,17 @@ def status() -> tuple[Response, int]:
         {
             "database": info["database"],
             "queue": info["queue"],
+            "disk": [
+                {
+                    "subsystem": usage.subsystem,
+                    "files": usage.files,
+                    "bytes_on_disk": usage.bytes_on_disk,
+                    "files_archived": usage.files_archived,
+                    "bytes_archived": usage.bytes_archived,
+                    "files_pruned": usage.files_pruned,
+                }
+                for usage in info["disk"]
+            ],
             "subsystems": [
                 {
                     "name": item.name,
@@ -453,6 +464,34 @@ def status() -> tuple[Response, int]:
                 }
                 for item, alive in info["receivers"]
             ],
+            "notifications": {
+                "channels": [
+                    {
+                        "channel": item.channel,
+                        "sent": item.sent,
+                        "pending": item.pending,
+                        "failed": item.failed,
+                        "last_sent_at": _time(item.last_sent_at),
+                        "last_error": item.last_error,
+                        "last_error_at": _time(item.last_error_at),
+                    }
+                    for item in info["notifications"]["channels"]
+                ],
+                "failures": [
+                    {
+                        "id": item.id,
+                        "channel": item.channel,
+                        "kind": item.kind,
+                        "title": item.title,
+                        "state": item.state,
+                        "attempts": item.attempts,
+                        "next_attempt_at": _time(item.next_attempt_at),
+                        "last_error": item.last_error,
+                        "history": item.history,
+                    }
+                    for item in info["notifications"]["failures"]
+                ],
+            },
         }
     ), 200
 

@@ -24,6 +24,7 @@ from overwatch.logs import init_sentry
 from overwatch.receivers import dqm as dqm_receiver
 from overwatch.storage import Database
 from overwatch.webapp import admin
+from overwatch.webapp import alarms
 from overwatch.webapp import api
 from overwatch.webapp import assets
 from overwatch.webapp import auth
@@ -98,7 +99,19 @@ def create_app(
     params.init_app(app)
     # First, so the request clock starts before any other hook and stops after all of them.
     metrics.init_app(app)
-    for part in (security, auth, errors, formatting, assets, runs, slicing, status, api, admin):
+    for part in (
+        security,
+        auth,
+        errors,
+        formatting,
+        assets,
+        runs,
+        slicing,
+        status,
+        api,
+        alarms,
+        admin,
+    ):
         part.init_app(app)
     # Agents authenticate every upload with their token; they have no session to forge.
     dqm_receiver.init_app(app, settings, database)

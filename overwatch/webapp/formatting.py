@@ -49,11 +49,13 @@ def quality_class(quality: str | None) -> str:
 
 
 def size(value: int) -> str:
-    for unit in ("B", "kB", "MB"):
-        if value < 1024 or unit == "MB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value //= 1024
-    return f"{value} MB"
+    """A byte count for people: 512 B, 1.5 kB, 2.0 MB, 1.2 GB, 3.4 TB."""
+    amount = float(value)
+    for unit in ("B", "kB", "MB", "GB"):
+        if amount < 1024:
+            return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
+        amount /= 1024
+    return f"{amount:.1f} TB"
 
 
 def init_app(app: Flask) -> None:

@@ -241,9 +241,53 @@ PATHS: dict[str, Any] = {
             },
         }
     },
+    "/alarms": {
+        "get": {
+            "summary": "Alarms, open ones first, then the most recently seen",
+            "parameters": [
+                {
+                    "name": "state",
+                    "in": "query",
+                    "required": False,
+                    "schema": {
+                        "type": "string",
+                        "enum": ["active", "acknowledged", "open", "cleared"],
+                    },
+                    "description": "active: not cleared nor acknowledged; open: not cleared.",
+                },
+                {
+                    "name": "subsystem",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string"},
+                },
+                {"name": "run", "in": "query", "required": False, "schema": {"type": "integer"}},
+            ],
+            "responses": {
+                "200": _ok("The alarms.", "AlarmList"),
+                "400": _error("Invalid filter."),
+                "401": _COMMON["401"],
+            },
+        }
+    },
+    "/alarms/{alarm_id}/ack": {
+        "post": {
+            "summary": "Acknowledge an alarm (expert; the first acknowledgement is kept)",
+            "parameters": [
+                {"name": "alarm_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+            ],
+            "responses": {
+                "200": _ok("The alarm, acknowledged.", "Alarm"),
+                "400": _error("A session call without the CSRF token header."),
+                "401": _COMMON["401"],
+                "403": _EXPERT["403"],
+                "404": _error("No such alarm."),
+            },
+        }
+    },
     "/status": {
         "get": {
-            "summary": "Queue, daemons, last files per subsystem, running and failed jobs",
+            "summary": "Queue, daemons, last files and disk usage per subsystem, running and failed jobs",
             "responses": {
                 "200": _ok("Status."),
                 "503": _ok("The database is unreachable."),
@@ -311,6 +355,34 @@ _SCHEMAS: dict[str, Any] = {
             "options": {"type": "object", "description": "Processing options; see .../options."},
         },
     },
+    "Alarm": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "state": {"type": "string", "enum": ["active", "acknowledged", "cleared"]},
+            "subsystem": {"type": "string"},
+            "run_number": {"type": ["integer", "null"]},
+            "histogram": {"type": ["string", "null"]},
+            "rule": {"type": "string"},
+            "target": {"type": "string"},
+            "severity": {"type": "string", "enum": ["warning", "critical"]},
+            "message": {"type": "string"},
+            "raised_at": {"type": "string", "format": "date-time"},
+            "last_seen_at": {"type": "string", "format": "date-time"},
+            "count": {"type": "integer"},
+            "cleared_at": {"type": ["string", "null"], "format": "date-time"},
+            "acknowledged_by": {"type": ["string", "null"]},
+            "acknowledged_at": {"type": ["string", "null"], "format": "date-time"},
+            "url": {"type": ["string", "null"], "description": "Run page at the histogram."},
+            "ack_url": {"type": "string"},
+        },
+    },
+    "AlarmList": {
+        "type": "object",
+        "properties": {
+            "alarms": {"type": "array", "items": {"$ref": "#/components/schemas/Alarm"}}
+        },
+    },
     "ReprocessRequest": {"type": "object", "properties": {"options": {"type": "object"}}},
     "Queued": {
         "type": "object",
@@ -329,7 +401,7 @@ def openapi_document() -> dict[str, Any]:
         "info": {
             "title": "Overwatch API",
             "version": __version__,
-            "description": "Runs, histograms (JSROOT JSON), time slices, reprocessing and jobs.",
+            "description": "Runs, histograms (JSROOT JSON), time slices, reprocessing, jobs and alarms.",
         },
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}, {"session": []}],

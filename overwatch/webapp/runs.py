@@ -38,6 +38,8 @@ from werkzeug.wrappers import Response
 
 from overwatch.detectors import get_plugin
 from overwatch.detectors.api import worst_quality
+from overwatch.storage.alarms import alarm_counts_by_run
+from overwatch.storage.alarms import list_alarms
 from overwatch.storage.queries import QUALITY_FILTERS
 from overwatch.storage.queries import GroupView
 from overwatch.storage.queries import HistogramMeta
@@ -50,6 +52,7 @@ from overwatch.storage.queries import list_runs
 from overwatch.storage.queries import neighbour_runs
 from overwatch.storage.queries import raw_file
 from overwatch.storage.queries import result_histograms
+from overwatch.webapp.alarms import alarm_url
 from overwatch.webapp.auth import protect
 from overwatch.webapp.database import get_settings
 from overwatch.webapp.database import read_session
@@ -105,10 +108,15 @@ def run_list() -> str:
             after=int_arg("after"),
             quality=quality,
         )
+        alarm_counts = alarm_counts_by_run(session, [run.run_number for run in listing.runs])
     if listing.page is not None and listing.page > listing.pages:
         abort(404, f"there are only {listing.pages} pages of runs")
     return render_template(
-        "runs.html", listing=listing, quality=quality, quality_filters=QUALITY_FILTERS
+        "runs.html",
+        listing=listing,
+        quality=quality,
+        quality_filters=QUALITY_FILTERS,
+        alarm_counts=alarm_counts,
     )
 
 
@@ -195,6 +203,7 @@ def render_run_page(
         shown_id = result.id if result is not None else sub.current_result_id
         groups = result_histograms(session, shown_id) if shown_id is not None else []
         jobs = list_jobs(session, subsystem_id=sub.id, limit=8)
+        alarms = list_alarms(session, run_number=sub.run_number, limit=50)
     search_note = None
     problems, unproblematic = problems_first(groups)
     show_problems = order == "problems" and not query
@@ -223,6 +232,8 @@ def render_run_page(
         previous=previous,
         following=following,
         jobs=jobs,
+        alarms=alarms,
+        alarm_url=alarm_url,
         options=[option.describe() for option in get_plugin(sub.name).options],
         form_errors=form_errors or {},
         form_values=form_values or {},
@@ -290,11 +301,16 @@ def _serve_file(sub: SubsystemSummary, file_id: int | None, file_name: str | Non
         found = raw_file(session, sub.id, file_id)
     if found is None or (file_name is not None and found[2] != file_name):
         abort(404, f"run {sub.run_number} {sub.name} has no such received file")
-    data_dir = get_settings().data_dir.resolve()
-    path = (data_dir / found[1]).resolve()
-    # The path comes from the database, but a tampered row must still not leave the data dir.
-    if not path.is_relative_to(data_dir) or not path.is_file():
-        abort(404, f"{found[2]} is no longer on disk (archived or removed)")
+    settings = get_settings()
+    path = settings.received_file_path(found[1], found[3]).resolve()
+    # The path comes from the database, but a tampered row must still not leave the
+    # data dir (or the archive, for an archived run).
+    inside = any(
+        path.is_relative_to(base.resolve())
+        for base in (settings.data_dir, settings.effective_archive_dir)
+    )
+    if found[3] == "pruned" or not inside or not path.is_file():
+        abort(404, f"{found[2]} is no longer on disk (removed by the retention policy)")
     return _send_root_file(path, found[2])
 
 

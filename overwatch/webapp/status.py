@@ -5,7 +5,10 @@ answers, else 503 saying only that it is unreachable: the driver's message names
 the database host, port and name, which anonymous callers must not learn, so it
 goes to the log. The status page shows per subsystem the last
 received file and its age, the processing daemons' heartbeats, the queue, and the
-running and failed jobs with their errors.
+running and failed jobs with their errors, the received files' disk usage per
+subsystem (in the data dir, archived, removed by the retention policy), and the
+alarm notifications per channel with the deliveries that failed (or wait to retry)
+and their last error.
 """
 
 from __future__ import annotations
@@ -25,11 +28,14 @@ from werkzeug.wrappers import Response
 from overwatch.receivers.heartbeats import log_silent_receivers
 from overwatch.storage.jobs import queue_counts
 from overwatch.storage.models import utcnow
+from overwatch.storage.notifications import channel_status
+from overwatch.storage.notifications import recent_failures
 from overwatch.storage.queries import heartbeats
 from overwatch.storage.queries import list_jobs
 from overwatch.storage.queries import subsystem_activity
 from overwatch.storage.receivers import ReceiverView
 from overwatch.storage.receivers import list_receivers
+from overwatch.storage.retention import disk_usage
 from overwatch.webapp.auth import protect
 from overwatch.webapp.database import get_db
 from overwatch.webapp.database import get_settings
@@ -110,6 +116,11 @@ def collect_status() -> dict[str, Any]:
         counts = queue_counts(session)
         running = list_jobs(session, state="running", limit=50)
         failed = list_jobs(session, state="failed", limit=20)
+        disk = disk_usage(session)
+        notifications = {
+            "channels": channel_status(session),
+            "failures": recent_failures(session, limit=10),
+        }
     return {
         "database": {"ok": True, "reason": ""},
         "now": now,
@@ -119,6 +130,8 @@ def collect_status() -> dict[str, Any]:
         "running": running,
         "failed": failed,
         "receivers": receiver_states(now),
+        "disk": disk,
+        "notifications": notifications,
     }
 
 

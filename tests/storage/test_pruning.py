@@ -12,7 +12,7 @@ from sqlalchemy import update
 
 from overwatch.config import Settings
 from overwatch.processing.daemon import PRUNE_INTERVAL_SECONDS
-from overwatch.processing.daemon import prune_results
+from overwatch.processing.daemon import apply_retention
 from overwatch.processing.daemon import schedule
 from overwatch.storage import Database
 from overwatch.storage.jobs import enqueue_job
@@ -91,12 +91,12 @@ def test_old_request_results_are_pruned_and_current_ones_kept(db: Database) -> N
 def test_the_daemon_prunes_daily_with_the_configured_age(make_settings, db: Database) -> None:  # type: ignore[no-untyped-def]
     settings: Settings = make_settings(request_results_keep_days=7)
     tasks = {task.name: task for task in schedule(settings)}
-    assert tasks["prune_results"].seconds == PRUNE_INTERVAL_SECONDS == 24 * 3600
-    assert tasks["prune_results"].func is prune_results
+    assert tasks["retention"].seconds == PRUNE_INTERVAL_SECONDS == 24 * 3600
+    assert tasks["retention"].func is apply_retention
     _setup(db)
     _result(db, "time_slice", age_days=8, key="old")
     kept = _result(db, "time_slice", age_days=6, key="new")
-    assert prune_results(settings, db) == 1
+    assert apply_retention(settings, db) == 1
     assert _ids(db) == {kept}
     with db.session() as session:
         assert session.scalar(select(func.count()).select_from(HistogramRecord)) == 1

@@ -119,6 +119,7 @@ def test_every_route_refuses_anonymous_users(app: Flask) -> None:
                 "job_id": 1,
                 "file_id": 1,
                 "file_name": "f.root",
+                "alarm_id": 1,
             },
         )
         response = client.open(url, method=method)

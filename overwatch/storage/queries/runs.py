@@ -258,15 +258,16 @@ def get_result(
 
 def raw_file(
     session: Session, subsystem_id: int, file_id: int | None = None
-) -> tuple[int, str, str] | None:
-    """(id, path relative to the data dir, file name) of a subsystem's received file.
+) -> tuple[int, str, str, str] | None:
+    """(id, path relative to the data or archive dir, file name, state) of a subsystem's
+    received file.
 
     The newest one unless ``file_id`` names one of this subsystem's files.
     """
-    query = select(ReceivedFile.id, ReceivedFile.path, ReceivedFile.file_name).where(
-        ReceivedFile.subsystem_id == subsystem_id
-    )
+    query = select(
+        ReceivedFile.id, ReceivedFile.path, ReceivedFile.file_name, ReceivedFile.state
+    ).where(ReceivedFile.subsystem_id == subsystem_id)
     if file_id is not None:
         query = query.where(ReceivedFile.id == file_id)
     row = session.execute(query.order_by(ReceivedFile.timestamp.desc()).limit(1)).first()
-    return (row[0], row[1], row[2]) if row is not None else None
+    return (row[0], row[1], row[2], row[3]) if row is not None else None
