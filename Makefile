@@ -31,6 +31,9 @@ install-test: $(VENV)/.installed-test node_modules/.package-lock.json
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "installing Debian's chromium for the browser tests"; \
 	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { \
+	  echo "installing Debian's nginx for the deploy check tests (nginx -t)"; \
+	  apt-get update -qq && apt-get install -y -qq nginx >/dev/null; }
 
 demo: install
 	$(BIN)/overwatch demo

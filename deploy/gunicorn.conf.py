@@ -1,24 +1,24 @@
-"""gunicorn settings for the Overwatch web app in production.
+"""Rendered by 'overwatch deploy render' from config.yaml: do not edit, change the settings and render again.
 
-    gunicorn -c deploy/gunicorn.conf.py 'overwatch.webapp:create_app()'
+gunicorn settings for the Overwatch web app:
 
-``create_app()`` without arguments reads the same settings as the CLI: the file
-named by OVERWATCH_CONFIG (or ./config.yaml) and OVERWATCH_* variables. Run
-``overwatch db upgrade`` once before starting (``overwatch web`` does that itself).
-No scheduler or background thread runs in these workers; processing is the
-separate ``overwatch process`` service.
+    OVERWATCH_CONFIG=/etc/overwatch/config.yaml gunicorn -c gunicorn.conf.py 'overwatch.webapp:create_app()'
+
+Run ``overwatch db upgrade`` before starting (the systemd unit does). No scheduler
+or background thread runs in these workers; processing is the separate service.
+Workers add up their Prometheus counts in one directory (metrics_dir, or
+PROMETHEUS_MULTIPROC_DIR from the unit), emptied at start; exited workers are
+marked dead.
 """
 
-from __future__ import annotations
+from overwatch.config import load_settings
+from overwatch.logs import configure_logging
+from overwatch.metrics.multiprocess import GunicornMetrics
 
-import multiprocessing
-import os
-
-# nginx (deploy/nginx-overwatch.conf) proxies to this address.
-bind = os.environ.get("OVERWATCH_WEB_BIND", "127.0.0.1:8850")
-# Threads let one worker overlap database waits; two workers per core is plenty for JSON and pages.
+bind = "127.0.0.1:8850"
+workers = 2
+# Threads let one worker overlap database waits.
 worker_class = "gthread"
-workers = int(os.environ.get("OVERWATCH_WEB_WORKERS", str(max(2, multiprocessing.cpu_count()))))
 threads = 4
 # No preload: each worker builds its own app and database engine after the fork.
 preload_app = False
@@ -32,5 +32,12 @@ accesslog = "-"
 errorlog = "-"
 loglevel = "info"
 proc_name = "overwatch-web"
-# Only the local nginx may set X-Forwarded-*; set web_behind_proxy: true in config.yaml too.
-forwarded_allow_ips = "127.0.0.1"
+# Who may set X-Forwarded-*: the local nginx (web_behind_proxy is off: nobody).
+forwarded_allow_ips = ""
+
+_settings = load_settings()
+configure_logging(_settings)
+_metrics = GunicornMetrics(_settings)
+on_starting = _metrics.on_starting
+child_exit = _metrics.child_exit
+on_exit = _metrics.on_exit

@@ -104,7 +104,10 @@ COMMANDS: dict[str, LazyCommand] = {
         "overwatch.bulk_commands:reprocess_command",
         "Re-derive the stored results of many runs, locally or on a Dask cluster.",
     ),
-    "deploy": LazyCommand("overwatch.cli:deploy_not_built", "(deployment: not built yet)"),
+    "deploy": LazyCommand(
+        "overwatch.deploy.commands:deploy_group",
+        "Render and check systemd, gunicorn, nginx and container files (overwatchDeploy).",
+    ),
 }
 
 
@@ -171,22 +174,6 @@ def config_show(app: AppContext) -> None:
     width = max(len(key) for key, _, _ in rows)
     for key, value, source in rows:
         click.echo(f"{key:<{width}}  {value:<40}  [{source}]")
-
-
-def _not_built(name: str, what: str) -> click.Command:
-    @click.command(
-        name, context_settings={"ignore_unknown_options": True, "allow_extra_args": True}
-    )
-    def command() -> None:
-        click.echo(f"overwatch {name}: {what} is not built yet.", err=True)
-        sys.exit(2)
-
-    command.help = f"({what}: not built yet)"
-    return command
-
-
-def deploy_not_built() -> click.Command:
-    return _not_built("deploy", "deployment")
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfoNotFoundError
 import yaml
 
 if TYPE_CHECKING:
+    from overwatch.deploy.settings import DeployConfig
     from overwatch.monitoring.alarms.config import AlarmConfig
     from overwatch.monitoring.config import CheckConfig
     from overwatch.monitoring.notifications.config import NotificationConfig
@@ -249,6 +250,28 @@ def _yaml_text(value: Any) -> Any:
         except yaml.YAMLError as exc:
             raise ValueError(f"not valid YAML: {exc}") from None
     return value
+
+
+def _to_deploy_config(value: Any) -> DeployConfig:
+    # Pure Python, like the checks: the section is validated whenever settings load.
+    from overwatch.deploy.settings import load_deploy_config  # noqa: PLC0415
+
+    if isinstance(value, str):
+        try:
+            value = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"not valid YAML: {exc}") from None
+    return load_deploy_config(value)
+
+
+def _to_optional_bind(value: Any) -> str | None:
+    text = _to_optional_str(value)
+    if text is None:
+        return None
+    _host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"expected HOST:PORT (or empty for none), got {text!r}")
+    return text
 
 
 def _to_name_list(value: Any) -> tuple[str, ...]:
@@ -491,6 +514,49 @@ SETTINGS: tuple[Setting, ...] = (
         "not named keep the built-in EMC, HLT and TPC trends.",
     ),
     Setting("log_level", _to_log_level, "INFO", "Logging level: DEBUG, INFO, WARNING or ERROR."),
+    Setting(
+        "log_format",
+        _one_of("text", "json"),
+        "text",
+        "text: one readable line per event; json: one JSON object per line (for log shippers), "
+        "with run, subsystem, duration and outcome on every job's line.",
+    ),
+    Setting(
+        "sentry_dsn",
+        _to_optional_str,
+        None,
+        "Sentry DSN: errors of the web app and the processing daemon are reported there "
+        "(needs the sentry-sdk package); empty: Sentry is never imported.",
+        secret=True,
+    ),
+    Setting(
+        "metrics_enabled",
+        _to_bool,
+        True,
+        "Serve Prometheus metrics at /metrics on the web app (restrict it to the scraper in nginx).",
+    ),
+    Setting(
+        "metrics_token",
+        _to_optional_str,
+        None,
+        "When set, /metrics answers only 'Authorization: Bearer <metrics_token>' (Prometheus: "
+        "authorization.credentials); receiver names may carry host names.",
+        secret=True,
+    ),
+    Setting(
+        "metrics_dir",
+        _to_optional_path,
+        None,
+        "Directory where web workers keep their Prometheus counts (multiprocess mode), emptied "
+        "when the server starts; empty means a fresh temporary directory per start.",
+    ),
+    Setting(
+        "metrics_bind",
+        _to_optional_bind,
+        None,
+        "HOST:PORT where the processing daemon serves its own Prometheus metrics "
+        "(job durations and outcomes); empty: none.",
+    ),
     Setting("web_bind", _to_str, "127.0.0.1:8850", "Address the web app listens on."),
     Setting("web_workers", _to_positive_int, 2, "gunicorn worker processes for the web app."),
     Setting(
@@ -612,6 +678,13 @@ SETTINGS: tuple[Setting, ...] = (
         None,
         "Directory of the installed npm package jsroot; empty means node_modules/jsroot next to the package.",
     ),
+    Setting(
+        "deploy",
+        _to_deploy_config,
+        None,
+        "How 'overwatch deploy render' lays out the services: install paths, user, nginx "
+        "server name and TLS, processing daemons, receivers (docs/operations.md); validated at start.",
+    ),
 )
 
 _BY_NAME = {setting.name: setting for setting in SETTINGS}
@@ -650,6 +723,12 @@ class Settings:
     notifications: NotificationConfig
     trending: TrendConfig
     log_level: str
+    log_format: str
+    sentry_dsn: str | None
+    metrics_enabled: bool
+    metrics_token: str | None
+    metrics_dir: Path | None
+    metrics_bind: str | None
     web_bind: str
     web_workers: int
     secret_key: str | None
@@ -671,6 +750,7 @@ class Settings:
     ratelimit_storage_url: str
     api_token_expiry_days: int
     jsroot_dir: Path | None
+    deploy: DeployConfig
     sources: dict[str, str] = field(default_factory=dict, compare=False)
     #: The config file read, if any (the daemon reads it again to reload checks and plugins).
     config_file: Path | None = field(default=None, compare=False)
@@ -845,7 +925,7 @@ def load_settings(
                 )
             raw[key] = (value, str(path))
         # Relative paths in a config file are relative to the file, not to the caller.
-        for key in ("data_dir", "quarantine_dir", "checks_file"):
+        for key in ("data_dir", "quarantine_dir", "checks_file", "metrics_dir"):
             value, source = raw[key]
             if source == str(path) and value and not Path(str(value)).expanduser().is_absolute():
                 raw[key] = (str(path.parent / str(value)), source)

@@ -7,7 +7,6 @@ module, never the entry point (which would form an import circle), and so that
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -16,6 +15,8 @@ import click
 from overwatch.config import ConfigError
 from overwatch.config import Settings
 from overwatch.config import load_settings
+from overwatch.logs import check_sentry
+from overwatch.logs import configure_logging
 
 if TYPE_CHECKING:
     from overwatch.storage import Database
@@ -36,13 +37,12 @@ class AppContext:
     def settings(self) -> Settings:
         if self._settings is None:
             try:
-                self._settings = load_settings(self.config_file, overrides=self.overrides)
+                settings = load_settings(self.config_file, overrides=self.overrides)
+                check_sentry(settings)
             except ConfigError as exc:
                 raise click.ClickException(f"bad configuration: {exc}") from exc
-            logging.basicConfig(
-                level=self._settings.log_level,
-                format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-            )
+            configure_logging(settings)
+            self._settings = settings
         return self._settings
 
     def database(self, *, migrate: bool = True) -> Database:

@@ -132,3 +132,16 @@ def _forget_active_plugins() -> Iterator[None]:
 
     yield
     deactivate_plugins()
+
+
+@pytest.fixture(autouse=True)
+def _restore_metrics_directory() -> Iterator[None]:
+    """A metrics server run in this process names its directory in the environment
+    (PROMETHEUS_MULTIPROC_DIR) for its workers; a later test must not inherit it."""
+    name = "PROMETHEUS_MULTIPROC_DIR"
+    before = os.environ.get(name)
+    yield
+    if before is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = before

@@ -35,12 +35,16 @@ from sqlalchemy import select
 
 from overwatch import __version__
 from overwatch.config import Settings
+from overwatch.logs import configure_logging
+from overwatch.logs import init_sentry
+from overwatch.metrics.daemon import DaemonMetrics
 from overwatch.processing.lifeline import exit_with_parent
 from overwatch.processing.lifeline import parent_alive
 from overwatch.processing.limits import limit_memory
 from overwatch.processing.reload import PluginReloader
 from overwatch.processing.reload import ReloadSignal
 from overwatch.processing.scan import scan
+from overwatch.processing.worker import JobOutcome
 from overwatch.processing.worker import Worker
 from overwatch.storage import Database
 from overwatch.storage.jobs import queue_counts
@@ -262,16 +266,7 @@ def _worker_loop(
             worker = Worker(reloaded, db)
         outcome = worker.run_next()
         if outcome is not None:
-            log.info(
-                "job %s %s %s run %s: %s (%d histograms, %.2f s)",
-                outcome.job_id,
-                outcome.kind,
-                outcome.subsystem,
-                outcome.run_number,
-                outcome.state,
-                outcome.histograms,
-                outcome.seconds,
-            )
+            _log_outcome(outcome)
             continue
         if until_idle:
             return
@@ -279,6 +274,29 @@ def _worker_loop(
             stop.wait(IDLE_POLL_SECONDS)
         elif wake.wait(IDLE_POLL_SECONDS):
             wake.clear()
+
+
+def _log_outcome(outcome: JobOutcome) -> None:
+    """The one line per job; with ``log_format: json`` its fields are separate keys."""
+    log.info(
+        "job %s %s %s run %s: %s (%d histograms, %.2f s)",
+        outcome.job_id,
+        outcome.kind,
+        outcome.subsystem,
+        outcome.run_number,
+        outcome.state,
+        outcome.histograms,
+        outcome.seconds,
+        extra={
+            "job_id": outcome.job_id,
+            "kind": outcome.kind,
+            "run": outcome.run_number,
+            "subsystem": outcome.subsystem,
+            "duration_seconds": round(outcome.seconds, 4),
+            "outcome": outcome.state,
+            "histograms": outcome.histograms,
+        },
+    )
 
 
 class _ChildStop:
@@ -312,10 +330,8 @@ def _child_main(
     reload_count: Any = None,
     gate: Any = None,
 ) -> None:
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s",
-    )
+    configure_logging(settings, process_name=True)
+    init_sentry(settings)
     # The parent decides when to stop; a terminal's Ctrl-C reaches the whole group.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     own_stop = _ChildStop(stop)
@@ -511,6 +527,8 @@ def run_daemon(
         log.info("signal %s received: stopping after the current job", signal.Signals(signum).name)
         stop.set()
 
+    init_sentry(settings)
+    metrics = DaemonMetrics(settings.metrics_bind)
     reloading = _Reloading(settings, db, started)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, request_stop)
@@ -545,6 +563,7 @@ def run_daemon(
     reloading.heartbeat()
     scheduler.start()
     workers = workers or settings.processing_workers
+    metrics.start()  # before the workers start: they inherit where to count
     children = _start_children(
         settings, workers - 1, child_stop, until_idle=False, wake=wake, reload_count=reloading.count
     )
@@ -565,4 +584,6 @@ def run_daemon(
         scheduler.shutdown(wait=True)
         for child in children:
             child.join()
+            metrics.process_exited(child.pid)
+        metrics.stop()
         log.info("processing daemon stopped")

@@ -31,6 +31,7 @@ from overwatch.config import Settings
 from overwatch.detectors.api import DetectorPlugin
 from overwatch.detectors.api import ProcessingContext
 from overwatch.detectors.registry import get_plugin
+from overwatch.metrics.instruments import observe_job
 from overwatch.monitoring.checks import no_reference_reason
 from overwatch.processing.alarms import evaluate_alarms
 from overwatch.processing.names import clean_text
@@ -197,6 +198,7 @@ class Worker:
         if error is not None:
             outcome = self._failed(job, plugin, started, error)
         outcome.seconds = time.perf_counter() - clock
+        observe_job(outcome.subsystem, outcome.kind, outcome.state, outcome.seconds)
         return outcome
 
     def _failed(

@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 from overwatch.config import Settings
+from overwatch.logs import init_sentry
 from overwatch.receivers import dqm
 from overwatch.storage import Database
 
@@ -23,6 +24,7 @@ __all__ = ["create_receiver_app", "serve_receiver"]
 
 def create_receiver_app(settings: Settings, receiver_name: str = "dqm") -> Flask:
     """The receiver app for ``settings``: ``/rest/api/files`` and ``/healthz``."""
+    init_sentry(settings)
     app = Flask(__name__)
     app.config.update(JSON_SORT_KEYS=False)
     database = Database(settings.effective_database_url)

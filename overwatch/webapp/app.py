@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response
 from overwatch import __version__
 from overwatch.config import Settings
 from overwatch.config import load_settings
+from overwatch.logs import init_sentry
 from overwatch.receivers import dqm as dqm_receiver
 from overwatch.storage import Database
 from overwatch.webapp import admin
@@ -29,6 +30,7 @@ from overwatch.webapp import assets
 from overwatch.webapp import auth
 from overwatch.webapp import errors
 from overwatch.webapp import formatting
+from overwatch.webapp import metrics
 from overwatch.webapp import params
 from overwatch.webapp import references
 from overwatch.webapp import runs
@@ -63,6 +65,8 @@ def create_app(
     starting workers, so several workers never race on a migration.
     """
     settings = settings or load_settings()
+    # In each worker after the fork: Sentry's sending thread does not survive one.
+    init_sentry(settings)
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=security.secret_key(settings),
@@ -95,6 +99,8 @@ def create_app(
 
     # Before any blueprint: it bounds the <int:...> converter that their routes use.
     params.init_app(app)
+    # First, so the request clock starts before any other hook and stops after all of them.
+    metrics.init_app(app)
     for part in (
         security,
         auth,

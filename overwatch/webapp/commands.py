@@ -48,10 +48,16 @@ def serve(settings: Settings, *, bind: str, workers: int) -> None:
     """Run the app under gunicorn until interrupted; each worker builds its own app and engine."""
     from gunicorn.app.base import BaseApplication  # noqa: PLC0415
 
+    from overwatch.metrics.multiprocess import GunicornMetrics  # noqa: PLC0415
     from overwatch.webapp import create_app  # noqa: PLC0415
+
+    # Workers add up their metrics in one directory, named before any of them starts.
+    metrics = GunicornMetrics(settings)
 
     class _Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
+            for key, value in metrics.hooks().items():
+                self.cfg.set(key, value)
             self.cfg.set("bind", [bind])
             self.cfg.set("workers", workers)
             self.cfg.set("worker_class", "gthread")

@@ -19,7 +19,15 @@ from tests.webapp.conftest import csrf_token
 from tests.webapp.conftest import log_in
 
 #: Routes anyone may reach.
-PUBLIC = {"auth.login", "static", "assets.jsroot_file", "health.healthz", "api_docs.openapi"}
+# /metrics is for Prometheus: metrics_token and nginx's metrics_allow guard it (test_metrics.py).
+PUBLIC = {
+    "auth.login",
+    "static",
+    "assets.jsroot_file",
+    "health.healthz",
+    "api_docs.openapi",
+    "metrics.metrics",
+}
 
 
 def _fill(rule: str, values: dict[str, Any]) -> str:
