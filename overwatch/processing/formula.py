@@ -10,11 +10,12 @@ and parsed here into a tree whose only leaves are numbers, ``x``, named
 parameters and ``pi``, and whose only operations are ``+ - * / ^`` and the
 functions in :data:`FUNCTIONS`.  Anything else (other variables, ``x[1]``,
 C++ lambdas, user functions, ``TMath::Landau``, comparison operators) raises
-:class:`UnsupportedFormula`, and the caller leaves the function undrawn.
+:class:`UnsupportedFormulaError`, and the caller leaves the function undrawn.
 """
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable
 from collections.abc import Mapping
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["FUNCTIONS", "UnsupportedFormula", "evaluate"]
+__all__ = ["FUNCTIONS", "UnsupportedFormulaError", "evaluate"]
 
 Array = NDArray[np.float64]
 
@@ -49,6 +50,12 @@ FUNCTIONS: dict[str, tuple[int, Callable[..., Array]]] = {
     "TMath::Sq": (1, np.square),
     "TMath::Power": (2, np.power),
 }
+_BINARY: dict[str, Callable[[Any, Any], Any]] = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+}
 _CONSTANTS = {"pi": np.pi, "TMath::Pi()": np.pi}
 _TOKEN = re.compile(
     r"\s*(?:"
@@ -62,19 +69,19 @@ _TOKEN = re.compile(
 MAX_LENGTH = 2000
 
 
-class UnsupportedFormula(ValueError):
+class UnsupportedFormulaError(ValueError):
     """The formula uses something :func:`evaluate` does not evaluate."""
 
 
 def evaluate(formula: str, parameters: Mapping[str, float], x: Array) -> Array:
     """``formula`` at every ``x``, its ``[name]`` parameters taken from ``parameters``."""
     if len(formula) > MAX_LENGTH:
-        raise UnsupportedFormula(f"formula longer than {MAX_LENGTH} characters")
+        raise UnsupportedFormulaError(f"formula longer than {MAX_LENGTH} characters")
     parser = _Parser(_tokens(formula), parameters, x)
     with np.errstate(all="ignore"):
         value = parser.expression()
         if parser.position != len(parser.tokens):
-            raise UnsupportedFormula(f"unexpected {parser.tokens[parser.position][1]!r}")
+            raise UnsupportedFormulaError(f"unexpected {parser.tokens[parser.position][1]!r}")
         return np.broadcast_to(np.asarray(value, dtype=np.float64), x.shape).copy()
 
 
@@ -85,7 +92,7 @@ def _tokens(formula: str) -> list[tuple[str, str]]:
     while position < len(text):
         match = _TOKEN.match(text, position)
         if match is None or match.end() == position:
-            raise UnsupportedFormula(f"cannot read {text[position:position + 10]!r}")
+            raise UnsupportedFormulaError(f"cannot read {text[position : position + 10]!r}")
         kind = match.lastgroup
         assert kind is not None
         tokens.append((kind, match.group(kind)))
@@ -107,29 +114,23 @@ class _Parser:
 
     def _take(self, expected: str | None = None) -> tuple[str, str]:
         if self.position >= len(self.tokens):
-            raise UnsupportedFormula("formula ends too early")
+            raise UnsupportedFormulaError("formula ends too early")
         token = self.tokens[self.position]
         if expected is not None and token[1] != expected:
-            raise UnsupportedFormula(f"expected {expected!r}, found {token[1]!r}")
+            raise UnsupportedFormulaError(f"expected {expected!r}, found {token[1]!r}")
         self.position += 1
         return token
 
     def expression(self) -> Any:
         value = self.term()
         while self._peek() in ("+", "-"):
-            if self._take()[1] == "+":
-                value = value + self.term()
-            else:
-                value = value - self.term()
+            value = _BINARY[self._take()[1]](value, self.term())
         return value
 
     def term(self) -> Any:
         value = self.unary()
         while self._peek() in ("*", "/"):
-            if self._take()[1] == "*":
-                value = value * self.unary()
-            else:
-                value = value / self.unary()
+            value = _BINARY[self._take()[1]](value, self.unary())
         return value
 
     def unary(self) -> Any:
@@ -155,20 +156,20 @@ class _Parser:
         if kind == "parameter":
             name = text[1:-1]
             if name not in self.parameters:
-                raise UnsupportedFormula(f"no value for parameter [{name}]")
+                raise UnsupportedFormulaError(f"no value for parameter [{name}]")
             return float(self.parameters[name])
         if text == "(":
             value = self.expression()
             self._take(")")
             return value
         if kind != "name":
-            raise UnsupportedFormula(f"unexpected {text!r}")
+            raise UnsupportedFormulaError(f"unexpected {text!r}")
         if text == "x":
             return self.x
         if text in _CONSTANTS:
             return _CONSTANTS[text]
         if text not in FUNCTIONS:
-            raise UnsupportedFormula(f"{text} is not evaluated here")
+            raise UnsupportedFormulaError(f"{text} is not evaluated here")
         count, function = FUNCTIONS[text]
         self._take("(")
         arguments = [self.expression()]
@@ -177,5 +178,5 @@ class _Parser:
             arguments.append(self.expression())
         self._take(")")
         if len(arguments) != count:
-            raise UnsupportedFormula(f"{text} takes {count} argument(s)")
+            raise UnsupportedFormulaError(f"{text} takes {count} argument(s)")
         return function(*arguments)

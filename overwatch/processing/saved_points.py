@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from overwatch.processing.formula import UnsupportedFormula
+from overwatch.processing.formula import UnsupportedFormulaError
 from overwatch.processing.formula import evaluate
 
 __all__ = ["saved_points", "with_saved_points"]
@@ -39,39 +39,52 @@ def saved_points(function: dict[str, Any]) -> list[float] | None:
     formula = function.get("fFormula")
     if not isinstance(formula, dict) or function.get("fType", 0) != 0:
         return None  # a C++ or composed function: nothing to evaluate here
-    if function.get("fNdim", 1) != 1 or formula.get("fNdim", 1) != 1:
-        return None
     text = formula.get("fFormula")
+    parameters = _parameters(formula)
+    span = _span(function)
+    if not isinstance(text, str) or parameters is None or span is None:
+        return None
+    xmin, xmax, npx = span
+    x = xmin + (xmax - xmin) / npx * np.arange(npx + 1, dtype=np.float64)
+    try:
+        y = evaluate(text, parameters, x)
+    except UnsupportedFormulaError:
+        return None
+    return [*y.tolist(), xmin, xmax] if np.isfinite(y).all() else None
+
+
+def _parameters(formula: dict[str, Any]) -> dict[str, float] | None:
+    """The formula's parameter values by name (``[name]`` in its text)."""
     values = formula.get("fClingParameters")
     names = formula.get("fParams")
-    if not isinstance(text, str) or values is None or not isinstance(names, list):
+    if values is None or not isinstance(names, list) or formula.get("fNdim", 1) != 1:
         return None
-    values = list(values)
+    try:
+        values = [float(value) for value in values]
+    except (TypeError, ValueError):
+        return None
     parameters: dict[str, float] = {}
     for pair in names:
-        if not isinstance(pair, dict) or not isinstance(pair.get("second"), int):
+        index = pair.get("second") if isinstance(pair, dict) else None
+        if not isinstance(index, int) or not 0 <= index < len(values):
             return None
-        index = pair["second"]
-        if not 0 <= index < len(values):
-            return None
-        parameters[str(pair.get("first"))] = float(values[index])
+        parameters[str(pair.get("first"))] = values[index]
+    return parameters
+
+
+def _span(function: dict[str, Any]) -> tuple[float, float, int] | None:
+    """``(fXmin, fXmax, fNpx)`` of a one-dimensional function with a usable range."""
     try:
         npx = int(function.get("fNpx", 100))
         xmin = float(function["fXmin"])
         xmax = float(function["fXmax"])
     except (KeyError, TypeError, ValueError):
         return None
-    if not 0 < npx <= MAX_POINTS or not np.isfinite([xmin, xmax]).all() or xmax <= xmin:
+    if function.get("fNdim", 1) != 1 or not 0 < npx <= MAX_POINTS:
         return None
-    dx = (xmax - xmin) / npx
-    x = xmin + dx * np.arange(npx + 1, dtype=np.float64)
-    try:
-        y = evaluate(text, parameters, x)
-    except UnsupportedFormula:
+    if not (np.isfinite(xmin) and np.isfinite(xmax) and xmin < xmax):
         return None
-    if not np.isfinite(y).all():
-        return None
-    return [*y.tolist(), xmin, xmax]
+    return xmin, xmax, npx
 
 
 def with_saved_points(tree: Any) -> Any:
