@@ -31,6 +31,7 @@ from numpy.typing import NDArray
 from overwatch.histograms.model import Axis
 from overwatch.histograms.model import Histogram
 from overwatch.histograms.model import stat_names
+from overwatch.processing.saved_points import with_saved_points
 
 __all__ = ["dumps", "jsroot_dict", "to_jsroot_json"]
 
@@ -189,10 +190,17 @@ def jsroot_dict(hist: Histogram) -> dict[str, Any]:
     return out
 
 
-def to_jsroot_json(hist: Histogram) -> bytes:
-    """Serialise ``hist`` as ``TBufferJSON::ToJSON`` would (compact, UTF-8 bytes)."""
+def to_jsroot_json(hist: Histogram, *, drawing: bool = False) -> bytes:
+    """Serialise ``hist`` as ``TBufferJSON::ToJSON`` would (compact, UTF-8 bytes).
+
+    With ``drawing``, the JSON stored for the run page: a ``TF1`` among its
+    functions that ROOT saved without points gets them (:mod:`.saved_points`).
+    """
+    if hist.functions is None:
+        return dumps(jsroot_dict(hist))
+    tree = jsroot_dict(hist)
     # Functions may refer to each other and to the histogram: "$ref"s are needed then.
-    return dumps(jsroot_dict(hist), references=hist.functions is not None)
+    return dumps(with_saved_points(tree) if drawing else tree, references=True)
 
 
 def dumps(tree: Any, *, references: bool = False) -> bytes:

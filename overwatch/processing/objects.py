@@ -23,6 +23,7 @@ from overwatch.histograms.model import Histogram
 from overwatch.processing.names import clean_text
 from overwatch.processing.rootio import CONTAINER_CLASSES
 from overwatch.processing.rootio import HISTOGRAM_CLASSES
+from overwatch.processing.saved_points import with_saved_points
 
 __all__ = ["MEMORY_BITS", "PARENT", "drawable_from_members", "json_tree", "to_object_json"]
 
@@ -219,8 +220,13 @@ def _with_histograms(value: Any, done: dict[int, Any]) -> Any:
     return value
 
 
-def to_object_json(obj: DrawableObject) -> bytes:
-    """Serialise ``obj`` as ``TBufferJSON::ToJSON`` would, shared objects as ``$ref``s."""
+def to_object_json(obj: DrawableObject, *, drawing: bool = False) -> bytes:
+    """Serialise ``obj`` as ``TBufferJSON::ToJSON`` would, shared objects as ``$ref``s.
+
+    With ``drawing``, the JSON stored for the run page: a ``TF1`` in it that ROOT
+    saved without points gets them (:mod:`.saved_points`).
+    """
     from overwatch.processing.jsroot import dumps  # noqa: PLC0415 - see _with_histograms
 
-    return dumps(_with_histograms(obj.tree, {}), references=True)
+    tree = _with_histograms(obj.tree, {})
+    return dumps(with_saved_points(tree) if drawing else tree, references=True)

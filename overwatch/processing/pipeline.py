@@ -229,8 +229,8 @@ def encode_json(data: bytes, level: int) -> tuple[bytes, int, str]:
 
 
 def encode_histogram(hist: Histogram, level: int) -> tuple[bytes, int, str]:
-    """JSROOT JSON of ``hist``, gzip-compressed for storage and serving."""
-    return encode_json(to_jsroot_json(hist), level)
+    """JSROOT JSON of ``hist`` as drawn (see :mod:`.saved_points`), gzip-compressed for storage."""
+    return encode_json(to_jsroot_json(hist, drawing=True), level)
 
 
 def _clean_info(value: Any) -> Any:
@@ -537,7 +537,7 @@ def _object_row(name: str, item: Unconvertible, group: str, level: int) -> Histo
             etag="",
             error=clean_text(item.reason),
         )
-    gz, size, etag = encode_json(to_object_json(drawable), level)
+    gz, size, etag = encode_json(to_object_json(drawable, drawing=True), level)
     return HistogramRow(
         name=name,
         class_name=class_name,

@@ -328,10 +328,14 @@ def test_jsroot_draws_every_stored_name_and_tex_title_under_csp_from_own_origin_
     assert problems == []
 
 
-def test_graphs_stacks_efficiencies_and_canvases_are_drawn_like_histograms(
+def test_graphs_stacks_efficiencies_canvases_and_functions_are_drawn_under_the_csp(
     browser: Any, live_server: str, settings: Settings, db: Database
 ) -> None:
-    """A receiver file written by ROOT with every drawable class: each gets a JSROOT drawing."""
+    """A receiver file written by ROOT with every drawable class: each gets a JSROOT drawing.
+
+    Functions are drawn from saved points (ROOT's for a fit, processing's for a formula it
+    evaluates), never by JSROOT's eval; one it cannot evaluate is named on its card.
+    """
     import shutil  # noqa: PLC0415
     from datetime import UTC  # noqa: PLC0415
     from datetime import datetime  # noqa: PLC0415
@@ -353,30 +357,66 @@ def test_graphs_stacks_efficiencies_and_canvases_are_drawn_like_histograms(
     finally:
         unregister_plugin("EMC")
     assert outcome.state == "done", outcome.error
+    import json  # noqa: PLC0415
+    import zlib  # noqa: PLC0415
+
     from sqlalchemy import delete  # noqa: PLC0415
+    from sqlalchemy import select  # noqa: PLC0415
 
     from overwatch.storage.models import HistogramRecord  # noqa: PLC0415
+    from tests.webapp.histjson import gz_payload  # noqa: PLC0415
 
     with db.session() as session:
         create_user(session, "shifter", "shift-password", "viewer")
-        # Only the drawable objects asserted on below: the file's histograms are tested
-        # elsewhere, and JSROOT evaluates a TF1 formula with eval, which the CSP refuses.
-        kept = ["graph", "gerr", "gasym", "mg", "eff", "stack", "poly", "canv"]
+        # Only the objects asserted on below: the file's other histograms are tested elsewhere.
+        kept = ["graph", "gerr", "gasym", "mg", "eff", "stack", "poly", "canv", "func", "fitted"]
         session.execute(delete(HistogramRecord).where(HistogramRecord.name.not_in(kept)))
+        # A function whose formula processing does not evaluate (TMath::Landau) and that the
+        # file saved no points for: named on its card, never handed to JSROOT's eval.
+        record = session.scalars(
+            select(HistogramRecord).where(HistogramRecord.name == "gerr")
+        ).one()
+        landau = json.loads(
+            zlib.decompress(
+                session.scalars(
+                    select(HistogramRecord.json_gz).where(HistogramRecord.name == "func")
+                ).one(),
+                31,
+            )
+        )
+        landau["fName"] = "landau_fn"
+        landau["fFormula"]["fFormula"] = "[p0]*TMath::Landau(x,[p1],1,false)"
+        landau["fSave"] = []
+        record.json_gz, record.json_size, record.etag = gz_payload(json.dumps(landau).encode())
+        record.class_name = "TF1"
     page, problems = _logged_in_page(browser, live_server, "shifter", "shift-password")
     page.goto(f"{live_server}/runs/702/EMC?group=Other")
     page.wait_for_selector("section.histograms[data-drawn=all]", timeout=60_000)
     frames = page.locator(".hist-draw[data-url]")
+    assert frames.count() == len(kept)
     assert page.locator(".hist-undrawable").count() == 0
-    assert page.locator(".hist-draw[data-url][data-drawn=yes]").count() == frames.count()
+    assert page.locator(".hist-draw[data-url][data-drawn=yes]").count() == frames.count() - 1
+    undrawn = page.locator('article[data-name="gerr"] .hist-draw')
+    assert undrawn.get_attribute("data-drawn") == "undrawable"
+    assert "Not drawn: function “landau_fn”" in undrawn.inner_text()
+    assert page.locator(".draw-note").count() == 0  # the fit of "fitted" has ROOT's points
     drawn = page.evaluate(
         """() => Object.fromEntries(Array.from(document.querySelectorAll('article.hist-card'))
              .map(card => {
                const frame = card.querySelector('.hist-draw');
                const pad = JSROOT.getElementCanvPainter(frame);
                const kinds = [];
-               if (pad) pad.forEachPainterInPad(p => kinds.push(p.getObject()?._typename));
-               return [card.dataset.name, {kinds, svg: frame.querySelectorAll('svg').length,
+               const curves = [];
+               if (pad) pad.forEachPainterInPad(p => {
+                 kinds.push(p.isTF1?.() ? p.getClassName() : p.getObject()?._typename);
+                 if (p.isTF1?.()) {
+                   const h = p.getHisto();
+                   curves.push({name: p.getObjectName(), bins: h.fXaxis.fNbins,
+                                max: Math.max(...Array.from(h.fArray))});
+                 }
+               });
+               return [card.dataset.name, {kinds, curves, svg: frame.querySelectorAll('svg').length,
+                                           paths: frame.querySelectorAll('svg path').length,
                                            options: frame.dataset.options}];
              }))"""
     )
@@ -386,9 +426,23 @@ def test_graphs_stacks_efficiencies_and_canvases_are_drawn_like_histograms(
         ("eff", "TEfficiency", "AP"),
         ("mg", "TMultiGraph", "ALP"),
         ("poly", "TH2Poly", "colz"),
+        ("func", "TF1", ""),
+        ("fitted", "TH1F", ""),
+        ("fitted", "TF1", ""),
     ):
         assert kind in drawn[name]["kinds"], (name, drawn[name])
         assert drawn[name]["svg"] >= 1
         assert drawn[name]["options"] == options
+    # The stand-alone TF1 [0]*x*x+[1] with p0=1, p1=2 on [0, 2]: from the points processing
+    # saved (fNpx=100), its top is 1*2*2+2 = 6.
+    [func_curve] = drawn["func"]["curves"]
+    assert func_curve["bins"] == 100
+    assert abs(func_curve["max"] - 6) < 0.1
+    # The fitted histogram draws its Gaussian fit (ROOT's saved points, peak ~60), the fit's
+    # line and the "Bad run" text attached to it.
+    [fit_curve] = drawn["fitted"]["curves"]
+    assert fit_curve["name"] == "gaus"
+    assert 50 < fit_curve["max"] < 70
+    assert {"TLine", "TPaveText"} <= set(drawn["fitted"]["kinds"])
     assert "TGraph" in drawn["canv"]["kinds"]  # the canvas drawn with its own primitives
     assert problems == []

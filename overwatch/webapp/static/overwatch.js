@@ -59,12 +59,42 @@
     return { obj, etag: unquote(response.headers.get("ETag")) };
   }
 
+  // Functions that cannot be drawn without eval (functions.js) are named under the drawing.
+  function noteUndrawn(frame, names) {
+    const card = frame.closest(".hist-card");
+    let note = card ? card.querySelector(".draw-note") : null;
+    if (!names.length) {
+      if (note) note.remove();
+      return;
+    }
+    if (!note) {
+      note = document.createElement("p");
+      note.className = "draw-note";
+      (card ? card.querySelector(".hist-body") || frame : frame).after(note);
+    }
+    note.textContent = OverwatchFunctions.describe(names);
+  }
+
+  // True when the object can be drawn; its undrawable functions are taken out and named.
+  // A function that cannot be drawn itself is named in the frame instead.
+  function prepared(frame, obj) {
+    const { drawable, undrawn } = OverwatchFunctions.prepare(obj);
+    if (drawable) {
+      noteUndrawn(frame, undrawn);
+    } else {
+      frame.dataset.drawn = "undrawable";
+      showError(frame, OverwatchFunctions.describe(undrawn));
+    }
+    return drawable;
+  }
+
   async function drawOne(frame) {
     try {
       const got = await fetchObject(frame, null);
+      etags.set(frame, got.etag);
+      if (!prepared(frame, got.obj)) return;
       frame.textContent = "";
       await JSROOT.draw(frame, got.obj, drawOptions(frame, got.obj));
-      etags.set(frame, got.etag);
       frame.dataset.drawn = "yes";
     } catch (err) {
       frame.dataset.drawn = "error";
@@ -88,7 +118,7 @@
       if (frame.dataset.drawn !== "yes") continue;
       try {
         const got = await fetchObject(frame, etags.get(frame));
-        if (got === null) continue;
+        if (got === null || !prepared(frame, got.obj)) continue;
         if (frame.dataset.view && frame.dataset.view !== "plain") {
           // Shown with its reference (reference.js): that view is redrawn with the new object.
           frame.dispatchEvent(new CustomEvent("overwatch:object", { detail: got.obj, bubbles: true }));

@@ -37,7 +37,11 @@
   }
 
   async function histogram(frame) {
-    if (!objects.has(frame)) objects.set(frame, (await fetchObject(frame.dataset.url)).obj);
+    if (!objects.has(frame)) {
+      const obj = (await fetchObject(frame.dataset.url)).obj;
+      OverwatchFunctions.prepare(obj); // overwatch.js names what it leaves out under the card
+      objects.set(frame, obj);
+    }
     return objects.get(frame);
   }
 

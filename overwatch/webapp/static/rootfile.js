@@ -14,6 +14,9 @@
   // Names in the file are data from outside, so the box stays off (the tree itself
   // shows names as text).
   JSROOT.settings.ProgressBox = false;
+  // Functions from their saved points where the file has them, not by compiling their
+  // formula (new Function), which the CSP refuses; see functions.js for the run pages.
+  JSROOT.settings.PreferSavedPoints = true;
   try {
     const browser = new JSROOT.HierarchyPainter("rootfile", "rootfile-tree");
     browser.setDisplay("simple", "rootfile-draw");
