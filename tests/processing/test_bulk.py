@@ -5,12 +5,7 @@ and the results equal those of local processing."""
 from __future__ import annotations
 
 import gzip
-import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -35,10 +30,9 @@ from overwatch.storage.models import JobAttempt
 from overwatch.storage.models import Result
 from overwatch.storage.models import Run
 from overwatch.storage.models import SubsystemRun
+from tests.dasksupport import DaskCluster
 
 pytest.importorskip("distributed")
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -71,82 +65,6 @@ def _results(db: Database) -> dict[tuple[int, str, str], bytes]:
             .join(HistogramRecord, HistogramRecord.result_id == Result.id)
         ).all()
     return {(run, sub, name): gzip.decompress(data or b"") for run, sub, name, data in rows}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class DaskCluster:
-    """``dask scheduler`` and ``dask worker`` processes on localhost (no nannies, so a
-    killed worker stays dead)."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.address = f"tcp://127.0.0.1:{_free_port()}"
-        self.processes: dict[str, subprocess.Popen[bytes]] = {}
-        self.env = {**os.environ, "PYTHONPATH": str(REPO)}
-
-    def _spawn(self, name: str, args: list[str]) -> None:
-        with (self.workdir / f"{name}.log").open("wb") as log:
-            self.processes[name] = subprocess.Popen(
-                args, cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT
-            )
-
-    def start(self, workers: int) -> None:
-        port = self.address.rsplit(":", 1)[1]
-        scheduler = shutil.which("dask", path=str(Path(sys.executable).parent))
-        assert scheduler is not None, "the dask command is missing"
-        self._spawn(
-            "scheduler",
-            [scheduler, "scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard"],
-        )
-        for index in range(1, workers + 1):
-            self._spawn(
-                f"w{index}",
-                [
-                    scheduler,
-                    "worker",
-                    self.address,
-                    "--name",
-                    f"w{index}",
-                    "--nthreads",
-                    "1",
-                    "--no-nanny",
-                    "--no-dashboard",
-                    "--local-directory",
-                    str(self.workdir),
-                ],
-            )
-        from distributed import Client  # noqa: PLC0415
-
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with Client(self.address, timeout=5) as client:
-                    client.wait_for_workers(workers, timeout=max(deadline - time.monotonic(), 1))
-                    return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
-
-    def kill(self, name: str) -> None:
-        self.processes[name].send_signal(signal.SIGKILL)
-        self.processes[name].wait()
-
-    def stop(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.terminate()
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 @pytest.fixture
