@@ -25,6 +25,7 @@ from datetime import datetime
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import ColumnElement
 from sqlalchemy import and_
 from sqlalchemy import func
 from sqlalchemy import select
@@ -294,7 +295,6 @@ def claim_job(session: Session, worker: str, *, now: datetime | None = None) -> 
     A job whose dedupe key is already running waits, so one subsystem's results are
     written by one worker at a time. Commit the session to publish the claim.
     """
-    now = now or utcnow()
     running = select(Job.dedupe_key).where(Job.state == "running")
     candidate = (
         select(Job.id)
@@ -304,9 +304,30 @@ def claim_job(session: Session, worker: str, *, now: datetime | None = None) -> 
         .with_for_update(skip_locked=True)
         .scalar_subquery()
     )
+    return _claim(session, Job.id == candidate, worker, now)
+
+
+def claim_job_by_id(
+    session: Session, job_id: int, worker: str, *, now: datetime | None = None
+) -> Job | None:
+    """Take one particular queued job (bulk reprocessing hands out job ids); ``None``
+    when it is not queued any more or its dedupe key is running elsewhere.
+
+    The same one conditional ``UPDATE`` as :func:`claim_job`, so however many times a
+    cluster retries the hand-out, one attempt at most runs at a time.
+    """
+    running = select(Job.dedupe_key).where(Job.state == "running")
+    return _claim(session, and_(Job.id == job_id, Job.dedupe_key.not_in(running)), worker, now)
+
+
+def _claim(
+    session: Session, which: ColumnElement[bool], worker: str, now: datetime | None
+) -> Job | None:
+    """queued -> running for the job ``which`` selects, in one statement."""
+    now = now or utcnow()
     statement = (
         update(Job)
-        .where(and_(Job.id == candidate, Job.state == "queued"))
+        .where(and_(which, Job.state == "queued"))
         .values(
             state="running",
             attempts=Job.attempts + 1,
@@ -326,40 +347,6 @@ def claim_job(session: Session, worker: str, *, now: datetime | None = None) -> 
     if job_id is None:
         return None
     return session.get(Job, job_id, populate_existing=True)
-
-
-def claim_job_by_id(
-    session: Session, job_id: int, worker: str, *, now: datetime | None = None
-) -> Job | None:
-    """Take one particular queued job (bulk reprocessing hands out job ids); ``None``
-    when it is not queued any more or its dedupe key is running elsewhere.
-
-    The same one conditional ``UPDATE`` as :func:`claim_job`, so however many times a
-    cluster retries the hand-out, one attempt at most runs at a time.
-    """
-    now = now or utcnow()
-    running = select(Job.dedupe_key).where(Job.state == "running")
-    statement = (
-        update(Job)
-        .where(Job.id == job_id, Job.state == "queued", Job.dedupe_key.not_in(running))
-        .values(
-            state="running",
-            attempts=Job.attempts + 1,
-            claimed_at=now,
-            heartbeat_at=now,
-            worker=worker,
-        )
-        .returning(Job.id)
-        .execution_options(synchronize_session=False)
-    )
-    try:
-        with session.begin_nested():
-            claimed = session.execute(statement).scalar_one_or_none()
-    except IntegrityError:
-        return None
-    if claimed is None:
-        return None
-    return session.get(Job, claimed, populate_existing=True)
 
 
 def heartbeat(session: Session, job_id: int, worker: str, *, now: datetime | None = None) -> bool:

@@ -81,6 +81,13 @@ def _busy_subsystems() -> Select[int | None]:
     )
 
 
+def _file_entries() -> Select[int, str, int, int, str]:
+    """The columns of a :class:`FileEntry`; callers join subsystem and run."""
+    return select(
+        ReceivedFile.id, ReceivedFile.path, ReceivedFile.size, Run.run_number, SubsystemRun.name
+    )
+
+
 def _entries(session: Session, query: Select[int, str, int, int, str]) -> list[FileEntry]:
     return [
         FileEntry(file_id, path, size, run_number, subsystem)
@@ -110,13 +117,7 @@ def surplus_files(session: Session, keep: int) -> list[FileEntry]:
         .subquery()
     )
     query = (
-        select(
-            ReceivedFile.id,
-            ReceivedFile.path,
-            ReceivedFile.size,
-            Run.run_number,
-            SubsystemRun.name,
-        )
+        _file_entries()
         .join(ranked, ranked.c.id == ReceivedFile.id)
         .join(SubsystemRun, SubsystemRun.id == ReceivedFile.subsystem_id)
         .join(Run, Run.id == SubsystemRun.run_id)
@@ -140,13 +141,7 @@ def archivable_files(session: Session, older_than: datetime) -> list[FileEntry]:
         .union(select(SubsystemRun.run_id).where(SubsystemRun.id.in_(_busy_subsystems())))
     )
     query = (
-        select(
-            ReceivedFile.id,
-            ReceivedFile.path,
-            ReceivedFile.size,
-            Run.run_number,
-            SubsystemRun.name,
-        )
+        _file_entries()
         .join(SubsystemRun, SubsystemRun.id == ReceivedFile.subsystem_id)
         .join(Run, Run.id == SubsystemRun.run_id)
         .where(
