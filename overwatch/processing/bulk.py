@@ -38,7 +38,7 @@ from overwatch.storage.jobs import enqueue_rederivation
 from overwatch.storage.jobs import reclaim_expired
 from overwatch.storage.models import Job
 
-__all__ = ["BulkSummary", "queue", "run_job_task", "run_local", "run_on_dask"]
+__all__ = ["BulkSummary", "prepare_worker", "queue", "run_job_task", "run_local", "run_on_dask"]
 
 log = logging.getLogger(__name__)
 
@@ -138,22 +138,29 @@ def run_local(
 _WORKER_STATE: dict[str, Any] = {}
 
 
-def _worker_for(settings: Settings) -> Any:
+def _worker_for(settings: Settings, dask_worker: Any = None) -> Any:
     """This process's :class:`~overwatch.processing.worker.Worker`, made once per settings."""
-    from distributed import get_worker  # noqa: PLC0415
-
     from overwatch.processing.reload import PluginReloader  # noqa: PLC0415
     from overwatch.processing.worker import Worker  # noqa: PLC0415
 
     key = settings.effective_database_url
     found = _WORKER_STATE.get(key)
     if found is None:
+        if dask_worker is None:
+            from distributed import get_worker  # noqa: PLC0415
+
+            dask_worker = get_worker()
         PluginReloader(settings).start()
         db = Database(settings.effective_database_url)
-        dask_worker = get_worker()
         found = Worker(settings, db, name=f"dask:{dask_worker.name}")
         _WORKER_STATE[key] = found
     return found
+
+
+def prepare_worker(settings: Settings, dask_worker: Any = None) -> str:
+    """Load plugins and open the database on a Dask worker before its first job (run on
+    every worker at once with ``Client.run``, so their seconds of imports overlap)."""
+    return str(_worker_for(settings, dask_worker).name)
 
 
 def run_job_task(settings: Settings, job_id: int) -> dict[str, Any]:
@@ -258,6 +265,8 @@ def run_on_dask(
     client = connect(scheduler, timeout=30)
     coordinator = _Coordinator(settings, db, client, job_ids)
     try:
+        # Workers that join later prepare themselves with their first task.
+        client.run(prepare_worker, settings)
         while coordinator.remaining:
             coordinator.reclaim()
             coordinator.step()
