@@ -6,12 +6,16 @@
 Three measurements, each in a private schema of the given database (made here,
 dropped afterwards):
 
-* **size**: the database is populated through the storage layer
-  (``register_file`` + ``store_result``, one transaction per run, as processing
-  does) with payloads taken from a real result: one demo run is generated,
-  processed on SQLite, and its histograms (gzip JSROOT JSON, groups, checks) are
-  reused, cycled up to ``--histograms`` per subsystem. Reported: bytes per run
-  (tables + indexes + TOAST) and the share of the histogram payloads.
+* **size**: ``--template-runs`` runs are stored through the storage layer
+  (``register_file`` + ``store_result`` + a done job, one transaction per run, as
+  processing does) with payloads taken from a real result: one demo run is
+  generated, processed on SQLite, and its histograms (gzip JSROOT JSON, groups,
+  checks) are reused, cycled up to ``--histograms`` per subsystem. Those rows are
+  then copied inside PostgreSQL (``INSERT … SELECT`` with shifted ids, run
+  numbers and times) until there are ``--runs`` runs: the same rows a store
+  would write, in run order, without sending 6 GB through one Python client on
+  a busy machine. Reported: bytes per run (tables + indexes + TOAST) and the
+  share of the histogram payloads.
 * **pages**: ``overwatch web`` (gunicorn, real HTTP) on that database; one
   client, logged in, asks for run lists (newest page, page 2, a page found by run
   number, the oldest page) and run pages of random runs; p50 / p95.
@@ -43,7 +47,9 @@ from datetime import datetime
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from typing import cast
 
+from sqlalchemy import Table
 from sqlalchemy import create_engine
 from sqlalchemy import func
 from sqlalchemy import insert
@@ -59,8 +65,11 @@ from overwatch.storage.models import HistogramGroup
 from overwatch.storage.models import HistogramRecord
 from overwatch.storage.models import Job
 from overwatch.storage.models import JobAttempt
+from overwatch.storage.models import ReceivedFile
 from overwatch.storage.models import Result
+from overwatch.storage.models import Run
 from overwatch.storage.models import SubsystemRun
+from overwatch.storage.models import UTCDateTime
 from overwatch.storage.records import CheckRow
 from overwatch.storage.records import GroupRow
 from overwatch.storage.records import HistogramRow
@@ -248,10 +257,84 @@ def populate(url: str, payloads: dict[str, ResultData], runs: int, skip: int = 0
             rate = (index + 1) / (time.perf_counter() - clock)
             print(f"  populated {index + 1:,} runs ({rate:.1f} runs/s)", file=sys.stderr)
     seconds = time.perf_counter() - clock
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text("VACUUM ANALYZE"))
     db.dispose()
     return seconds
+
+
+#: Tables holding a run's rows, parents first.
+RUN_TABLES = (
+    Run,
+    SubsystemRun,
+    ReceivedFile,
+    Result,
+    HistogramGroup,
+    HistogramRecord,
+    CheckResult,
+    Job,
+    JobAttempt,
+)
+
+
+def replicate(url: str, template: int, runs: int) -> float:
+    """Copy the first ``template`` runs' rows until there are ``runs`` runs; seconds taken."""
+    tables = [cast(Table, model.__table__) for model in RUN_TABLES]
+    db = Database(url)
+    clock = time.perf_counter()
+    with db.engine.begin() as connection:
+        top = {t.name: connection.scalar(select(func.max(t.c.id))) or 0 for t in tables}
+    for copy in range(1, runs // template):
+        shift = f"interval '{copy * template} hours'"
+        with db.engine.begin() as connection:
+            for table in tables:
+                columns = []
+                for column in table.c:
+                    name = f'"{column.name}"'
+                    if column.name == "id":
+                        value = f"{name} + {copy * top[table.name]}"
+                    elif column.name == "current_result_id":
+                        value = "NULL"  # set below, once the results exist
+                    elif column.foreign_keys:
+                        target = next(iter(column.foreign_keys)).column.table.name
+                        value = f"{name} + {copy * top[target]}"
+                    elif column.name == "run_number":
+                        value = f"{name} + {copy * template}"
+                    elif column.name == "path":
+                        value = f"replace({name}, '/', '-{copy}/')"
+                    elif isinstance(column.type, UTCDateTime):
+                        value = f"{name} + {shift}"
+                    else:
+                        value = name
+                    columns.append(value)
+                names = ", ".join(f'"{column.name}"' for column in table.c)
+                connection.execute(
+                    text(
+                        f'INSERT INTO "{table.name}" ({names}) SELECT {", ".join(columns)} '
+                        f'FROM "{table.name}" WHERE id <= {top[table.name]}'
+                    )
+                )
+            connection.execute(
+                text(
+                    "UPDATE subsystem_runs AS s SET current_result_id = t.current_result_id"
+                    f" + {copy * top['results']} FROM subsystem_runs AS t"
+                    f" WHERE t.id <= {top['subsystem_runs']}"
+                    f" AND s.id = t.id + {copy * top['subsystem_runs']}"
+                )
+            )
+        if (copy + 1) * template % 1000 == 0:
+            print(f"  {(copy + 1) * template:,} runs", file=sys.stderr)
+    with db.engine.begin() as connection:
+        for table in tables:
+            connection.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), max(id)) "
+                    f'FROM "{table.name}"'
+                )
+            )
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        # What autovacuum does soon after a bulk load: statistics and the visibility map.
+        connection.execute(text("VACUUM ANALYZE"))
+    db.dispose()
+    return time.perf_counter() - clock
 
 
 def report_size(url: str, runs: int, payloads: dict[str, ResultData]) -> None:
@@ -323,9 +406,9 @@ def bench_pages(url: str, runs: int, workdir: Path, samples: int) -> None:
     try:
         for _ in range(300):
             try:
-                requests.get(f"{base}/healthz", timeout=1)
+                requests.get(f"{base}/healthz", timeout=10)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 time.sleep(0.1)
         session = requests.Session()
         page = session.get(f"{base}/login").text
@@ -446,6 +529,9 @@ def main() -> None:
     parser.add_argument("--database-url", required=True, help="a PostgreSQL server's database")
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--histograms", type=int, default=100, help="per subsystem")
+    parser.add_argument(
+        "--template-runs", type=int, default=100, help="runs stored through the storage layer"
+    )
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--process-runs", type=int, default=40)
     parser.add_argument("--daemons", type=int, nargs="*", default=[1, 2, 4])
@@ -460,8 +546,14 @@ def main() -> None:
                 name: widen(data, args.histograms) for name, data in real_results(workdir).items()
             }
             with private_schema(args.database_url) as url:
-                seconds = populate(url, payloads, args.runs)
-                print(f"\npopulated {args.runs:,} runs in {seconds:.0f} s")
+                template = min(args.template_runs, args.runs)
+                seconds = populate(url, payloads, template)
+                print(
+                    f"\nstored {template} runs through store_result in {seconds:.0f} s "
+                    f"({template / seconds:.2f} runs/s)"
+                )
+                seconds = replicate(url, template, args.runs)
+                print(f"copied them to {args.runs:,} runs in {seconds:.0f} s")
                 report_size(url, args.runs, payloads)
                 bench_pages(url, args.runs, workdir, args.samples)
         if args.daemons:
