@@ -555,7 +555,8 @@ def bench_daemons(base: str, workdir: Path, process_runs: int, counts: list[int]
                     )
                 ).all()
             db.dispose()
-            assert first is not None and last is not None
+            assert first is not None
+            assert last is not None
             seconds = (last - first).total_seconds()
             assert results == queued, (results, queued)
             # Throughput counts the queued work (one job per run and subsystem); jobs a
