@@ -151,6 +151,21 @@ def db_rebuild(app: AppContext, yes: bool, process: bool) -> None:
         sys.exit(1 if _run_pass(app, None) else 0)
 
 
+@db_group.command("register-files")
+@pass_app
+def db_register_files(app: AppContext) -> None:
+    """Register files under Run<N>/ the database lacks (after restoring an older dump)."""
+    from overwatch.processing.scan import register_existing  # noqa: PLC0415
+
+    report = register_existing(app.settings, app.database(), only_unknown=True)
+    click.echo(
+        f"register-files: {len(report.registered)} file(s) registered, "
+        f"{report.jobs_queued} job(s) queued (overwatch process runs them)"
+    )
+    for name, reason in report.quarantined:
+        click.echo(f"  quarantined {name}: {reason}", err=True)
+
+
 @click.command("demo")
 @click.option("--runs", type=click.IntRange(1, 50), default=3, show_default=True)
 @click.option(

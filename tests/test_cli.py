@@ -12,11 +12,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import select
 
 from overwatch.cli import cli
 from overwatch.config import Settings
+from overwatch.demo import FIRST_RUN
 from overwatch.demo import PLANTED_PROBLEMS
 from overwatch.storage import Database
 from overwatch.storage.database import SCHEMA_HEAD
@@ -130,6 +132,28 @@ def test_db_upgrade_current_and_rebuild(settings: Settings, db: Database) -> Non
     assert "rebuild: 6 file(s) registered, 3 job(s) queued" in result.output
     assert _count(db, HistogramRecord) == before
     assert _count(db, ReceivedFile) == 6
+
+
+def test_db_register_files_adds_only_what_an_older_dump_lacks(
+    settings: Settings, db: Database
+) -> None:
+    runner = CliRunner()
+    env = _env(settings)
+    result = runner.invoke(cli, ["demo", "--runs", "2", "--minutes", "2", "--no-serve"], env=env)
+    assert result.exit_code == 0, result.output
+    # A dump taken before the second run: the database lacks it, the data directory has it.
+    with db.session() as session:
+        session.execute(delete(Run).where(Run.run_number == FIRST_RUN + 1))
+    assert _count(db, ReceivedFile) == 6
+    result = runner.invoke(cli, ["db", "register-files"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "register-files: 6 file(s) registered, 3 job(s) queued" in result.output
+    assert _count(db, ReceivedFile) == 12
+    again = runner.invoke(cli, ["db", "register-files"], env=env)
+    assert "register-files: 0 file(s) registered" in again.output
+    with db.session() as session:
+        queued = session.scalars(select(Job.run_number).where(Job.state == "queued")).all()
+    assert queued == [FIRST_RUN + 1] * 3
 
 
 def test_deploy_without_a_subcommand_lists_render_and_check() -> None:

@@ -38,6 +38,7 @@ from dataclasses import field
 from pathlib import Path
 from typing import TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import InterfaceError
@@ -58,6 +59,7 @@ from overwatch.receivers.filenames import parse_file_name
 from overwatch.receivers.writer import remove_stale_temporaries
 from overwatch.storage import Database
 from overwatch.storage.jobs import enqueue_jobs
+from overwatch.storage.models import ReceivedFile
 from overwatch.storage.models import SubsystemRun
 from overwatch.storage.records import record_quarantine
 from overwatch.storage.records import register_borrower
@@ -393,12 +395,26 @@ def scan(settings: Settings, db: Database, *, complete: Collection[Path] = ()) -
     return report
 
 
-def register_existing(settings: Settings, db: Database) -> ScanReport:
-    """Register every file already filed under ``Run<N>/<SYS>/`` (``overwatch db rebuild``)."""
+def register_existing(
+    settings: Settings, db: Database, *, only_unknown: bool = False
+) -> ScanReport:
+    """Register every file already filed under ``Run<N>/<SYS>/`` and queue the work.
+
+    ``overwatch db rebuild`` calls it on an emptied database. With ``only_unknown``
+    (``overwatch db register-files``, after restoring a dump older than the data
+    directory) the files the database knows are skipped without being read, and
+    only the ones filed after the dump are registered.
+    """
     report = ScanReport()
     data_dir = settings.data_dir
+    known: set[str] = set()
+    if only_unknown:
+        with db.session() as session:
+            known = set(session.scalars(select(ReceivedFile.path)))
     for path in sorted(data_dir.glob("Run*/*/*.root")):
         if not is_candidate(path.name):
+            continue
+        if known and path.relative_to(data_dir).as_posix() in known:
             continue
         try:
             parsed = parse_file_name(path.name, settings.tz)
