@@ -70,7 +70,8 @@ def demo(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], subprocess.Popen
         **os.environ,
         "OVERWATCH_DATA_DIR": str(tmp_path / "data"),
         "OVERWATCH_WEB_BIND": f"127.0.0.1:{port}",
-        "OVERWATCH_WEB_WORKERS": "1",
+        # Two web workers: Ctrl-C reaches each, and only the demo itself may stop the rest.
+        "OVERWATCH_WEB_WORKERS": "2",
         "OVERWATCH_PROCESSING_WORKERS": "1",
         "OVERWATCH_SCAN_INTERVAL": "1",
         "OVERWATCH_LOG_LEVEL": "WARNING",
@@ -126,6 +127,9 @@ def test_a_time_slice_requested_in_the_demo_finishes_and_ctrl_c_stops_everything
     while _group_alive(process.pid) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not _group_alive(process.pid), "a demo process outlived Ctrl-C"
+    log = (Path(env["OVERWATCH_DATA_DIR"]).parent / "demo.log").read_text(errors="replace")
+    assert "Traceback" not in log, log[-3000:]
+    assert "SIGKILL" not in log, log[-3000:]
 
 
 def test_the_newest_run_stays_live_with_a_receiver_heartbeat(

@@ -141,4 +141,7 @@ def live_process(settings: Settings, **arguments: Any) -> Any:
         name="overwatch-demo-live",
     )
     process.start()
+    # gunicorn forks its workers after this: they would inherit multiprocessing's set of
+    # children and try to join this process (not theirs) at exit. The demo joins it itself.
+    multiprocessing.process._children.discard(process)  # type: ignore[attr-defined]
     return process

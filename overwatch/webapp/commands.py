@@ -329,10 +329,14 @@ def serve_demo(app: AppContext, live: dict[str, int] | None = None) -> None:
         from overwatch.demo.live import live_process  # noqa: PLC0415
 
         writer = live_process(app.settings, **live)
+    started_by = os.getpid()
     try:
         serve(app.settings, bind=bind, workers=app.settings.web_workers)
     finally:
-        if writer is not None:
-            writer.terminate()
-            writer.join(30)
-        _stop(daemon)
+        # gunicorn forks its workers inside serve(): on Ctrl-C each of them unwinds
+        # through here too, but only this process may stop the daemon and the writer.
+        if os.getpid() == started_by:
+            if writer is not None:
+                writer.terminate()
+                writer.join(30)
+            _stop(daemon)
