@@ -79,10 +79,10 @@ def main() -> None:
         timings = {}
         for workers in (1, 2):
             cluster = DaskCluster(Path(tmp))
-            cluster.start(workers=workers)
-            # Imports and plugin loading (seconds per worker) once, before the clock starts.
-            _prepare(cluster.address, settings)
             try:
+                cluster.start(workers=workers)
+                # Imports and plugin loading (seconds per worker) once, before the clock starts.
+                _prepare(cluster.address, settings)
                 timings[workers] = _timed(
                     f"Dask, {workers} worker(s)",
                     jobs,
