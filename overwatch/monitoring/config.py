@@ -30,6 +30,8 @@ from typing import Any
 
 import yaml
 
+from overwatch.monitoring.errors import SettingPathError
+
 __all__ = [
     "ALL_SUBSYSTEMS",
     "KINDS",
@@ -85,13 +87,8 @@ _REFERENCE_DEFAULTS: dict[str, tuple[float, float]] = {
 }
 
 
-class CheckConfigError(ValueError):
+class CheckConfigError(SettingPathError):
     """A bad check definition; ``path`` is the key path (``checks.EMC[2].mean``)."""
-
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
-        self.path = path
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
+from overwatch.monitoring.errors import SettingPathError
+
 __all__ = [
     "ALL_SUBSYSTEMS",
     "COMBINED_KINDS",
@@ -82,13 +84,8 @@ DEFAULT_RULES: list[dict[str, Any]] = [
 ]
 
 
-class AlarmConfigError(ValueError):
+class AlarmConfigError(SettingPathError):
     """A bad rule; ``path`` is the key path (``alarms[2].max``)."""
-
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
-        self.path = path
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from overwatch.monitoring.errors import SettingPathError
+
 __all__ = [
     "SEVERITIES",
     "ChannelSpec",
@@ -64,13 +66,8 @@ _TOP_KEYS = frozenset(
 _CHANNEL_KEYS = frozenset({"url", "url_env", "url_file", "subsystems", "min_severity"})
 
 
-class NotificationConfigError(ValueError):
+class NotificationConfigError(SettingPathError):
     """A bad ``notifications`` value; ``path`` is its key path."""
-
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
-        self.path = path
-        self.reason = reason
 
 
 def severity_rank(severity: str) -> int:

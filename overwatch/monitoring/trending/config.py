@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
+from overwatch.monitoring.errors import SettingPathError
+
 __all__ = [
     "DEFAULTS_WORD",
     "DEFAULT_TRENDS",
@@ -145,13 +147,8 @@ DEFAULT_TRENDS: dict[str, list[dict[str, Any]]] = {
 }
 
 
-class TrendConfigError(ValueError):
+class TrendConfigError(SettingPathError):
     """A bad trend definition; ``path`` is the key path (``trending.TPC[1].kind``)."""
-
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
-        self.path = path
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
