@@ -151,8 +151,13 @@ def raise_alarm(
     run_number: int | None,
     histogram: str | None = None,
     now: datetime | None = None,
+    seen_again: bool = True,
 ) -> tuple[Alarm, bool]:
-    """Raise the alarm, or update the active one of the same key; ``(row, created)``."""
+    """Raise the alarm, or update the active one of the same key; ``(row, created)``.
+
+    ``seen_again=False``: the finding rests on nothing newer than what the active
+    alarm was raised or updated on (a late run): raise it if none is active, but
+    leave an active one as it is (count, last seen, message)."""
     now = now or utcnow()
     message = message[:MAX_MESSAGE]
     row = _active(session, rule, subsystem, target)
@@ -179,6 +184,8 @@ def raise_alarm(
                 raise
         else:
             return row, True
+    if not seen_again:
+        return row, False
     row.last_seen_at = now
     row.count += 1
     row.message = message
