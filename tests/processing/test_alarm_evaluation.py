@@ -286,8 +286,11 @@ def test_a_late_run_does_not_count_an_open_trend_alarm_again(
         add_trend(db, run, value)
         evaluate(settings, db, run)
         assert alarms(db) == [alarm]
+    # Run 102 processed without a value of the trend (say its histogram was empty).
+    evaluate(settings, db, 102)
+    assert alarms(db) == [alarm]
 
-    # The next run's value counts again.
+    # Its next processing has a value: counted.
     add_trend(db, 102, 14.0)
     evaluate(settings, db, 102)
     [seen] = alarms(db)
