@@ -224,7 +224,9 @@ def evaluate_alarms(
 def evaluate_receiver_silences(
     settings: Settings, db: Database, *, now: datetime | None = None
 ) -> AlarmSummary:
-    """Raise or clear ``receiver_silence`` alarms, one per rule and receiver."""
+    """Raise or clear ``receiver_silence`` alarms, one per rule and receiver, under the
+    rule's subsystem (``"*"``, :data:`~overwatch.storage.alarms.ALL_SUBSYSTEMS`, for a
+    rule over all subsystems: receivers belong to none)."""
     rules = settings.alarms.silence_rules()
     summary = AlarmSummary()
     if not rules:
