@@ -15,7 +15,7 @@ alarms are recorded already cleared and the current alarms stay as they are.
 Trend rules judge the trend's newest values whichever run was processed. An open
 alarm counts the verdict as seen again (``count``, last seen, message) only when the
 newest value judged is of the run just processed: a late run, or a job that stored
-no value of the trend, adds nothing newer, so it does not raise the count or
+no value of the trend, adds nothing newer, so it does not increase the count or
 re-notify. Its value can still move a window (``mean_range``, ``fraction_in_range``,
 ``change``), so such a job raises an alarm that is not open, or clears one.
 """

@@ -5,7 +5,7 @@ with uproot, scanned and processed by the Worker, with a ``mean`` check that cal
 ``h_bad`` bad when its values sit high. Trend rules are judged on rows inserted
 into ``trend_values`` directly. Covers raise-or-update, clearing and re-raising,
 ``consecutive`` streaks, the receiver-silence job of the daemon's schedule, a run
-processed late, and two workers raising the same alarm at once.
+processed late (check and trend rules), and two workers raising the same alarm at once.
 """
 
 from __future__ import annotations
