@@ -11,6 +11,13 @@ Check rules judge the subsystem's newest run: a histogram's alarm clears when th
 newest run's result no longer has the quality. A run older than the newest one that
 is processed late (a backlog, ``overwatch db rebuild``) only leaves history: its
 alarms are recorded already cleared and the current alarms stay as they are.
+
+Trend rules judge the trend's newest values whichever run was processed. An open
+alarm counts the verdict as seen again (``count``, last seen, message) only when the
+newest value judged is of the run just processed: a late run, or a job that stored
+no value of the trend, adds nothing newer, so it does not increase the count or
+re-notify. Its value can still move a window (``mean_range``, ``fraction_in_range``,
+``change``), so such a job raises an alarm that is not open, or clears one.
 """
 
 from __future__ import annotations
@@ -111,7 +118,9 @@ class _Evaluation:
             fired[0],
         )
 
-    def apply(self, rule: AlarmRule, target: str, verdict: Verdict) -> None:
+    def apply(
+        self, rule: AlarmRule, target: str, verdict: Verdict, *, seen_again: bool = True
+    ) -> None:
         if verdict.fired is None:
             return
         if not verdict.fired:
@@ -134,8 +143,16 @@ class _Evaluation:
             run_number=run,
             histogram=verdict.histogram,
             now=self.now,
+            seen_again=seen_again,
         )
-        (self.summary.raised if created else self.summary.updated).append(target)
+        if created:
+            self.summary.raised.append(target)
+        elif seen_again:
+            self.summary.updated.append(target)
+
+    def apply_trend(self, rule: AlarmRule, verdict: Verdict) -> None:
+        """A trend (or combined) verdict: news only if its newest value is this run's."""
+        self.apply(rule, rule.target, verdict, seen_again=verdict.run_number == self.run_number)
 
     def check_rule(self, rule: AlarmRule) -> None:
         # One alarm per histogram, its target the histogram's name, so each points
@@ -172,9 +189,9 @@ class _Evaluation:
             self.check_rule(rule)
         elif rule.rules:
             if not self.late or all(part.is_trend for part in rule.rules):
-                self.apply(rule, rule.target, combine(rule, [self.part(p) for p in rule.rules]))
+                self.apply_trend(rule, combine(rule, [self.part(p) for p in rule.rules]))
         else:
-            self.apply(rule, rule.target, self.trend(rule))
+            self.apply_trend(rule, self.trend(rule))
 
 
 def evaluate_alarms(
@@ -207,7 +224,9 @@ def evaluate_alarms(
 def evaluate_receiver_silences(
     settings: Settings, db: Database, *, now: datetime | None = None
 ) -> AlarmSummary:
-    """Raise or clear ``receiver_silence`` alarms, one per rule and receiver."""
+    """Raise or clear ``receiver_silence`` alarms, one per rule and receiver, under the
+    rule's subsystem (``"*"``, :data:`~overwatch.storage.alarms.ALL_SUBSYSTEMS`, for a
+    rule over all subsystems: receivers belong to none)."""
     rules = settings.alarms.silence_rules()
     summary = AlarmSummary()
     if not rules:

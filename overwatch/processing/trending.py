@@ -134,9 +134,9 @@ def backfill(
         with db.session() as session:
             stored = stored_histograms(session, item.result_id, [s.histogram for s in specs])
             values = extract_trends(specs, stored, get_plugin(item.subsystem), context)
-            store_trend_values(session, item.subsystem, item.run_number, item.time, values)
+            count = store_trend_values(session, item.subsystem, item.run_number, item.time, values)
         report.results += 1
-        report.values += len(values)
+        report.values += count
         if progress is not None:
             progress(done, len(todo))
     return report

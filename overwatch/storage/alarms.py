@@ -13,6 +13,12 @@ other's uncommitted state. :func:`clear_alarms` sets ``cleared_at`` when the con
 longer holds; a recurrence later raises a new alarm. Acknowledging records who and
 when and does not clear.
 
+An alarm's subsystem is the subsystem it is about, or ``"*"`` (:data:`ALL_SUBSYSTEMS`)
+for one about every subsystem: a receiver silence of a ``subsystem: "*"`` rule
+(receivers are not tied to a subsystem). Such an alarm is every subsystem's:
+:func:`list_alarms` lists it under each subsystem as well as under ``"*"``, and
+notifications route it to every channel.
+
 Also the inputs of evaluation: a subsystem's stored trend values, the check results
 of a run's current result, the newest processed run, and check-rule streaks.
 """
@@ -44,6 +50,7 @@ from overwatch.storage.models import utcnow
 
 __all__ = [
     "ALARM_STATES",
+    "ALL_SUBSYSTEMS",
     "AlarmCounts",
     "AlarmView",
     "acknowledge_alarm",
@@ -63,6 +70,8 @@ __all__ = [
 
 #: ``active``: not cleared, not acknowledged; ``acknowledged``: not cleared; ``open``: both.
 ALARM_STATES = ("active", "acknowledged", "open", "cleared")
+#: The subsystem of an alarm about every subsystem (as a rule's ``subsystem: "*"``).
+ALL_SUBSYSTEMS = "*"
 MAX_MESSAGE = 2000
 
 
@@ -151,8 +160,13 @@ def raise_alarm(
     run_number: int | None,
     histogram: str | None = None,
     now: datetime | None = None,
+    seen_again: bool = True,
 ) -> tuple[Alarm, bool]:
-    """Raise the alarm, or update the active one of the same key; ``(row, created)``."""
+    """Raise the alarm, or update the active one of the same key; ``(row, created)``.
+
+    ``seen_again=False``: the finding rests on nothing newer than what the active
+    alarm was raised or updated on (a late run): raise it if none is active, but
+    leave an active one as it is (count, last seen, message)."""
     now = now or utcnow()
     message = message[:MAX_MESSAGE]
     row = _active(session, rule, subsystem, target)
@@ -179,6 +193,8 @@ def raise_alarm(
                 raise
         else:
             return row, True
+    if not seen_again:
+        return row, False
     row.last_seen_at = now
     row.count += 1
     row.message = message
@@ -283,7 +299,10 @@ def list_alarms(
     run_number: int | None = None,
     limit: int = 500,
 ) -> list[AlarmView]:
-    """Alarms, the open ones first, then the newest first; filtered as given."""
+    """Alarms, the open ones first, then the newest first; filtered as given.
+
+    ``subsystem``: that subsystem's alarms and those of every subsystem (``"*"``);
+    ``"*"`` alone: only those of every subsystem."""
     query = select(Alarm)
     if state == "active":
         query = query.where(Alarm.cleared_at.is_(None), Alarm.acknowledged_at.is_(None))
@@ -294,7 +313,7 @@ def list_alarms(
     elif state == "cleared":
         query = query.where(Alarm.cleared_at.is_not(None))
     if subsystem is not None:
-        query = query.where(Alarm.subsystem == subsystem)
+        query = query.where(Alarm.subsystem.in_((subsystem, ALL_SUBSYSTEMS)))
     if run_number is not None:
         query = query.where(Alarm.run_number == run_number)
     query = query.order_by(

@@ -6,10 +6,18 @@ replaces the rows of that key inside the caller's transaction, so processing the
 same data again, or back-filling it, never duplicates a point (a unique index
 backs this on both databases). "By run number" a trend is the last value of
 each run (:func:`trend_series` with ``by="run"``).
+
+Only finite numbers are stored: SQLite cannot hold NaN (it reads it as NULL and the
+column refuses it), PostgreSQL would keep it and break every page and JSON that
+shows the trend. :func:`store_trend_values` is the one way in, for processing and
+back-filling alike, and skips a NaN or infinite value with a warning naming it, as
+if the trend had given no value (an earlier value of the same processing stays).
 """
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,6 +51,8 @@ __all__ = [
     "trend_subsystems",
     "trend_summaries",
 ]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -89,24 +99,36 @@ def store_trend_values(
     run_number: int,
     time: datetime,
     values: Mapping[str, float],
-) -> None:
-    """Store one processing's trend values, replacing those of the same processing."""
-    if not values:
-        return
+) -> int:
+    """Store one processing's trend values, replacing those of the same processing;
+    how many were stored. Values that are not finite are skipped with a warning."""
+    finite = {name: float(value) for name, value in values.items() if math.isfinite(value)}
+    if len(finite) < len(values):
+        skipped = ", ".join(f"{name}={values[name]}" for name in values if name not in finite)
+        log.warning(
+            "trend values of %s run %d at %s not stored, not finite: %s",
+            subsystem,
+            run_number,
+            time.isoformat(),
+            skipped,
+        )
+    if not finite:
+        return 0
     session.execute(
         delete(TrendValue).where(
             TrendValue.subsystem == subsystem,
             TrendValue.run_number == run_number,
             TrendValue.time == time,
-            TrendValue.name.in_(list(values)),
+            TrendValue.name.in_(list(finite)),
         )
     )
     rows = [
         {"subsystem": subsystem, "name": name, "run_number": run_number, "time": time,
          "value": value, "error": None}
-        for name, value in values.items()
+        for name, value in finite.items()
     ]  # fmt: skip
     session.execute(insert(cast(Table, TrendValue.__table__)), rows)
+    return len(rows)
 
 
 def trend_series(

@@ -1,6 +1,8 @@
 """Alarms for people and programs: the alarms page, acknowledging, and the alarms API.
 
-``/alarms`` lists alarms (open ones first) with filters by state, subsystem and run;
+``/alarms`` lists alarms (open ones first) with filters by state, subsystem and run
+(``subsystem=*``: the alarms of every subsystem, e.g. receiver silences, which also
+show under each subsystem);
 each alarm links to its run page, at the histogram it points at. Experts acknowledge
 an alarm with a CSRF-protected form POST; viewers see no button and get 403.
 ``GET /api/v1/alarms[?state=&subsystem=&run=]`` answers ``{"alarms": [...]}`` and
@@ -25,6 +27,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from overwatch.storage.alarms import ALARM_STATES
+from overwatch.storage.alarms import ALL_SUBSYSTEMS
 from overwatch.storage.alarms import AlarmView
 from overwatch.storage.alarms import acknowledge_alarm
 from overwatch.storage.alarms import list_alarms
@@ -89,8 +92,14 @@ def _filters() -> dict[str, Any]:
     if state is not None and state not in ALARM_STATES:
         abort(400, f"query parameter 'state' must be one of {', '.join(ALARM_STATES)}")
     subsystem = request.args.get("subsystem", "").strip() or None
-    if subsystem is not None and (len(subsystem) > 32 or not subsystem.isidentifier()):
-        abort(400, "query parameter 'subsystem' must be a subsystem name such as EMC")
+    if subsystem is not None and not (
+        subsystem == ALL_SUBSYSTEMS or (len(subsystem) <= 32 and subsystem.isidentifier())
+    ):
+        abort(
+            400,
+            "query parameter 'subsystem' must be a subsystem name such as EMC, "
+            'or "*" for the alarms of every subsystem',
+        )
     return {"state": state, "subsystem": subsystem, "run_number": int_arg("run")}
 
 
@@ -100,7 +109,12 @@ def alarms_page() -> str:
     with read_session() as session:
         alarms = list_alarms(session, limit=LIMIT, **filters)
     return render_template(
-        "alarms.html", alarms=alarms, filters=filters, states=ALARM_STATES, alarm_url=alarm_url
+        "alarms.html",
+        alarms=alarms,
+        filters=filters,
+        states=ALARM_STATES,
+        alarm_url=alarm_url,
+        every=ALL_SUBSYSTEMS,
     )
 
 

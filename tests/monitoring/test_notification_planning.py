@@ -103,6 +103,17 @@ def test_channels_get_only_their_subsystems_and_severities() -> None:
     assert plan(*notes) == [(1, "new", 0), (2, "new", 0), (3, "new", 0)]
 
 
+def test_an_alarm_of_every_subsystem_goes_to_channels_of_particular_subsystems() -> None:
+    """A receiver silence of a ``subsystem: "*"`` rule is stored under "*": it concerns
+    every subsystem, so every channel gets it (severity still applies)."""
+    experts = ChannelSpec("emc", "json://x/y", subsystems=("EMC",), min_severity="critical")
+    tpc = ChannelSpec("tpc", "json://x/z", subsystems=("TPC", "HLT"))
+    silences = [note(1, subsystem="*", severity="critical"), note(2, subsystem="*")]
+    assert plan(*silences, channel=experts) == [(1, "new", 0)]
+    assert plan(*silences, channel=tpc) == [(1, "new", 0), (2, "new", 0)]
+    assert plan(note(3, subsystem="EMC"), channel=tpc) == []
+
+
 def test_each_alarm_is_judged_on_what_this_channel_was_told_of_it() -> None:
     history = {1: told(5), 3: told(40)}
     assert plan(note(1), note(2), note(3), history=history) == [(2, "new", 0), (3, "reminder", 1)]

@@ -5,7 +5,7 @@ with uproot, scanned and processed by the Worker, with a ``mean`` check that cal
 ``h_bad`` bad when its values sit high. Trend rules are judged on rows inserted
 into ``trend_values`` directly. Covers raise-or-update, clearing and re-raising,
 ``consecutive`` streaks, the receiver-silence job of the daemon's schedule, a run
-processed late, and two workers raising the same alarm at once.
+processed late (check and trend rules), and two workers raising the same alarm at once.
 """
 
 from __future__ import annotations
@@ -263,6 +263,77 @@ def test_a_trend_out_of_range_is_raised_updated_cleared_and_raised_anew(
     old, new = alarms(db)
     assert old.id == alarm.id
     assert (new.count, new.run_number, new.cleared_at) == (1, 106, None)
+
+
+def test_a_late_run_does_not_count_an_open_trend_alarm_again(
+    make_settings: Callable[..., Settings], db: Database
+) -> None:
+    settings = make_settings(
+        alarms=[
+            {"name": "EMC mean", "kind": "value_range", "subsystem": "EMC",
+             "target": "emc_mean", "max": 10},
+        ]
+    )  # fmt: skip
+    for run, value in ((100, 12.0), (101, 13.0)):
+        add_trend(db, run, value)
+        evaluate(settings, db, run)
+    [alarm] = alarms(db)
+    assert (alarm.count, alarm.run_number) == (2, 101)
+
+    # Runs 99 and 98 are processed after run 101, out of range and in range: the
+    # verdict on run 101's value is no news, so the open alarm stays as it was.
+    for run, value in ((99, 11.0), (98, 5.0)):
+        add_trend(db, run, value)
+        evaluate(settings, db, run)
+        assert alarms(db) == [alarm]
+    # Run 102 processed without a value of the trend (say its histogram was empty).
+    evaluate(settings, db, 102)
+    assert alarms(db) == [alarm]
+
+    # Its next processing has a value: counted.
+    add_trend(db, 102, 14.0)
+    evaluate(settings, db, 102)
+    [seen] = alarms(db)
+    assert (seen.id, seen.count, seen.run_number) == (alarm.id, 3, 102)
+
+
+def test_a_late_run_that_moves_a_window_raises_or_clears_once_without_counting_again(
+    make_settings: Callable[..., Settings], db: Database
+) -> None:
+    settings = make_settings(
+        alarms=[
+            {"name": "EMC mean of 3", "kind": "mean_range", "subsystem": "EMC",
+             "target": "emc_mean", "last": 3, "max": 10},
+            {"name": "EMC mean and jump", "kind": "all", "subsystem": "EMC",
+             "rules": [{"kind": "mean_range", "target": "emc_mean", "last": 3, "max": 10},
+                       {"kind": "change", "target": "emc_mean", "max_absolute": 1}]},
+        ]
+    )  # fmt: skip
+    for run, value in ((100, 4.0), (103, 20.0)):
+        add_trend(db, run, value)
+        evaluate(settings, db, run)
+    assert alarms(db) == []  # two values of three
+
+    # Run 101 arrives late: the last three runs are now 100, 101, 103, mean 13.
+    add_trend(db, 101, 15.0)
+    evaluate(settings, db, 101)
+    mean, both = alarms(db)
+    assert (mean.rule, mean.count, mean.run_number) == ("EMC mean of 3", 1, 103)
+    assert "runs 100-103" in mean.message
+    assert (both.rule, both.count, both.run_number) == ("EMC mean and jump", 1, 103)
+
+    # Run 99 is outside the window: nothing changes, nothing is counted again.
+    add_trend(db, 99, 30.0)
+    evaluate(settings, db, 99)
+    assert alarms(db) == [mean, both]
+
+    # Run 102 arrives late too: 101, 102, 103 have mean 10, in range: both clear.
+    add_trend(db, 102, -5.0)
+    evaluate(settings, db, 102)
+    assert [(a.id, a.count, a.state) for a in alarms(db)] == [
+        (mean.id, 1, "cleared"),
+        (both.id, 1, "cleared"),
+    ]
 
 
 def test_the_receiver_silence_job_raises_updates_and_clears(

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from overwatch.config import Settings
+from overwatch.processing.alarms import evaluate_receiver_silences
 from overwatch.processing.notify import deliver_notifications
 from overwatch.processing.notify import plan_notifications
 from overwatch.storage import Database
@@ -19,6 +20,7 @@ from overwatch.storage.models import Alarm
 from overwatch.storage.models import NotificationDelivery
 from overwatch.storage.models import NotificationItem
 from overwatch.storage.models import utcnow
+from overwatch.storage.receivers import record_receiver_activity
 from tests.notifysupport import HangingServer
 from tests.notifysupport import HttpReceiver
 from tests.notifysupport import SmtpSink
@@ -188,6 +190,39 @@ def test_channels_get_only_their_subsystems_and_severities(
         "EMC alarm (critical): emc critical"
     ]
     assert len(everything.posts) == 3
+
+
+def test_a_silent_receiver_of_every_subsystem_reaches_channels_of_particular_subsystems(
+    make_settings: MakeSettings, db: Database
+) -> None:
+    with HttpReceiver() as emc, HttpReceiver() as tpc:
+        settings = make_settings(
+            alarms=[
+                {"name": "DQM silent", "kind": "receiver_silence", "subsystem": "*",
+                 "target": "dqm*", "minutes": 15},
+            ],
+            notifications={
+                "channels": {
+                    "emc": {"url": emc.url(), "subsystems": ["EMC"]},
+                    "tpc": {"url": tpc.url(), "subsystems": ["TPC", "HLT"]},
+                },
+                "base_url": "https://overwatch.example.org",
+            },
+        )  # fmt: skip
+        record_receiver_activity(
+            db, name="dqm-agent-1", kind="dqm-agent", now=utcnow() - timedelta(minutes=20)
+        )
+        evaluate_receiver_silences(settings, db)
+        report = deliver_notifications(settings, db)
+        assert (report.planned, report.sent) == (2, 2)
+    for receiver in (emc, tpc):
+        [post] = receiver.posts
+        assert post["title"].startswith(
+            "[Overwatch] WARNING all subsystems: receiver dqm-agent-1 silent for 20"
+        )
+        lines = post["message"].splitlines()
+        assert lines[0].startswith("Alarm of all subsystems (warning): receiver dqm-agent-1")
+        assert "Alarms: https://overwatch.example.org/alarms?subsystem=%2A" in lines
 
 
 def test_a_channel_that_is_down_is_retried_with_exponential_backoff_then_given_up(

@@ -5,15 +5,19 @@ histogram; EMC runs through the generic plugin here) plus one cleared trend alar
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 from flask import Flask
 from flask.testing import FlaskClient
 
 from overwatch.config import Settings
+from overwatch.processing.alarms import evaluate_receiver_silences
 from overwatch.storage import Database
 from overwatch.storage.alarms import clear_alarms
 from overwatch.storage.alarms import list_alarms
 from overwatch.storage.alarms import raise_alarm
+from overwatch.storage.models import utcnow
+from overwatch.storage.receivers import record_receiver_activity
 from overwatch.storage.users import create_token
 from overwatch.webapp.formatting import hist_anchor
 from tests.webapp.conftest import csrf_token
@@ -140,3 +144,51 @@ def test_api_session_calls_need_the_csrf_header(
     token = csrf_token(expert.get("/alarms").text)
     answer = expert.post(f"/api/v1/alarms/{alarm.id}/ack", headers={"X-CSRFToken": token})
     assert answer.status_code == 200
+
+
+def test_a_silence_of_every_subsystem_is_filtered_as_star_and_shown_under_each_subsystem(
+    make_settings: Callable[..., Settings],
+    db: Database,
+    client_as: Callable[[str], FlaskClient],
+) -> None:
+    """A ``subsystem: "*"`` receiver-silence rule stores its alarm under "*": the page and
+    the API filter it as ``subsystem=*`` and list it under every subsystem too."""
+    settings = make_settings(
+        alarms=[
+            {"name": "DQM silent", "kind": "receiver_silence", "subsystem": "*",
+             "target": "dqm*", "minutes": 15},
+        ]
+    )  # fmt: skip
+    record_receiver_activity(
+        db, name="dqm-agent-1", kind="dqm-agent", now=utcnow() - timedelta(minutes=20)
+    )
+    evaluate_receiver_silences(settings, db)
+    with db.session() as session:
+        raise_alarm(
+            session, rule="EMC drift", subsystem="EMC", target="emc_mean",
+            severity="warning", message="emc_mean = 9 in run 294832", run_number=FIRST,
+        )  # fmt: skip
+    client = client_as("viewer")
+
+    def listed(query: str) -> list[tuple[str, str]]:
+        answer = client.get(f"/api/v1/alarms?{query}")
+        assert answer.status_code == 200, answer.text
+        return sorted((a["subsystem"], a["target"]) for a in answer.json["alarms"])
+
+    silence = ("*", "dqm-agent-1")
+    assert listed("subsystem=*") == [silence]
+    assert listed("subsystem=%2A&state=active") == [silence]
+    assert listed("subsystem=EMC") == [silence, ("EMC", "emc_mean")]
+    assert listed("subsystem=TPC") == [silence]
+    assert listed(f"subsystem=EMC&run={FIRST}") == [("EMC", "emc_mean")]
+    assert client.get("/api/v1/alarms?subsystem=E*C").status_code == 400
+
+    page = client.get("/alarms?subsystem=*")
+    assert page.status_code == 200
+    assert page.text.count('class="alarm-row') == 1
+    assert 'data-subsystem="*"' in page.text
+    assert "<td>all</td>" in page.text
+    assert "· all subsystems" in page.text
+    tpc = client.get("/alarms?subsystem=TPC").text
+    assert tpc.count('class="alarm-row') == 1
+    assert 'data-subsystem="*"' in tpc

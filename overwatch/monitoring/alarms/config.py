@@ -15,7 +15,8 @@ names) and a ``severity`` (``warning`` or ``critical``). The kinds:
   histogram matching ``target`` said ``bad`` (``quality: bad``, the default) or
   ``medium`` or worse (``quality: medium``) for ``consecutive`` results in a row;
 - ``receiver_silence``: a receiver whose name matches ``target`` was not heard from
-  for ``minutes``;
+  for ``minutes``; receivers belong to no subsystem, so its alarms carry the rule's
+  (``"*"``: an alarm of all subsystems, shown under each and sent to every channel);
 - ``all`` / ``any``: fires when all / any of its inline ``rules`` (trend or check
   kinds, each with its own ``target``) would fire.
 

@@ -31,6 +31,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from overwatch.monitoring.alarms.config import ALL_SUBSYSTEMS
 from overwatch.monitoring.errors import SettingPathError
 
 __all__ = [
@@ -97,8 +98,11 @@ class ChannelSpec:
     url_file: Path | None = None
 
     def wants(self, subsystem: str, severity: str) -> bool:
-        """True when an alarm of this subsystem and severity is routed to this channel."""
-        if self.subsystems and subsystem not in self.subsystems:
+        """True when an alarm of this subsystem and severity is routed to this channel.
+
+        An alarm of every subsystem (``"*"``, e.g. a receiver silence of a rule for all
+        subsystems) concerns each one, so every channel wants it."""
+        if self.subsystems and subsystem not in (*self.subsystems, ALL_SUBSYSTEMS):
             return False
         return severity_rank(severity) >= severity_rank(self.min_severity)
 
@@ -214,7 +218,7 @@ def _channel(name: Any, raw: Any) -> ChannelSpec:
     spec = ChannelSpec(
         name=name,
         url="",
-        subsystems=() if "*" in subsystems else tuple(subsystems),
+        subsystems=() if ALL_SUBSYSTEMS in subsystems else tuple(subsystems),
         min_severity=severity,
     )
     if given[0] == "url":

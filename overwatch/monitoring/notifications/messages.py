@@ -4,6 +4,7 @@ Alarms arrive here as :class:`AlarmNote`, plain data copied from the alarms tabl
 by the delivery pass, so this module knows no database. A message is plain text
 (e-mail bodies, chat posts and JSON payloads alike), its title short enough for a
 subject line; links point into the web app when ``notifications.base_url`` is set.
+An alarm of every subsystem (subsystem ``"*"``) is called "all subsystems".
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import datetime
 from urllib.parse import quote
 from urllib.parse import urlencode
 
+from overwatch.monitoring.alarms.config import ALL_SUBSYSTEMS
 from overwatch.monitoring.notifications.config import severity_rank
 
 __all__ = ["AlarmNote", "Message", "alarm_message", "digest_message", "test_message"]
@@ -45,6 +47,11 @@ class AlarmNote:
     @property
     def active(self) -> bool:
         return self.cleared_at is None
+
+    @property
+    def who(self) -> str:
+        """The subsystem as messages name it."""
+        return "all subsystems" if self.subsystem == ALL_SUBSYSTEMS else self.subsystem
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,10 +96,15 @@ def _where(note: AlarmNote) -> str:
 def alarm_message(note: AlarmNote, reason: str = "new", base_url: str | None = None) -> Message:
     """The message for one alarm; ``reason`` is new, escalated or reminder."""
     title = _short(
-        f"{_PREFIX} {_REASONS.get(reason, '')}{note.severity.upper()} {note.subsystem}: {note.message}"
+        f"{_PREFIX} {_REASONS.get(reason, '')}{note.severity.upper()} {note.who}: {note.message}"
+    )
+    first = (
+        f"Alarm of all subsystems ({note.severity})"
+        if note.subsystem == ALL_SUBSYSTEMS
+        else f"{note.subsystem} alarm ({note.severity})"
     )
     lines = [
-        f"{note.subsystem} alarm ({note.severity}): {note.message}",
+        f"{first}: {note.message}",
         f"Where: {_where(note)}",
         f"First seen {_time(note.raised_at)}, last seen {_time(note.last_seen_at)}, "
         f"{note.count} time{'' if note.count == 1 else 's'}.",
@@ -111,7 +123,7 @@ def digest_message(notes: Sequence[tuple[AlarmNote, str]], base_url: str | None 
     """One message for many alarms (``(note, reason)`` pairs), most severe first."""
     ordered = sorted(notes, key=lambda item: (-severity_rank(item[0].severity), item[0].id))
     critical = sum(1 for note, _ in ordered if note.severity == "critical")
-    subsystems = sorted({note.subsystem for note, _ in ordered})
+    subsystems = sorted({note.who for note, _ in ordered})
     severity = "critical" if critical else "warning"
     title = _short(
         f"{_PREFIX} {len(ordered)} alarms ({critical} critical): {', '.join(subsystems)}"
@@ -121,8 +133,7 @@ def digest_message(notes: Sequence[tuple[AlarmNote, str]], base_url: str | None 
         label = _REASONS.get(reason, "")
         cleared = " (cleared)" if note.cleared_at is not None else ""
         lines.append(
-            f"- {note.severity.upper()} {note.subsystem}: {label}{note.message}{cleared} "
-            f"[{_where(note)}]"
+            f"- {note.severity.upper()} {note.who}: {label}{note.message}{cleared} [{_where(note)}]"
         )
     if base_url:
         lines.extend(["", f"Alarms: {base_url}/alarms"])
