@@ -154,6 +154,18 @@ def test_a_file_arriving_while_its_job_runs_is_processed_afterwards(
     assert scan(settings, db).jobs_queued == 0
 
 
+def _queue_live(db: Database, sub_id: int) -> int:
+    with db.session() as session:
+        return enqueue_job(
+            session,
+            kind="process",
+            dedupe_key=f"process:{sub_id}",
+            subsystem_id=sub_id,
+            run_number=RUN,
+            subsystem="EMC",
+        ).id
+
+
 def test_reprocessing_derives_again_although_nothing_is_new(
     settings: Settings, db: Database
 ) -> None:
@@ -161,28 +173,15 @@ def test_reprocessing_derives_again_although_nothing_is_new(
     scan(settings, db)
     Worker(settings, db).run_until_idle()
     with db.session() as session:
-        before = session.scalars(select(SubsystemRun)).one().current_result_id
-        # A live job for data already processed (as a scan racing a worker queues it).
-        live = enqueue_job(
-            session,
-            kind="process",
-            dedupe_key=f"process:{session.scalars(select(SubsystemRun.id)).one()}",
-            subsystem_id=session.scalars(select(SubsystemRun.id)).one(),
-            run_number=RUN,
-            subsystem="EMC",
-        ).id
+        sub_id, before = session.execute(
+            select(SubsystemRun.id, SubsystemRun.current_result_id)
+        ).one()
+    # A live job for data already processed (as a scan racing a worker queues it) ends at once.
+    live = _queue_live(db, sub_id)
     [skipped] = Worker(settings, db).run_until_idle()
     assert (skipped.job_id, skipped.state, skipped.histograms) == (live, "done", 0)
     # Re-derivation meets a live job still queued: that job now carries force.
-    with db.session() as session:
-        waiting = enqueue_job(
-            session,
-            kind="process",
-            dedupe_key=f"process:{session.scalars(select(SubsystemRun.id)).one()}",
-            subsystem_id=session.scalars(select(SubsystemRun.id)).one(),
-            run_number=RUN,
-            subsystem="EMC",
-        ).id
+    waiting = _queue_live(db, sub_id)
     job_ids = bulk.queue(settings, db, runs=(RUN, RUN))
     assert job_ids == [waiting]
     outcomes = Worker(settings, db).run_until_idle()
