@@ -537,6 +537,11 @@ def bench_daemons(base: str, workdir: Path, process_runs: int, counts: list[int]
                     ).where(JobAttempt.outcome == "done")
                 ).one()
                 results = session.scalar(select(func.count()).select_from(Result))
+                skipped = session.scalar(
+                    select(func.count()).where(
+                        JobAttempt.outcome == "done", JobAttempt.error.like("skipped:%")
+                    )
+                )
                 other = session.execute(
                     select(JobAttempt.outcome, func.count())
                     .where(JobAttempt.outcome != "done")
@@ -560,9 +565,11 @@ def bench_daemons(base: str, workdir: Path, process_runs: int, counts: list[int]
             seconds = (last - first).total_seconds()
             assert results == queued, (results, queued)
             # Throughput counts the queued work (one job per run and subsystem); jobs a
-            # daemon's scan added while the same subsystem was running are extra.
+            # daemon's scan added while the same subsystem was running are extra, and
+            # end at once (skipped) when nothing new arrived.
             print(
-                f"| {count} | {queued} (+{jobs - queued}) | {seconds:.1f} | {queued / seconds:.2f} "
+                f"| {count} | {queued} (+{jobs - queued}, {skipped} skipped) | {seconds:.1f} "
+                f"| {queued / seconds:.2f} "
                 f"| {hists / seconds:.0f} | {workers} |"
             )
             if other or twice or attempts != jobs:

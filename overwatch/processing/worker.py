@@ -56,6 +56,7 @@ from overwatch.storage import Database
 from overwatch.storage.jobs import claim_job
 from overwatch.storage.jobs import claim_job_by_id
 from overwatch.storage.jobs import fail_job
+from overwatch.storage.jobs import finish_if_processed
 from overwatch.storage.jobs import finish_job
 from overwatch.storage.jobs import heartbeat
 from overwatch.storage.jobs import worker_name
@@ -172,7 +173,8 @@ class Worker:
         error: str | None = None
         try:
             plugin = get_plugin(job.subsystem or "")
-            state, count, unreadable = self._execute(job, plugin, started)
+            skipped = self._skip_if_processed(job, plugin, started)
+            state, count, unreadable = skipped or self._execute(job, plugin, started)
             outcome = JobOutcome(
                 job.id, job.kind, job.run_number, job.subsystem, state, count, unreadable=unreadable
             )
@@ -389,6 +391,18 @@ class Worker:
             stored = sum(1 for row in data.histograms if row.error is None)
             return "done", stored, len(data.histograms) - stored
         raise RuntimeError(f"gave up after quarantining {MAX_QUARANTINED_PER_JOB} corrupt files")
+
+    def _skip_if_processed(
+        self, job: Job, plugin: DetectorPlugin, started: datetime
+    ) -> tuple[str, int, int] | None:
+        """Finish a ``process`` job whose subsystem has nothing new, with a note in its
+        provenance (one statement, see :func:`finish_if_processed`); ``None``: run it."""
+        with self.db.session() as session:
+            note = finish_if_processed(session, job, self.name)
+            if note is None:
+                return None
+            session.add(self._attempt(job, plugin, started, "done", note, [], 0))
+        return "done", 0, 0
 
     def _checks(self, context: ProcessingContext) -> CheckSetup | None:
         """The declarative checks of the job's subsystem with its reference histograms."""

@@ -14,6 +14,16 @@ an expert's time slices can never hold back the data that is coming in.
 
 A job ends ``done``, ``failed`` (attempts spent), or ``superseded``: it failed or
 its worker died while the same work was queued again, so the newer job does it.
+
+Nothing is processed twice for nothing. A scan queues a subsystem again while its
+``process`` job runs (a file may have arrived after the job read the list), and
+several daemons scan one queue; so a ``process`` job first asks, in one statement,
+whether the subsystem's stored result already includes every registered file
+(:func:`finish_if_processed`) and, if so, is done at once with a note. Only jobs
+whose params say ``force`` (re-derivation after a plugin changed) always run. A
+job met in the queue is never queued a second time because a worker claimed it
+while :func:`enqueue_job` looked (the running job does the work), unless the new
+request asks for more than that job will do (``force``).
 """
 
 from __future__ import annotations
@@ -42,6 +52,7 @@ from overwatch.storage.models import SubsystemRun
 from overwatch.storage.models import utcnow
 
 __all__ = [
+    "FORCE",
     "JOB_STATES",
     "PRIORITY_LIVE",
     "PRIORITY_USER",
@@ -53,6 +64,7 @@ __all__ = [
     "enqueue_rederivation",
     "enqueue_request",
     "fail_job",
+    "finish_if_processed",
     "finish_job",
     "heartbeat",
     "queue_counts",
@@ -71,6 +83,8 @@ PRIORITY_USER = 0
 JOB_STATES = ("queued", "running", "done", "failed", "superseded")
 #: Tries at reading back the queued job after an insert that found one already queued.
 _ENQUEUE_ATTEMPTS = 3
+#: The params key of a ``process`` job that must run even if nothing new arrived.
+FORCE = "force"
 
 
 class QueueQuotaError(Exception):
@@ -106,7 +120,11 @@ def enqueue_job(
 ) -> Job:
     """Queue a job unless one with the same ``dedupe_key`` is already queued; return the queued one.
 
-    An existing queued job keeps its place but takes the higher of the two priorities.
+    An existing queued job keeps its place but takes the higher of the two priorities
+    (and ``force`` from ``params``). If a worker claims that job while this call
+    looks, the running job is returned: it starts after this call, so it does the
+    same work (commit the data a job must see before queuing it). A ``force``
+    request that meets a running job without it is queued after all.
     """
     values = {
         "kind": kind,
@@ -129,16 +147,32 @@ def enqueue_job(
         .values(**values)
         .on_conflict_do_nothing(index_elements=["dedupe_key"], index_where=text("state = 'queued'"))
     )
+    forced = bool(params and params.get(FORCE))
     for _ in range(_ENQUEUE_ATTEMPTS):
         session.execute(statement)
+        # Locked, so no worker claims it before it carries our priority and force.
         job = session.scalars(
-            select(Job).where(Job.dedupe_key == dedupe_key, Job.state == "queued")
+            select(Job)
+            .where(Job.dedupe_key == dedupe_key, Job.state == "queued")
+            .with_for_update()
+            .execution_options(populate_existing=True)
         ).one_or_none()
-        # None: the job we collided with was claimed in between; queue ours after all.
         if job is not None:
             job.priority = max(job.priority, priority)
+            if forced and not job.params.get(FORCE):
+                job.params = {**job.params, FORCE: True}
             session.flush()
             return job
+        # The queued job we met was claimed in between (PostgreSQL: SQLite holds its
+        # write lock from the insert on). It reads its data after the claim, so it
+        # does our work, unless ours must run whatever it finds (force).
+        running = session.scalars(
+            select(Job)
+            .where(Job.dedupe_key == dedupe_key, Job.state == "running")
+            .execution_options(populate_existing=True)
+        ).one_or_none()
+        if running is not None and (running.params.get(FORCE) or not forced):
+            return running
     raise RuntimeError(f"could not queue {dedupe_key}: it is claimed as fast as it is queued")
 
 
@@ -153,7 +187,8 @@ def enqueue_rederivation(
 
     The jobs carry the live processing's dedupe key (``process:<subsystem id>``), so a
     subsystem already queued is not queued twice and is never processed by two
-    workers at once; they wait behind live processing (:data:`PRIORITY_USER`).
+    workers at once; they wait behind live processing (:data:`PRIORITY_USER`). They
+    carry ``force``: the stored results are derived again although no file is new.
     """
     query = select(SubsystemRun.id, Run.run_number, SubsystemRun.name).join(
         Run, Run.id == SubsystemRun.run_id
@@ -163,9 +198,8 @@ def enqueue_rederivation(
     if subsystem is not None:
         query = query.where(SubsystemRun.name == subsystem)
     ids = []
-    for sub_id, run_number, name in session.execute(
-        query.order_by(Run.run_number, SubsystemRun.name)
-    ).all():
+    # In subsystem id order, as scans queue: the queued rows are locked in one order.
+    for sub_id, run_number, name in session.execute(query.order_by(SubsystemRun.id)).all():
         job = enqueue_job(
             session,
             kind="process",
@@ -173,6 +207,7 @@ def enqueue_rederivation(
             subsystem_id=sub_id,
             run_number=run_number,
             subsystem=name,
+            params={FORCE: True},
             priority=PRIORITY_USER,
             max_attempts=max_attempts,
         )
@@ -366,6 +401,40 @@ def finish_job(session: Session, job: Job, *, result_id: int | None = None) -> N
     job.finished_at = utcnow()
     job.error = None
     job.result_id = result_id
+
+
+def finish_if_processed(session: Session, job: Job, worker: str) -> str | None:
+    """Finish ``worker``'s running ``process`` job at once if there is nothing new to do.
+
+    Nothing is new when the subsystem's stored result includes every registered file
+    (``processed_until`` is at least ``last_file_time``: the test by which a scan
+    would not queue it now). Then the job is marked done, pointing at the current
+    result, in one ``UPDATE`` (no file is read), and the note for its provenance is
+    returned. ``None``: the job must run (another kind, ``force``, files newer than
+    the result, or the job is no longer this worker's). A file registered after this
+    statement makes the next scan queue the subsystem again.
+    """
+    if job.kind != "process" or job.subsystem_id is None or job.params.get(FORCE):
+        return None
+    subsystem = select(SubsystemRun).where(SubsystemRun.id == Job.subsystem_id)
+    covered = subsystem.where(
+        SubsystemRun.processed_until.is_not(None),
+        SubsystemRun.processed_until >= SubsystemRun.last_file_time,
+    ).exists()
+    current = subsystem.with_only_columns(SubsystemRun.current_result_id).scalar_subquery()
+    finished = session.execute(
+        update(Job)
+        .where(Job.id == job.id, Job.state == "running", Job.worker == worker, covered)
+        .values(state="done", finished_at=utcnow(), error=None, result_id=current)
+        .returning(Job.id)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if finished is None:
+        return None
+    return (
+        f"skipped: the stored result of {job.subsystem} in run {job.run_number} already "
+        "includes every registered file (nothing new since it was processed)"
+    )
 
 
 def _requeue_or_supersede(session: Session, job: Job, error: str) -> None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import multiprocessing
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy import select
 
 from overwatch.storage import Database
+from overwatch.storage.jobs import FORCE
 from overwatch.storage.jobs import PRIORITY_LIVE
 from overwatch.storage.jobs import PRIORITY_USER
 from overwatch.storage.jobs import QueueQuotaError
@@ -225,3 +228,70 @@ def test_concurrent_processes_never_claim_a_job_twice(db: Database) -> None:
     if db.is_postgresql:
         # With row locks every worker gets a share; on SQLite one may take them all.
         assert sum(1 for chunk in results if chunk) >= 2
+
+
+# -- a worker claims the queued job while it is queued again ---------------------------
+
+
+def _claim_after_the_insert(db: Database, claimed: list[int]) -> Any:
+    """A listener that, right after ``enqueue_job``'s INSERT met the queued job, lets
+    another worker (another connection) claim that job: the moment of the race."""
+
+    def claim(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO JOBS") and not claimed:
+            with db.session() as other:
+                job = claim_job(other, "fast-worker")
+                assert job is not None
+                claimed.append(job.id)
+
+    return claim
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_a_job_claimed_while_it_is_queued_again_is_not_queued_twice(
+    db: Database, force: bool
+) -> None:
+    if not db.is_postgresql:
+        pytest.skip("SQLite holds the write lock from the INSERT on: no claim can come between")
+    first = _enqueue(db, "process:5")
+    claimed: list[int] = []
+    listener = _claim_after_the_insert(db, claimed)
+    event.listen(db.engine, "after_cursor_execute", listener)
+    try:
+        with db.session() as session:
+            again = enqueue_job(
+                session,
+                kind="process",
+                dedupe_key="process:5",
+                params={FORCE: True} if force else {},
+            ).id
+    finally:
+        event.remove(db.engine, "after_cursor_execute", listener)
+    assert claimed == [first]
+    with db.session() as session:
+        counts = queue_counts(session)
+        queued = session.scalars(select(Job).where(Job.state == "queued")).all()
+    if force:
+        # The running job may find nothing new and skip: a forced request waits its turn.
+        assert again != first
+        assert [(job.id, job.params) for job in queued] == [(again, {FORCE: True})]
+        assert (counts["queued"], counts["running"]) == (1, 1)
+    else:
+        # The running job started after this call: it does the work, nothing more is queued.
+        assert again == first
+        assert (counts["queued"], counts["running"]) == (0, 1)
+
+
+def test_a_forced_request_makes_the_queued_job_forced(db: Database) -> None:
+    live = _enqueue(db, "process:6", priority=PRIORITY_LIVE)
+    with db.session() as session:
+        forced = enqueue_job(
+            session, kind="process", dedupe_key="process:6", params={FORCE: True}
+        ).id
+        # A live job queued after it keeps the force it carries now.
+        again = enqueue_job(session, kind="process", dedupe_key="process:6").id
+    assert forced == again == live
+    with db.session() as session:
+        job = session.get(Job, live)
+        assert job is not None
+        assert (job.params, job.priority, job.state) == ({FORCE: True}, PRIORITY_LIVE, "queued")
