@@ -45,6 +45,11 @@ class ConversionError(ValueError):
     """A decoded object is inconsistent (e.g. array sizes do not match its axes)."""
 
 
+# Conversions of the decoder's shared axis dicts: id -> (dict, fields...), see _axis.
+_AXES: dict[int, tuple[Any, ...]] = {}
+_AXES_CACHE_SIZE = 4096
+
+
 def _edges(nbins: int, low: float, high: float) -> NDArray[np.float64]:
     key = (nbins, low, high)
     edges = _EDGES_CACHE.get(key)
@@ -57,6 +62,35 @@ def _edges(nbins: int, low: float, high: float) -> NDArray[np.float64]:
 
 
 def _axis(members: dict[str, Any]) -> Axis:
+    """A new :class:`Axis` for decoded ``TAxis`` members.
+
+    The decoder hands out one shared, read-only members dict for axes that are
+    the same byte for byte (most histograms of a file share theirs), so the
+    conversion of such a dict is remembered and each histogram gets a fresh
+    :class:`Axis` made from it (plugins may change their histograms' axes).
+    """
+    cached = _AXES.get(id(members))
+    if cached is not None and cached[0] is members:
+        _, head, labels, tail, attributes = cached
+        return Axis(*head, None if labels is None else dict(labels), *tail, dict(attributes))
+    axis = _new_axis(members)
+    xbins = members.get("fXbins")
+    # Read-only arrays mark the decoder's shared dicts, which live as long as it
+    # does; a transient dict (uproot's models, an axis with labels) is not kept,
+    # as its id could be reused.
+    if axis.mod_labels is None and isinstance(xbins, np.ndarray) and not xbins.flags.writeable:
+        if len(_AXES) >= _AXES_CACHE_SIZE:
+            _AXES.clear()
+        head = (axis.edges, axis.name, axis.title, axis.variable)
+        tail = (
+            axis.first, axis.last, axis.bits2, axis.time_display, axis.time_format,
+            axis.unique_id, axis.bits, None,
+        )  # fmt: skip
+        _AXES[id(members)] = (members, head, axis.labels, tail, dict(axis.attributes))
+    return axis
+
+
+def _new_axis(members: dict[str, Any]) -> Axis:
     nbins = int(members["fNbins"])
     xbins = members.get("fXbins")
     variable = xbins is not None and len(xbins) == nbins + 1
