@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import uproot
 from numpy.typing import NDArray
 
 from overwatch.histograms.model import DEFAULT_AXIS_ATTRIBUTES
@@ -71,8 +70,13 @@ def _axis(members: dict[str, Any]) -> Axis:
     """
     cached = _AXES.get(id(members))
     if cached is not None and cached[0] is members:
-        _, head, labels, tail, attributes = cached
-        return Axis(*head, None if labels is None else dict(labels), *tail, dict(attributes))
+        _, (edges, name, title, variable), labels, tail, attributes = cached
+        first, last, bits2, time_display, time_format, unique_id, bits = tail
+        return Axis(
+            edges, name, title, variable, None if labels is None else dict(labels),
+            first, last, bits2, time_display, time_format, unique_id, bits, None,
+            dict(attributes),
+        )  # fmt: skip
     axis = _new_axis(members)
     xbins = members.get("fXbins")
     # Read-only arrays mark the decoder's shared dicts, which live as long as it
@@ -84,7 +88,7 @@ def _axis(members: dict[str, Any]) -> Axis:
         head = (axis.edges, axis.name, axis.title, axis.variable)
         tail = (
             axis.first, axis.last, axis.bits2, axis.time_display, axis.time_format,
-            axis.unique_id, axis.bits, None,
+            axis.unique_id, axis.bits,
         )  # fmt: skip
         _AXES[id(members)] = (members, head, axis.labels, tail, dict(axis.attributes))
     return axis
@@ -215,6 +219,8 @@ def _sized(array: Any, size: int) -> bool:
 
 
 def _array_base(model: Any) -> Any:
+    import uproot  # noqa: PLC0415 - the slow path only; a job reads most files without uproot
+
     for base in model.bases:
         if isinstance(base, uproot.models.TArray.Model_TArray):
             return base
@@ -226,6 +232,8 @@ def _array_base(model: Any) -> Any:
 
 def members_from_model(model: Any) -> Any:  # noqa: PLR0911 - one case per kind
     """Rebuild the :mod:`.rootio` member dict from an uproot model (slow path)."""
+    import uproot  # noqa: PLC0415 - the slow path only; a job reads most files without uproot
+
     if model is None:
         return None
     if isinstance(model, uproot.models.TObjString.Model_TObjString):

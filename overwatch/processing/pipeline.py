@@ -30,6 +30,7 @@ from dataclasses import field
 from datetime import datetime
 from datetime import timedelta
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from overwatch.detectors.api import DetectorPlugin
@@ -62,6 +63,7 @@ from overwatch.storage.records import HistogramRow
 from overwatch.storage.records import ResultData
 from overwatch.storage.records import request_key
 
+_isal_zlib: ModuleType | None
 try:
     from isal import isal_zlib as _isal_zlib
 except ImportError:  # pragma: no cover - isal has wheels for the usual platforms
