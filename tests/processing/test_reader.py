@@ -255,4 +255,5 @@ def test_histograms_with_identical_axes_get_axes_of_their_own(tmp_path: Path) ->
     assert first["h1"].axes[0].attributes["fNdivisions"] == 510
     assert first["h1"].axes[0] == again["h1"].axes[0]
     fresh = read_file(path).by_name()["h2"].axes[0]
-    assert fresh.title == "" and fresh.attributes["fNdivisions"] == 510
+    assert fresh.title == ""
+    assert fresh.attributes["fNdivisions"] == 510
