@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import uproot
 from numpy.typing import NDArray
 
 from overwatch.histograms.model import DEFAULT_AXIS_ATTRIBUTES
@@ -45,6 +44,11 @@ class ConversionError(ValueError):
     """A decoded object is inconsistent (e.g. array sizes do not match its axes)."""
 
 
+# Conversions of the decoder's shared axis dicts: id -> (dict, fields...), see _axis.
+_AXES: dict[int, tuple[Any, ...]] = {}
+_AXES_CACHE_SIZE = 4096
+
+
 def _edges(nbins: int, low: float, high: float) -> NDArray[np.float64]:
     key = (nbins, low, high)
     edges = _EDGES_CACHE.get(key)
@@ -57,6 +61,40 @@ def _edges(nbins: int, low: float, high: float) -> NDArray[np.float64]:
 
 
 def _axis(members: dict[str, Any]) -> Axis:
+    """A new :class:`Axis` for decoded ``TAxis`` members.
+
+    The decoder hands out one shared, read-only members dict for axes that are
+    the same byte for byte (most histograms of a file share theirs), so the
+    conversion of such a dict is remembered and each histogram gets a fresh
+    :class:`Axis` made from it (plugins may change their histograms' axes).
+    """
+    cached = _AXES.get(id(members))
+    if cached is not None and cached[0] is members:
+        _, (edges, name, title, variable), labels, tail, attributes = cached
+        first, last, bits2, time_display, time_format, unique_id, bits = tail
+        return Axis(
+            edges, name, title, variable, None if labels is None else dict(labels),
+            first, last, bits2, time_display, time_format, unique_id, bits, None,
+            dict(attributes),
+        )  # fmt: skip
+    axis = _new_axis(members)
+    xbins = members.get("fXbins")
+    # Read-only arrays mark the decoder's shared dicts, which live as long as it
+    # does; a transient dict (uproot's models, an axis with labels) is not kept,
+    # as its id could be reused.
+    if axis.mod_labels is None and isinstance(xbins, np.ndarray) and not xbins.flags.writeable:
+        if len(_AXES) >= _AXES_CACHE_SIZE:
+            _AXES.clear()
+        head = (axis.edges, axis.name, axis.title, axis.variable)
+        tail = (
+            axis.first, axis.last, axis.bits2, axis.time_display, axis.time_format,
+            axis.unique_id, axis.bits,
+        )  # fmt: skip
+        _AXES[id(members)] = (members, head, axis.labels, tail, dict(axis.attributes))
+    return axis
+
+
+def _new_axis(members: dict[str, Any]) -> Axis:
     nbins = int(members["fNbins"])
     xbins = members.get("fXbins")
     variable = xbins is not None and len(xbins) == nbins + 1
@@ -181,6 +219,8 @@ def _sized(array: Any, size: int) -> bool:
 
 
 def _array_base(model: Any) -> Any:
+    import uproot  # noqa: PLC0415 - the slow path only; a job reads most files without uproot
+
     for base in model.bases:
         if isinstance(base, uproot.models.TArray.Model_TArray):
             return base
@@ -192,6 +232,8 @@ def _array_base(model: Any) -> Any:
 
 def members_from_model(model: Any) -> Any:  # noqa: PLR0911 - one case per kind
     """Rebuild the :mod:`.rootio` member dict from an uproot model (slow path)."""
+    import uproot  # noqa: PLC0415 - the slow path only; a job reads most files without uproot
+
     if model is None:
         return None
     if isinstance(model, uproot.models.TObjString.Model_TObjString):

@@ -30,6 +30,7 @@ from dataclasses import field
 from datetime import datetime
 from datetime import timedelta
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from overwatch.detectors.api import DetectorPlugin
@@ -62,6 +63,15 @@ from overwatch.storage.records import HistogramRow
 from overwatch.storage.records import ResultData
 from overwatch.storage.records import request_key
 
+_isal_zlib: ModuleType | None
+try:
+    from isal import isal_zlib as _isal_zlib
+except ImportError:  # pragma: no cover - isal has wheels for the usual platforms
+    _isal_zlib = None
+
+#: The highest gzip level ISA-L offers; above it zlib compresses.
+_ISAL_MAX_LEVEL = 3
+
 __all__ = [
     "OTHER_GROUP",
     "CheckSetup",
@@ -73,6 +83,7 @@ __all__ = [
     "encode_histogram",
     "encode_json",
     "files_for_slice",
+    "gzip_bytes",
     "load_state",
     "only_matching",
     "request_key",
@@ -221,10 +232,21 @@ def load_state(
     return histograms, unconvertible
 
 
+def gzip_bytes(data: bytes, level: int) -> bytes:
+    """One gzip member (no timestamp), served as ``Content-Encoding: gzip`` as it is.
+
+    Levels 1-3 go through ISA-L (``isal``) when it is installed: the same deflate
+    format, as small at level 1 and about twice as fast as zlib, which is a
+    fifth of encoding a histogram. Higher levels, asked for to save space, use zlib.
+    """
+    if _isal_zlib is not None and level <= _ISAL_MAX_LEVEL:
+        return bytes(_isal_zlib.compress(data, level, wbits=31))
+    return zlib.compress(data, level, wbits=31)
+
+
 def encode_json(data: bytes, level: int) -> tuple[bytes, int, str]:
     """JSON bytes as stored and served: ``(gzip bytes, raw size, etag)``."""
-    # wbits=31 writes a gzip member (no timestamp), served as Content-Encoding: gzip as is.
-    gz = zlib.compress(data, level, wbits=31)
+    gz = gzip_bytes(data, level)
     return gz, len(data), hashlib.blake2b(data, digest_size=20).hexdigest()
 
 

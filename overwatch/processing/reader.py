@@ -31,12 +31,11 @@ import struct
 import zlib
 from collections import OrderedDict
 from collections.abc import Collection
+from collections.abc import Iterable
 from contextlib import closing
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
-
-import uproot
 
 from overwatch.histograms.drawable import DRAWABLE_CLASSES
 from overwatch.histograms.drawable import DrawableObject
@@ -54,6 +53,12 @@ from overwatch.processing.rootio import HistogramTooLargeError
 from overwatch.processing.rootio import StreamerError
 from overwatch.processing.rootio import check_size
 from overwatch.processing.rootio import inflate
+from overwatch.processing.tfile import RootFile
+from overwatch.processing.tfile import StreamerElement
+from overwatch.processing.tfile import StreamerInfo
+from overwatch.processing.tfile import TKey
+from overwatch.processing.tfile import UnsupportedFileError
+from overwatch.processing.tfile import canonical_type_name
 
 __all__ = [
     "BYTES_PER_CELL",
@@ -87,8 +92,18 @@ _READ_ERRORS = (
     struct.error,
     zlib.error,
     StreamerError,
-    uproot.deserialization.DeserializationError,
 )
+
+
+def _uproot_errors() -> tuple[type[BaseException], ...]:
+    """:data:`_READ_ERRORS` and what uproot raises for a damaged file (imports uproot)."""
+    import uproot  # noqa: PLC0415 - only files the fast path cannot read need it
+
+    return (*_READ_ERRORS, uproot.deserialization.DeserializationError)
+
+
+class _UseUprootError(Exception):
+    """The fast path met something only uproot reads: start the file again with uproot."""
 
 
 class CorruptFileError(Exception):
@@ -159,42 +174,87 @@ _DECODERS: OrderedDict[bytes, Decoder] = OrderedDict()
 _DECODER_CACHE_SIZE = 16
 
 
-def _decoder_for(file: Any, data: mmap.mmap) -> Decoder:
+def _fingerprint(data: Any, seek: int, size: int) -> bytes:
+    """A digest of the streamer record list at ``seek`` (``b""`` when there is none)."""
+    if seek <= 0 or size <= 18 or seek + size > len(data):
+        return b""
+    # Skip the key header: it holds the write time, which differs file to file.
+    (keylen,) = struct.unpack_from(">h", data, seek + 14)
+    return hashlib.blake2b(data[seek + keylen : seek + size], digest_size=16).digest()
+
+
+def _cached_decoder(fingerprint: bytes) -> Decoder | None:
+    cached = _DECODERS.get(fingerprint) if fingerprint else None
+    if cached is not None:
+        _DECODERS.move_to_end(fingerprint)
+    return cached
+
+
+def _remember_decoder(fingerprint: bytes, decoder: Decoder) -> None:
+    if fingerprint:
+        _DECODERS[fingerprint] = decoder
+        if len(_DECODERS) > _DECODER_CACHE_SIZE:
+            _DECODERS.popitem(last=False)
+
+
+def _fast_decoder(root: RootFile) -> Decoder:
+    fingerprint = _fingerprint(root.buf, root.seek_info, root.info_bytes)
+    decoder = _cached_decoder(fingerprint)
+    if decoder is None:
+        streamers = root.streamers()
+        decoder = Decoder(streamers)
+        if streamers:
+            _remember_decoder(fingerprint, decoder)
+    return decoder
+
+
+def _uproot_decoder(file: Any, data: mmap.mmap) -> Decoder:
     try:
         seek, size = int(file.file.fSeekInfo), int(file.file.fNbytesInfo)
     except (AttributeError, TypeError, ValueError):
         seek, size = 0, 0
-    fingerprint = b""
-    if seek > 0 and size > 18 and seek + size <= len(data):
-        # Skip the key header: it holds the write time, which differs file to file.
-        (keylen,) = struct.unpack_from(">h", data, seek + 14)
-        fingerprint = hashlib.blake2b(data[seek + keylen : seek + size], digest_size=16).digest()
-        cached = _DECODERS.get(fingerprint)
-        if cached is not None:
-            _DECODERS.move_to_end(fingerprint)
-            return cached
+    fingerprint = _fingerprint(data, seek, size)
+    decoder = _cached_decoder(fingerprint)
+    if decoder is not None:
+        return decoder
     try:
-        streamers = file.file.streamers
-    except _READ_ERRORS:
+        streamers = _streamers_from_uproot(file.file.streamers)
+    except _uproot_errors():
         streamers = {}  # every key then goes through uproot's own models
     decoder = Decoder(streamers)
-    if fingerprint and streamers:
-        _DECODERS[fingerprint] = decoder
-        if len(_DECODERS) > _DECODER_CACHE_SIZE:
-            _DECODERS.popitem(last=False)
+    if streamers:
+        _remember_decoder(fingerprint, decoder)
     return decoder
 
 
-def _keys(directory: Any) -> list[Any]:
-    """A directory's TKeys, the highest cycle of each name, in file order.
+def _streamers_from_uproot(streamers: Any) -> dict[str, dict[int, StreamerInfo]]:
+    """uproot's parsed streamer records in the form :mod:`.tfile` gives them."""
+    import uproot.streamers  # noqa: PLC0415
 
-    uproot's lookups by name (``directory.key(name)``, ``directory[name]``) split
-    the name on ``/`` and ``;``, which ROOT allows inside a key name; the key
-    list uproot read (``ReadOnlyDirectory._keys``, which ``keys()`` and
-    ``classnames()`` iterate too) holds the key objects themselves.
-    """
+    out: dict[str, dict[int, StreamerInfo]] = {}
+    for name, versions in streamers.items():
+        for version, info in versions.items():
+            elements = tuple(
+                StreamerElement(
+                    "TStreamerBase"
+                    if isinstance(element, uproot.streamers.Model_TStreamerBase)
+                    else type(element).__name__.removeprefix("Model_"),
+                    element.member("fName"),
+                    element.member("fType"),
+                    canonical_type_name(element.member("fTypeName")),
+                    element.member("fArrayLength"),
+                    element.member("fCountName") if element.has_member("fCountName") else "",
+                )
+                for element in info.elements
+            )
+            out.setdefault(name, {})[version] = StreamerInfo(name, version, elements)
+    return out
+
+
+def _highest_cycles(keys: Iterable[Any]) -> list[Any]:
+    """The highest cycle of each name among ``keys``, in file order."""
     best: dict[str, Any] = {}
-    for key in directory._keys:  # private, see the docstring
+    for key in keys:
         current = best.get(key.fName)
         # ROOT compares cycles by absolute value (negative cycles are legal).
         if current is None or abs(key.fCycle) > abs(current.fCycle):
@@ -202,20 +262,87 @@ def _keys(directory: Any) -> list[Any]:
     return list(best.values())
 
 
+class _FastSource:
+    """Keys and payloads through :mod:`.tfile` (no uproot); a directory is its key list."""
+
+    errors: tuple[type[BaseException], ...] = _READ_ERRORS
+
+    def __init__(self, data: mmap.mmap) -> None:
+        self.root = RootFile(data)
+        self.decoder = _fast_decoder(self.root)
+
+    def top(self) -> list[TKey]:
+        return self.root.top_keys()
+
+    def keys(self, directory: list[TKey]) -> list[TKey]:
+        return _highest_cycles(directory)
+
+    def subdirectory(self, key: TKey) -> list[TKey]:
+        return self.root.directory_keys(key)
+
+    def payload(self, key: TKey) -> bytes:
+        try:
+            return self.root.payload(key)
+        except UnsupportedFileError as error:
+            raise _UseUprootError(str(error)) from error
+
+    def model_members(self, key: TKey) -> dict[str, Any]:
+        raise _UseUprootError(f"{key.fName!r} needs uproot's models")
+
+
+class _UprootSource:
+    """Keys and payloads through an open uproot file (a file the fast path cannot read).
+
+    uproot's lookups by name (``directory.key(name)``, ``directory[name]``) split
+    the name on ``/`` and ``;``, which ROOT allows inside a key name; the key
+    list uproot read (``ReadOnlyDirectory._keys``, which ``keys()`` and
+    ``classnames()`` iterate too) holds the key objects themselves.
+    """
+
+    def __init__(self, file: Any, data: mmap.mmap) -> None:
+        self.file = file
+        self.data = data
+        self.errors = _uproot_errors()
+        self.decoder = _uproot_decoder(file, data)
+
+    def top(self) -> Any:
+        return self.file
+
+    def keys(self, directory: Any) -> list[Any]:
+        return _highest_cycles(directory._keys)  # private, see the docstring
+
+    def subdirectory(self, key: Any) -> Any:
+        return key.get()
+
+    def payload(self, key: Any) -> bytes:
+        start = key.data_cursor.index
+        raw = self.data[start : start + key.data_compressed_bytes]
+        payload = inflate(raw, key.data_uncompressed_bytes)
+        if payload is None:  # not zlib: let uproot decompress
+            chunk, _ = key.get_uncompressed_chunk_cursor()
+            payload = chunk.raw_data.tobytes()
+        return payload
+
+    def model_members(self, key: Any) -> dict[str, Any]:
+        members: dict[str, Any] = members_from_model(key.get())
+        return members
+
+
 class _FileReader:
     def __init__(
-        self, path: str, file: Any, data: mmap.mmap, names: _Filter, max_bins: int | None
+        self, path: str, source: _FastSource | _UprootSource, names: _Filter, max_bins: int | None
     ) -> None:
         self.path = path
-        self.data = data
+        self.source = source
+        self.errors = source.errors
         self.names = names
         self.max_bins = max_bins
         self.result = ReadResult(path)
-        self.decoder = _decoder_for(file, data)
+        self.decoder = source.decoder
         self.taken: set[str] = set()
 
     def directory(self, directory: Any, prefix: str, depth: int = 0) -> None:
-        for key in _keys(directory):
+        for key in self.source.keys(directory):
             path = prefix + escape_component(key.fName)
             class_name = clean_text(key.fClassName)
             if class_name in _DIRECTORY_CLASSES:
@@ -223,7 +350,7 @@ class _FileReader:
                     reason = f"not read: nested deeper than {MAX_DIRECTORY_DEPTH} directories"
                     self.skip(path, class_name, reason)
                 elif self.names.may_contain(path):
-                    self.directory(key.get(), path + "/", depth + 1)
+                    self.directory(self.source.subdirectory(key), path + "/", depth + 1)
             elif (
                 class_name in HISTOGRAM_CLASSES
                 or class_name in CONTAINER_CLASSES
@@ -272,21 +399,16 @@ class _FileReader:
         except HistogramTooLargeError as error:
             self.skip(path, class_name, str(error))
             return
-        except _READ_ERRORS as fast_error:
+        except self.errors as fast_error:
             try:
-                members = members_from_model(key.get())
-            except _READ_ERRORS as error:
+                members = self.source.model_members(key)
+            except self.errors as error:
                 self.skip(path, class_name, f"cannot decode: {fast_error}; uproot: {error}")
                 return
         self.object(members, path)
 
     def decode(self, key: Any, class_name: str) -> dict[str, Any]:
-        start = key.data_cursor.index
-        raw = self.data[start : start + key.data_compressed_bytes]
-        payload = inflate(raw, key.data_uncompressed_bytes)
-        if payload is None:  # not zlib: let uproot decompress
-            chunk, _ = key.get_uncompressed_chunk_cursor()
-            payload = chunk.raw_data.tobytes()
+        payload = self.source.payload(key)
         return self.decoder.decode(payload, class_name, key.fKeylen, self.max_bins)
 
     def object(self, members: dict[str, Any], path: str, in_directory: bool = True) -> None:
@@ -361,19 +483,39 @@ def read_file(
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(path)
+    with open(path, "rb") as handle:
+        try:
+            data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        except ValueError:  # an empty file: uproot says what is wrong with it
+            data = None
+        if data is not None:
+            with closing(data):
+                try:
+                    reader = _FileReader(path, _FastSource(data), _Filter(names), max_bins)
+                    reader.directory(reader.source.top(), "")
+                    return reader.result
+                except (_UseUprootError, UnsupportedFileError, *_READ_ERRORS):
+                    pass  # read again by uproot, which decides what is wrong
+    return _read_with_uproot(path, names, max_bins)
+
+
+def _read_with_uproot(path: str, names: Collection[str] | None, max_bins: int | None) -> ReadResult:
+    import uproot  # noqa: PLC0415 - only files the fast path cannot read need it
+
+    errors = _uproot_errors()
     try:
         file = uproot.open(path, object_cache=None, array_cache=None)
-    except _READ_ERRORS as error:
+    except errors as error:
         raise CorruptFileError(path, f"uproot cannot open it: {error}") from error
     with (
         file,
         open(path, "rb") as handle,
         closing(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)) as data,
     ):
-        reader = _FileReader(path, file, data, _Filter(names), max_bins)
+        reader = _FileReader(path, _UprootSource(file, data), _Filter(names), max_bins)
         try:
             reader.directory(file, "")
-        except _READ_ERRORS as error:
+        except errors as error:
             raise CorruptFileError(path, f"cannot read its directory: {error}") from error
     return reader.result
 
@@ -381,7 +523,15 @@ def read_file(
 def top_level_names(path: str | os.PathLike[str]) -> list[str]:
     """The escaped names of the file's top-level keys, sorted (for splitting work by key)."""
     try:
+        with open(path, "rb") as handle:
+            keys = RootFile(handle.read()).top_keys()
+        return sorted({escape_component(key.fName) for key in keys})
+    except (UnsupportedFileError, *_READ_ERRORS):
+        pass  # uproot decides what is wrong
+    import uproot  # noqa: PLC0415
+
+    try:
         with uproot.open(path) as file:
-            return sorted({escape_component(key.fName) for key in _keys(file)})
-    except _READ_ERRORS as error:
+            return sorted({escape_component(key.fName) for key in _highest_cycles(file._keys)})
+    except _uproot_errors() as error:
         raise CorruptFileError(path, f"cannot list keys: {error}") from error

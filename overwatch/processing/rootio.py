@@ -4,8 +4,8 @@ uproot's generic object models cost about half a millisecond per histogram (most
 it Python-level model machinery for ``TAxis`` and ``TString``), and a receiver file
 holds thousands of histograms.  This module interprets the bytes itself, driven by
 the file's own ``TStreamerInfo`` records, so every class version a file declares is
-handled without a hand-written layout per ROOT release.  uproot still opens the
-file, lists the keys and parses the streamer records.
+handled without a hand-written layout per ROOT release.  :mod:`.tfile` lists the
+keys and parses the streamer records (uproot does, for a file it cannot).
 
 The result of decoding is a plain ``dict`` of ROOT member names (bases flattened into
 one dict, as in ``TBufferJSON``), with ``"_typename"`` set.  Nested ``TAxis`` are
@@ -22,10 +22,22 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Mapping
+from types import ModuleType
 from typing import Any
 
 import numpy as np
-import uproot.streamers
+
+_inflater_module: ModuleType
+try:  # ISA-L inflates the same zlib streams about twice as fast
+    from isal import isal_zlib
+
+    _inflater_module = isal_zlib
+except ImportError:  # pragma: no cover - isal has wheels for the usual platforms
+    _inflater_module = zlib
+_INFLATE_ERRORS: tuple[type[Exception], ...] = (
+    zlib.error,
+    getattr(_inflater_module, "error", zlib.error),
+)
 
 __all__ = [
     "CONTAINER_CLASSES",
@@ -203,8 +215,13 @@ def inflate(raw: bytes, objlen: int) -> bytes | None:
         expected = raw[pos + 6] | (raw[pos + 7] << 8) | (raw[pos + 8] << 16)
         # Never inflate past what the headers declare: a crafted block could expand
         # without bound, and ``objlen`` is what the caller has agreed to hold.
-        inflater = zlib.decompressobj()
-        part = inflater.decompress(raw[pos + 9 : pos + 9 + size], min(expected, objlen - total) + 1)
+        inflater = _inflater_module.decompressobj()
+        try:
+            part = inflater.decompress(
+                raw[pos + 9 : pos + 9 + size], min(expected, objlen - total) + 1
+            )
+        except _INFLATE_ERRORS as error:
+            raise StreamerError(f"a compressed block is damaged: {error}") from error
         total += len(part)
         if len(part) != expected or total > objlen:
             raise StreamerError(f"a compressed block inflates beyond its declared {expected} bytes")
@@ -281,8 +298,9 @@ class _Context:
 class Decoder:
     """Decodes objects of one file, with layouts compiled from its streamer records.
 
-    ``streamers`` is uproot's ``ReadOnlyFile.streamers`` mapping
-    (class name -> version -> ``TStreamerInfo``).
+    ``streamers`` maps class name -> version -> a layout with ``elements``, each
+    with the attributes of :class:`.tfile.StreamerElement` (``name``, ``type``,
+    ``type_name``, ``array_length``, ``count_name``, ``is_base``).
     """
 
     def __init__(self, streamers: Mapping[str, Mapping[int, Any]]) -> None:
@@ -670,9 +688,9 @@ class Decoder:
                 floats.clear()
 
         for element in info.elements:
-            name = element.member("fName")
-            kind = element.member("fType")
-            if isinstance(element, uproot.streamers.Model_TStreamerBase):
+            name = element.name
+            kind = element.type
+            if element.is_base:
                 flush()
                 if name == "TObject":
                     steps.append((_OP_TOBJECT,))
@@ -680,11 +698,11 @@ class Decoder:
                     steps.append((_OP_ARRAY_BASE, _TARRAYS[name]))
                 else:
                     steps.append((_OP_BASE, name))
-            elif kind in _BASIC and element.member("fArrayLength") > 0:
+            elif kind in _BASIC and element.array_length > 0:
                 flush()
-                length = element.member("fArrayLength")
+                length = element.array_length
                 steps.append((_OP_FIXED, name, struct.Struct(f">{length}{_BASIC[kind]}")))
-            elif kind in _BASIC and element.member("fArrayLength") == 0:
+            elif kind in _BASIC and element.array_length == 0:
                 if kind == _FLOAT:
                     floats.append(len(names))
                 names.append(name)
@@ -697,9 +715,9 @@ class Decoder:
 
     @staticmethod
     def _complex_step(where: str, element: Any) -> Step:  # noqa: PLR0911 - one case per kind
-        name = element.member("fName")
-        kind = element.member("fType")
-        type_name = element.member("fTypeName")
+        name = element.name
+        kind = element.type
+        type_name = element.type_name
         if kind == _K_TSTRING:
             return (_OP_STRING, name)
         if kind == _K_ANY and type_name in _TARRAYS:
@@ -711,12 +729,12 @@ class Decoder:
         if kind == _K_STL:
             return (_OP_STL, name, type_name)
         if kind == _K_STREAM_LOOP and not type_name.endswith("**"):
-            return (_OP_LOOP, name, type_name.rstrip("*"), element.member("fCountName"))
+            return (_OP_LOOP, name, type_name.rstrip("*"), element.count_name)
         if kind in (_K_OBJECT, _K_ANY, _K_OBJECT_DIRECT) and not type_name.endswith("*"):
             return (_OP_EMBEDDED, name, type_name)
         if kind == _K_OBJECT_DIRECT and type_name.rstrip("*") in CONTAINER_CLASSES:
             return (_OP_DIRECT, name, type_name.rstrip("*"))
         if _OFFSET_P < kind < _OFFSET_P + 20 and kind - _OFFSET_P in _BASIC:
             dtype = np.dtype(">" + _BASIC[kind - _OFFSET_P])
-            return (_OP_BASIC_POINTER, name, dtype, element.member("fCountName"))
+            return (_OP_BASIC_POINTER, name, dtype, element.count_name)
         raise StreamerError(f"unsupported member {name} ({type_name}, type {kind}) in {where}")

@@ -17,15 +17,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-import uproot
 
-from overwatch.processing import reader as reader_module
 from overwatch.processing.jsroot import dumps
 from overwatch.processing.jsroot import to_jsroot_json
 from overwatch.processing.objects import json_tree
 from overwatch.processing.objects import to_object_json
 from overwatch.processing.reader import read_file
-from overwatch.processing.rootio import inflate
+from overwatch.processing.rootio import Decoder
+from overwatch.processing.tfile import RootFile
 from tests.processing.test_jsroot import _mismatches
 
 FIDELITY = Path(__file__).parent / "data" / "fidelity.root"
@@ -35,16 +34,10 @@ DRAWABLES = ["graph", "gerr", "gasym", "mg", "eff", "stack", "poly", "func", "ca
 
 def _decoded(name: str) -> dict[str, Any]:
     """A key of the fidelity file decoded by rootio, as the reader does it."""
-    data = FIDELITY.read_bytes()
-    with uproot.open(FIDELITY) as file:
-        decoder = reader_module._decoder_for(file, data)  # type: ignore[arg-type]
-        key = next(k for k in reader_module._keys(file) if k.fName == name)
-        start = key.data_cursor.index
-        payload = inflate(
-            data[start : start + key.data_compressed_bytes], key.data_uncompressed_bytes
-        )
-        assert payload is not None
-        return decoder.decode(payload, key.fClassName, key.fKeylen)
+    root = RootFile(FIDELITY.read_bytes())
+    decoder = Decoder(root.streamers())
+    key = next(k for k in root.top_keys() if k.fName == name)
+    return decoder.decode(root.payload(key), key.fClassName, key.fKeylen)
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ import skhep_testdata
 from overwatch.histograms.model import Axis
 from overwatch.histograms.model import Histogram
 from overwatch.processing.jsroot import to_jsroot_json
+from overwatch.processing.pipeline import gzip_bytes
 from overwatch.processing.reader import read_file
 from tests import rootfiles
 
@@ -210,3 +213,13 @@ def test_matches_root_on_uproot_written_files(root: Any, tmp_path: Path) -> None
 def test_matches_root_on_root_written_files(root: Any, tmp_path: Path) -> None:
     path = rootfiles.write_with_root(root, tmp_path / "root.root")
     assert _compare_file(root, str(path)) >= 20
+
+
+@pytest.mark.parametrize("level", [1, 3, 6, 9])
+def test_stored_json_is_one_gzip_member_at_every_level(level: int) -> None:
+    data = b'{"_typename":"TH1F","fArray":[' + b",".join(b"%d" % i for i in range(5000)) + b"]}"
+    gz = gzip_bytes(data, level)
+    assert gz[:2] == b"\x1f\x8b"
+    assert gzip.decompress(gz) == data
+    assert zlib.decompress(gz, wbits=31) == data
+    assert len(gz) < len(data) / 2

@@ -238,3 +238,22 @@ def test_root_written_file_with_every_class_and_container(tmp_path: Path) -> Non
     assert hists["profile_weighted"].bin_sumw2 is not None
     assert hists["profile_weighted"].error_mode == 1
     assert hists["labelled2d"].axes[1].labels == {2: "second"}
+
+
+def test_histograms_with_identical_axes_get_axes_of_their_own(tmp_path: Path) -> None:
+    # The conversion of an axis shared byte for byte is remembered; each histogram
+    # must still own its Axis, since plugins edit axes of the histograms they get.
+    path = rootfiles.write_th1_file(tmp_path / "same_axes.root", count=3, nbins=20)
+    first = read_file(path).by_name()
+    again = read_file(path).by_name()
+    axes = [h.axes[0] for h in (*first.values(), *again.values())]
+    assert len({id(axis) for axis in axes}) == len(axes)
+    assert len({id(axis.attributes) for axis in axes}) == len(axes)
+    first["h0"].axes[0].title = "changed by a plugin"
+    first["h0"].axes[0].attributes["fNdivisions"] = 7
+    assert first["h1"].axes[0].title == again["h0"].axes[0].title == ""
+    assert first["h1"].axes[0].attributes["fNdivisions"] == 510
+    assert first["h1"].axes[0] == again["h1"].axes[0]
+    fresh = read_file(path).by_name()["h2"].axes[0]
+    assert fresh.title == ""
+    assert fresh.attributes["fNdivisions"] == 510
