@@ -249,6 +249,10 @@ def test_corrupt_file_found_while_processing_is_quarantined_and_older_data_used(
             select(ReceivedFile).where(ReceivedFile.file_name == newest.name)
         ).one()
         assert row.state == "quarantined"
+    # The file set aside counts as seen: the next scan has nothing to queue.
+    rescan = scan(settings, db)
+    assert rescan.jobs_queued == 0
+    assert Worker(settings, db).run_until_idle() == []
 
 
 class QualityPlugin(DetectorPlugin):

@@ -308,6 +308,9 @@ class Worker:
         max_bins = self.settings.max_histogram_bins
         reader: Reader = functools.partial(read_file, max_bins=max_bins or None)
         quarantined: list[str] = []
+        # Files this job set aside count as seen: else the subsystem never catches up
+        # with its newest file time and every scan queues it again.
+        set_aside: list[datetime] = []
         for _ in range(MAX_QUARANTINED_PER_JOB + 1):
             sub, files, source = self._load_files(job, plugin)
             if not files:
@@ -350,6 +353,7 @@ class Worker:
                     )
             except CorruptFileError as exc:
                 quarantined.append(f"{Path(exc.path).name}: {exc.reason}")
+                set_aside += [ref.timestamp for ref in plan.add if str(ref.path) == exc.path]
                 self._quarantine_received(exc)
                 continue
             errors = [item for item in unconvertible if item.reason != NOT_A_HISTOGRAM]
@@ -384,7 +388,7 @@ class Worker:
                 data,
                 None,
                 used,
-                newest=files[-1].timestamp,
+                newest=max([files[-1].timestamp, *set_aside]),
                 note=note,
                 borrowed=source is not None,
             )
