@@ -221,7 +221,7 @@ def populate(url: str, payloads: dict[str, ResultData], runs: int, skip: int = 0
                 )
                 file.state = "processed"
                 sub = file.subsystem
-                result = store_result(session, sub, replace(data, file_ids=[file.id]))
+                result_id = store_result(session, sub, replace(data, file_ids=[file.id]))
                 sub.processed_until = sub.processed_at = file.timestamp
                 job = session.scalar(
                     insert(Job)
@@ -235,7 +235,7 @@ def populate(url: str, payloads: dict[str, ResultData], runs: int, skip: int = 0
                         attempts=1,
                         finished_at=file.timestamp,
                         worker="bench",
-                        result_id=result.id,
+                        result_id=result_id,
                     )
                     .returning(Job.id)
                 )

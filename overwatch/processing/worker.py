@@ -457,7 +457,7 @@ class Worker:
                 )
             sub = session.get(SubsystemRun, job.subsystem_id) if job.subsystem_id else None
             if data is not None and sub is not None:
-                result_id = store_result(session, sub, data).id
+                result_id = store_result(session, sub, data)
                 if data.kind == "run":
                     sub.processed_at = utcnow()
                     sub.processed_until = newest

@@ -275,38 +275,49 @@ def find_result(session: Session, subsystem_id: int, kind: str, key: str) -> Res
     ).first()
 
 
-def store_result(session: Session, subsystem: SubsystemRun, data: ResultData) -> Result:
+def store_result(session: Session, subsystem: SubsystemRun, data: ResultData) -> int:
     """Insert a result with its groups and histograms; a ``run`` result becomes current.
+    Returns the new result's id.
 
     Runs inside the caller's transaction: nothing is visible until it commits, and a
-    failure leaves the previous result in place.
+    failure leaves the previous result in place. Rows go in through the tables, one
+    statement each for the result, its groups and its histograms: ORM objects and
+    their flushes would cost more than storing the JSON.
     """
-    result = Result(
-        subsystem_id=subsystem.id,
-        kind=data.kind,
-        key=data.key,
-        min_time=data.min_time,
-        max_time=data.max_time,
-        options=data.options,
-        quality=data.quality,
-        file_ids={"ids": data.file_ids},
-        created_at=utcnow(),
-    )
-    session.add(result)
-    session.flush()
-    group_ids: dict[str, int] = {}
-    for position, group in enumerate(data.groups):
-        row = HistogramGroup(
-            result_id=result.id,
-            name=group.name,
-            position=position,
-            selector=group.selector,
-            layout=group.layout,
-            columns=group.columns,
+    results = cast(Table, Result.__table__)
+    result_id: int = session.execute(
+        insert(results)
+        .values(
+            subsystem_id=subsystem.id,
+            kind=data.kind,
+            key=data.key,
+            min_time=data.min_time,
+            max_time=data.max_time,
+            options=data.options,
+            quality=data.quality,
+            file_ids={"ids": data.file_ids},
+            created_at=utcnow(),
         )
-        session.add(row)
-        session.flush()
-        group_ids[group.name] = row.id
+        .returning(results.c.id)
+    ).scalar_one()
+    group_ids: dict[str, int] = {}
+    if data.groups:
+        groups = cast(Table, HistogramGroup.__table__)
+        rows_of_groups = [
+            {
+                "result_id": result_id,
+                "name": group.name,
+                "position": position,
+                "selector": group.selector,
+                "layout": group.layout,
+                "columns": group.columns,
+            }
+            for position, group in enumerate(data.groups)
+        ]
+        new_ids = session.execute(
+            insert(groups).returning(groups.c.id, sort_by_parameter_order=True), rows_of_groups
+        ).scalars()
+        group_ids = {group.name: id_ for group, id_ in zip(data.groups, new_ids, strict=True)}
     positions: dict[str | None, int] = {}
     rows = []
     for hist in data.histograms:
@@ -314,7 +325,7 @@ def store_result(session: Session, subsystem: SubsystemRun, data: ResultData) ->
         positions[hist.group] = position + 1
         rows.append(
             {
-                "result_id": result.id,
+                "result_id": result_id,
                 "group_id": group_ids.get(hist.group) if hist.group else None,
                 "position": position,
                 "name": hist.name,
@@ -349,7 +360,7 @@ def store_result(session: Session, subsystem: SubsystemRun, data: ResultData) ->
             session.execute(insert(table), rows)
     if data.kind == "run":
         previous = subsystem.current_result_id
-        subsystem.current_result_id = result.id
+        subsystem.current_result_id = result_id
         subsystem.quality = data.quality
         session.flush()
         if previous is not None:
@@ -358,7 +369,7 @@ def store_result(session: Session, subsystem: SubsystemRun, data: ResultData) ->
             run_number = session.scalar(select(Run.run_number).where(Run.id == subsystem.run_id))
             if run_number is not None:
                 store_trend_values(session, subsystem.name, run_number, data.max_time, data.trends)
-    return result
+    return result_id
 
 
 def _store_checks(session: Session, ids: Sequence[int], histograms: Sequence[HistogramRow]) -> None:

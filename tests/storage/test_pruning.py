@@ -35,9 +35,9 @@ def _result(db: Database, kind: str, age_days: float, key: str = "") -> int:
     with db.session() as session:
         sub = session.scalars(select(SubsystemRun)).one()
         hist = HistogramRow("h", "TH1F", "", None, b"x", 1, "e")
-        result = store_result(session, sub, ResultData(kind, [], [hist], key=key))
-        result.created_at = utcnow() - timedelta(days=age_days)
-        return result.id
+        result_id = store_result(session, sub, ResultData(kind, [], [hist], key=key))
+        session.get_one(Result, result_id).created_at = utcnow() - timedelta(days=age_days)
+        return result_id
 
 
 def _ids(db: Database) -> set[int]:
