@@ -124,7 +124,7 @@ def db_current(app: AppContext) -> None:
 )
 @pass_app
 def db_rebuild(app: AppContext, yes: bool, process: bool) -> None:
-    """Re-derive the whole database from the files on disk (users are kept)."""
+    """Re-derive the whole database from the files on disk and in the archive (users are kept)."""
     from sqlalchemy import delete  # noqa: PLC0415
 
     from overwatch.processing.scan import register_existing  # noqa: PLC0415
@@ -138,7 +138,8 @@ def db_rebuild(app: AppContext, yes: bool, process: bool) -> None:
     settings, db = app.settings, app.database()
     if not yes:
         click.confirm(
-            f"Delete everything derived in {db!r} and rebuild it from {settings.data_dir}?",
+            f"Delete everything derived in {db!r} and rebuild it from {settings.data_dir} "
+            f"and the archive {settings.effective_archive_dir}?",
             abort=True,
         )
     with db.session() as session:
