@@ -403,9 +403,10 @@ def test_idle_processing_on_a_migrated_database_loads_no_web_or_migration_code(
     assert "alembic" not in loaded
     assert "flask" not in loaded
     assert "overwatch.webapp" not in loaded
-    # Nothing to read: neither ROOT I/O nor the job pipeline is needed.
+    # Nothing to read and nothing to schedule: no ROOT I/O, job pipeline or scheduler.
     assert "uproot" not in loaded
     assert "overwatch.processing.worker" not in loaded
+    assert "apscheduler" not in loaded
 
 
 def test_the_help_summaries_are_the_commands_own() -> None:

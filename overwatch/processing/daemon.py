@@ -30,7 +30,6 @@ from types import FrameType
 from typing import TYPE_CHECKING
 from typing import Any
 
-from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import func
 from sqlalchemy import select
 
@@ -525,6 +524,9 @@ def run_daemon(
     stop: threading.Event | None = None,
 ) -> None:
     """Run until SIGTERM/SIGINT (or ``stop`` is set): scheduled tasks plus worker loops."""
+    # Imported here: ``process --once`` schedules nothing.
+    from apscheduler.schedulers.background import BackgroundScheduler  # noqa: PLC0415
+
     stop = stop or threading.Event()
     child_stop = multiprocessing.get_context("spawn").Event()
     started = utcnow()
