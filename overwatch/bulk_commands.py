@@ -13,12 +13,13 @@ import click
 
 from overwatch.context import AppContext
 from overwatch.context import pass_app
-from overwatch.storage.references import parse_runs
 
 __all__ = ["reprocess_command"]
 
 
 def _runs_option(_ctx: click.Context, _param: click.Parameter, text: str | None) -> Any:
+    from overwatch.storage.references import parse_runs  # noqa: PLC0415 - SQLAlchemy on use
+
     try:
         return parse_runs(text)
     except ValueError as exc:

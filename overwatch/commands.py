@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 import click
-from sqlalchemy import delete
 
 from overwatch.context import AppContext
 from overwatch.context import pass_app
@@ -125,7 +124,9 @@ def db_current(app: AppContext) -> None:
 )
 @pass_app
 def db_rebuild(app: AppContext, yes: bool, process: bool) -> None:
-    """Re-derive the whole database from the files on disk (users are kept)."""
+    """Re-derive the whole database from the files on disk and in the archive (users are kept)."""
+    from sqlalchemy import delete  # noqa: PLC0415
+
     from overwatch.processing.scan import register_existing  # noqa: PLC0415
     from overwatch.storage.models import Alarm  # noqa: PLC0415
     from overwatch.storage.models import DaemonHeartbeat  # noqa: PLC0415
@@ -137,7 +138,8 @@ def db_rebuild(app: AppContext, yes: bool, process: bool) -> None:
     settings, db = app.settings, app.database()
     if not yes:
         click.confirm(
-            f"Delete everything derived in {db!r} and rebuild it from {settings.data_dir}?",
+            f"Delete everything derived in {db!r} and rebuild it from {settings.data_dir} "
+            f"and the archive {settings.effective_archive_dir}?",
             abort=True,
         )
     with db.session() as session:

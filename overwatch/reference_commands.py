@@ -35,11 +35,7 @@ def _user() -> str:
 
 
 def reference_group() -> click.Group:
-    from overwatch.storage.references import InvalidReferenceError  # noqa: PLC0415
-    from overwatch.storage.references import clear_reference  # noqa: PLC0415
-    from overwatch.storage.references import list_references  # noqa: PLC0415
-    from overwatch.storage.references import set_reference  # noqa: PLC0415
-
+    # Each command imports the storage layer (SQLAlchemy) itself, so --help stays light.
     @click.group("reference")
     def reference() -> None:
         """Reference runs per subsystem, which reference checks compare with."""
@@ -51,6 +47,9 @@ def reference_group() -> click.Group:
     @pass_app
     def set_(app: AppContext, subsystem: str, run_number: int, runs: str | None) -> None:
         """Mark RUN as the reference of SUBSYSTEM (for the runs A-B with --runs)."""
+        from overwatch.storage.references import InvalidReferenceError  # noqa: PLC0415
+        from overwatch.storage.references import set_reference  # noqa: PLC0415
+
         run_range = _runs_option(runs)
         with app.database().session() as session:
             try:
@@ -65,6 +64,8 @@ def reference_group() -> click.Group:
     @pass_app
     def list_(app: AppContext, subsystem: str | None) -> None:
         """The references (of SUBSYSTEM), the default one of each subsystem first."""
+        from overwatch.storage.references import list_references  # noqa: PLC0415
+
         with app.database().session() as session:
             views = list_references(session, subsystem)
         if not views:
@@ -84,6 +85,8 @@ def reference_group() -> click.Group:
     @pass_app
     def clear(app: AppContext, subsystem: str, runs: str | None, every: bool) -> None:
         """Remove a reference of SUBSYSTEM (the default one, the one for --runs, or --all)."""
+        from overwatch.storage.references import clear_reference  # noqa: PLC0415
+
         if every and runs is not None:
             raise click.UsageError("give --runs or --all, not both")
         run_range = _runs_option(runs)

@@ -201,3 +201,16 @@ def test_an_unwritable_sqlite_path_names_the_database_url(tmp_path: Path) -> Non
         overrides={"data_dir": str(tmp_path), "database_url": "postgresql://db/x"}, environ={}
     )
     settings.check_writable()  # nothing local to check for a server database
+
+
+def test_the_value_converters_live_apart_and_config_stays_the_entry_point() -> None:
+    import overwatch.config  # noqa: PLC0415
+    import overwatch.config_values  # noqa: PLC0415
+
+    # Every row of the table converts with a function of overwatch.config_values ...
+    assert {setting.convert.__module__ for setting in SETTINGS} == {"overwatch.config_values"}
+    # ... and what overwatch.config offered before it still offers.
+    assert overwatch.config.MIN_SECRET_KEY_LENGTH == overwatch.config_values.MIN_SECRET_KEY_LENGTH
+    assert overwatch.config.MAX_SECONDS == overwatch.config_values.MAX_SECONDS
+    settings = load_settings(environ={"OVERWATCH_WATCH_FILES": "off"}, use_default_file=False)
+    assert settings.watch_files is False

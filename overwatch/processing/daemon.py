@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
 from types import FrameType
+from typing import TYPE_CHECKING
 from typing import Any
 
-from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import func
 from sqlalchemy import select
 
@@ -44,8 +44,6 @@ from overwatch.processing.limits import limit_memory
 from overwatch.processing.reload import PluginReloader
 from overwatch.processing.reload import ReloadSignal
 from overwatch.processing.scan import scan
-from overwatch.processing.worker import JobOutcome
-from overwatch.processing.worker import Worker
 from overwatch.storage import Database
 from overwatch.storage.jobs import queue_counts
 from overwatch.storage.jobs import reclaim_expired
@@ -54,6 +52,9 @@ from overwatch.storage.models import DaemonHeartbeat
 from overwatch.storage.models import Job
 from overwatch.storage.models import JobAttempt
 from overwatch.storage.models import utcnow
+
+if TYPE_CHECKING:
+    from overwatch.processing.worker import JobOutcome
 
 __all__ = [
     "PassSummary",
@@ -256,6 +257,10 @@ def _worker_loop(
     work queued by this daemon) or :data:`IDLE_POLL_SECONDS` pass (work queued elsewhere,
     by the web app or another machine). Before each job the loop follows a reload of
     plugins and check settings (``reloads``) with a new worker."""
+    # Imported here: reading ROOT files (uproot) is only needed once there is a job, so
+    # an idle ``process --once`` never loads it.
+    from overwatch.processing.worker import Worker  # noqa: PLC0415
+
     worker = Worker(settings, db)
     while not stop.is_set():
         if parent_pid is not None and not parent_alive(parent_pid):
@@ -519,6 +524,9 @@ def run_daemon(
     stop: threading.Event | None = None,
 ) -> None:
     """Run until SIGTERM/SIGINT (or ``stop`` is set): scheduled tasks plus worker loops."""
+    # Imported here: ``process --once`` schedules nothing.
+    from apscheduler.schedulers.background import BackgroundScheduler  # noqa: PLC0415
+
     stop = stop or threading.Event()
     child_stop = multiprocessing.get_context("spawn").Event()
     started = utcnow()

@@ -194,6 +194,8 @@ class _Filing:
     relative: str
     size: int
     checksum: str
+    #: ``archived`` for a file a rebuild finds in the archive (``relative`` is then under it).
+    state: str = "registered"
 
 
 def _register_in(session: Session, settings: Settings, filing: _Filing) -> bool:
@@ -208,6 +210,7 @@ def _register_in(session: Session, settings: Settings, filing: _Filing) -> bool:
         path=filing.relative,
         size=filing.size,
         checksum=filing.checksum,
+        state=filing.state,
     )
     source = session.get(SubsystemRun, row.subsystem_id) if created else None
     if source is not None:
@@ -398,36 +401,42 @@ def scan(settings: Settings, db: Database, *, complete: Collection[Path] = ()) -
 def register_existing(
     settings: Settings, db: Database, *, only_unknown: bool = False
 ) -> ScanReport:
-    """Register every file already filed under ``Run<N>/<SYS>/`` and queue the work.
+    """Register every file already filed under ``Run<N>/<SYS>/``, in the data directory
+    and in the archive (``archive_dir``, where retention moves old runs), and queue the work.
 
     ``overwatch db rebuild`` calls it on an emptied database. With ``only_unknown``
     (``overwatch db register-files``, after restoring a dump older than the data
     directory) the files the database knows are skipped without being read, and
-    only the ones filed after the dump are registered.
+    only the ones filed after the dump are registered. A file in both places (an
+    archiving cut short after the copy) is registered once, from the data directory.
     """
     report = ScanReport()
-    data_dir = settings.data_dir
-    known: set[str] = set()
+    seen: set[str] = set()
     if only_unknown:
         with db.session() as session:
-            known = set(session.scalars(select(ReceivedFile.path)))
-    for path in sorted(data_dir.glob("Run*/*/*.root")):
-        if not is_candidate(path.name):
-            continue
-        if known and path.relative_to(data_dir).as_posix() in known:
-            continue
-        try:
-            parsed = parse_file_name(path.name, settings.tz)
-        except FileNameError as exc:
-            _reject(settings, db, path, str(exc), report)
-            continue
-        if path.parent != run_directory(data_dir, parsed.run_number, parsed.subsystem):
-            log.warning(
-                "%s is filed under the wrong run or subsystem; registering it where it is", path
-            )
-        relative = path.relative_to(data_dir).as_posix()
-        filing = _Filing(path, parsed, path, relative, path.stat().st_size, file_checksum(path))
-        if _register(settings, db, [filing])[0]:
-            report.registered.append(relative)
+            seen = set(session.scalars(select(ReceivedFile.path)))
+    bases = [(settings.data_dir, "registered"), (settings.effective_archive_dir, "archived")]
+    for base, state in bases:
+        for path in sorted(base.glob("Run*/*/*.root")):
+            if not is_candidate(path.name):
+                continue
+            relative = path.relative_to(base).as_posix()
+            if relative in seen:
+                continue
+            seen.add(relative)
+            try:
+                parsed = parse_file_name(path.name, settings.tz)
+            except FileNameError as exc:
+                _reject(settings, db, path, str(exc), report)
+                continue
+            if path.parent != run_directory(base, parsed.run_number, parsed.subsystem):
+                log.warning(
+                    "%s is filed under the wrong run or subsystem; registering it where it is",
+                    path,
+                )
+            size, checksum = path.stat().st_size, file_checksum(path)
+            filing = _Filing(path, parsed, path, relative, size, checksum, state)
+            if _register(settings, db, [filing])[0]:
+                report.registered.append(relative)
     report.jobs_queued = enqueue_pending(settings, db)
     return report

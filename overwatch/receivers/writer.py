@@ -24,8 +24,6 @@ from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-import uproot
-
 from overwatch.receivers.filenames import build_file_name
 
 __all__ = [
@@ -67,6 +65,9 @@ def write_root_file(path: Path, objects: Mapping[str, object], *, overwrite: boo
     Raises :class:`FileExistsError` if ``path`` exists and ``overwrite`` is false;
     the parent directory must exist.
     """
+    # Imported here: the scanner and the upload endpoint use this module without writing ROOT.
+    import uproot  # noqa: PLC0415
+
     path = Path(path)
     _refuse_existing(path, overwrite=overwrite)
     with _temporary_sibling(path) as temporary:

@@ -74,6 +74,23 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+@contextmanager
+def _quiet_alembic() -> Iterator[None]:
+    """Alembic logs every step at INFO (its plugins, its context, each revision it runs):
+    noise to a shift crew starting a command. Below DEBUG it keeps to warnings, and
+    :meth:`Database.upgrade` says in one line of its own what changed."""
+    alembic_log = logging.getLogger("alembic")
+    if log.isEnabledFor(logging.DEBUG) or alembic_log.level > logging.INFO:
+        yield
+        return
+    previous = alembic_log.level
+    alembic_log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        alembic_log.setLevel(previous)
+
+
 class Database:
     """One database: engine, sessions and migrations."""
 
@@ -141,16 +158,21 @@ class Database:
         return str(rows[0][0]) if rows else None
 
     def head_revision(self) -> str | None:
-        from alembic.script import ScriptDirectory  # noqa: PLC0415 - migrations only
+        with _quiet_alembic():
+            from alembic.script import ScriptDirectory  # noqa: PLC0415 - migrations only
 
-        return ScriptDirectory.from_config(self.alembic_config()).get_current_head()
+            return ScriptDirectory.from_config(self.alembic_config()).get_current_head()
 
     def upgrade(self, revision: str = "head") -> None:
-        """Migrate the schema (``overwatch db upgrade``)."""
-        from alembic import command  # noqa: PLC0415 - migrations only
+        """Migrate the schema (``overwatch db upgrade``); one INFO line says so if it changed."""
+        before = self.current_revision()
+        with _quiet_alembic():
+            from alembic import command  # noqa: PLC0415 - migrations only
 
-        log.info("migrating %r to %s", self, revision)
-        command.upgrade(self.alembic_config(), revision)
+            command.upgrade(self.alembic_config(), revision)
+        after = self.current_revision()
+        if after != before:
+            log.info("database schema migrated: %s -> %s", before or "empty", after)
 
     def ensure_schema(self) -> None:
         """Migrate an empty or older database; refuse one newer than this code."""
@@ -160,9 +182,10 @@ class Database:
             raise DatabaseError(f"cannot reach {self!r}: {exc}") from exc
         if current == SCHEMA_HEAD:
             return
-        from alembic.script import ScriptDirectory  # noqa: PLC0415 - migrations only
+        with _quiet_alembic():
+            from alembic.script import ScriptDirectory  # noqa: PLC0415 - migrations only
 
-        script = ScriptDirectory.from_config(self.alembic_config())
+            script = ScriptDirectory.from_config(self.alembic_config())
         if current is not None and script.get_revision(current) is None:
             raise DatabaseError(
                 f"{self!r} is at schema revision {current}, unknown to this Overwatch version"

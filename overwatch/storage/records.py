@@ -87,8 +87,11 @@ def register_file(
     path: str,
     size: int,
     checksum: str,
+    state: str = "registered",
 ) -> tuple[ReceivedFile, bool]:
-    """Register one received file with its run and subsystem; ``(row, created)``."""
+    """Register one received file with its run and subsystem; ``(row, created)``.
+
+    ``state`` is ``archived`` for a file found in the archive by a rebuild."""
     existing = session.scalars(select(ReceivedFile).where(ReceivedFile.path == path)).one_or_none()
     if existing is not None:
         return existing, False
@@ -129,7 +132,7 @@ def register_file(
         timestamp=timestamp,
         size=size,
         checksum=checksum,
-        state="registered",
+        state=state,
         received_at=utcnow(),
     )
     session.add(row)

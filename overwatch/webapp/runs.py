@@ -344,7 +344,34 @@ def named_root_file(run_number: int, subsystem: str, file_id: int, file_name: st
     return _serve_file(subsystem_or_404(run_number, subsystem), file_id, file_name)
 
 
-def _serve_file(sub: SubsystemSummary, file_id: int | None, file_name: str | None) -> Response:
+@bp.get("/runs/<int:run_number>/<subsystem>/file/object")
+def root_file_object(run_number: int, subsystem: str) -> Response:
+    """One object (``?name=dir/hist``) of a received file (``?file=ID``) as processing
+    stores it for drawing: the file view asks for it when JSROOT read a function without
+    saved points, which it could only draw by compiling the formula (refused by the CSP)."""
+    # Imported here: only this view reads ROOT files (uproot) in a web worker.
+    from overwatch.processing.drawing import NotDrawableError  # noqa: PLC0415
+    from overwatch.processing.drawing import drawing_json  # noqa: PLC0415
+    from overwatch.processing.reader import CorruptFileError  # noqa: PLC0415
+
+    path, file_name = _file_on_disk(subsystem_or_404(run_number, subsystem), int_arg("file"))
+    name = request.args.get("name", "")
+    max_bins = get_settings().max_histogram_bins or None
+    try:
+        data = drawing_json(path, name, max_bins=max_bins)
+    except NotDrawableError as exc:
+        abort(404, f"{file_name}: {exc.reason}")
+    except CorruptFileError as exc:
+        abort(404, f"{file_name} cannot be read: {exc.reason}")
+    response = Response(data, mimetype="application/json")
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+def _file_on_disk(
+    sub: SubsystemSummary, file_id: int | None, file_name: str | None = None
+) -> tuple[Path, str]:
+    """The path and name of a subsystem's received file that is still on disk, else 404."""
     with read_session() as session:
         found = raw_file(session, sub.id, file_id)
     if found is None or (file_name is not None and found[2] != file_name):
@@ -359,7 +386,11 @@ def _serve_file(sub: SubsystemSummary, file_id: int | None, file_name: str | Non
     )
     if found[3] == "pruned" or not inside or not path.is_file():
         abort(404, f"{found[2]} is no longer on disk (removed by the retention policy)")
-    return _send_root_file(path, found[2])
+    return path, found[2]
+
+
+def _serve_file(sub: SubsystemSummary, file_id: int | None, file_name: str | None) -> Response:
+    return _send_root_file(*_file_on_disk(sub, file_id, file_name))
 
 
 def _send_root_file(path: Path, name: str) -> Response:

@@ -183,6 +183,35 @@ def test_old_runs_are_archived_and_stay_readable(
     assert _current_bins(db, "time_slice") == [2.0] * 10
 
 
+def test_rebuild_registers_the_archived_runs_from_the_archive(
+    make_settings, db: Database, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    archive = tmp_path / "archive"
+    settings: Settings = make_settings(archive_after_days=30, archive_dir=str(archive))
+    names = [_drop(settings, minute, value).name for minute, value in ((0, 1), (5, 3))]
+    _process(settings, db)
+    before = _current_bins(db)
+    assert prune(settings, db).files_archived == 2
+    # An archiving cut short after the copy: the first file is in both places.
+    copied = settings.data_dir / f"Run{RUN}" / "EMC" / names[0]
+    copied.parent.mkdir(parents=True)
+    copied.write_bytes((archive / f"Run{RUN}" / "EMC" / names[0]).read_bytes())
+    env = {
+        "OVERWATCH_DATA_DIR": str(settings.data_dir),
+        "OVERWATCH_DATABASE_URL": settings.effective_database_url,
+        "OVERWATCH_ARCHIVE_DIR": str(archive),
+    }
+
+    result = CliRunner().invoke(cli, ["db", "rebuild", "--yes", "--no-process"], env=env)
+
+    assert result.exit_code == 0, result.output
+    assert "rebuild: 2 file(s) registered, 1 job(s) queued" in result.output
+    assert _files(db) == [(names[0], "kept"), (names[1], "archived")]
+    outcomes = Worker(settings, db).run_until_idle()
+    assert [outcome.state for outcome in outcomes] == ["done"], outcomes
+    assert _current_bins(db) == before
+
+
 def test_an_archive_cut_short_is_finished_by_the_next_pass(
     make_settings, db: Database, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]

@@ -252,6 +252,49 @@ def test_file_view_never_runs_script_from_object_names(
     assert problems == []
 
 
+def test_file_view_draws_a_function_without_saved_points_under_the_csp(
+    browser: Any, live_server: str, settings: Settings, db: Database
+) -> None:
+    """The file's stand-alone TF1 has no saved points: JSROOT reading it from the file
+    would compile its formula, which the CSP refuses; the view draws the server's copy."""
+    from tests.webapp.test_runs import _fidelity_run  # noqa: PLC0415
+
+    _fidelity_run(settings, db, 704)
+    with db.session() as session:
+        create_user(session, "expert", "expert-password", "expert")
+    page, problems = _logged_in_page(browser, live_server, "expert", "expert-password")
+    page.goto(f"{live_server}/runs/704/EMC/file")
+    page.wait_for_selector("#rootfile[data-opened=yes]", timeout=30_000)
+    tree = page.locator("#rootfile-tree")
+    tree.get_by_text("func;1", exact=True).dblclick()
+    page.wait_for_selector("#rootfile-draw svg path", timeout=30_000)
+    curve = page.evaluate(
+        """() => {
+             const pad = JSROOT.getElementCanvPainter(document.getElementById('rootfile-draw'));
+             const curves = [];
+             if (pad) pad.forEachPainterInPad(p => {
+               if (p.isTF1?.()) {
+                 const h = p.getHisto();
+                 curves.push({bins: h.fXaxis.fNbins, max: Math.max(...Array.from(h.fArray))});
+               }
+             });
+             return curves;
+           }"""
+    )
+    assert len(curve) == 1, curve
+    assert curve[0]["bins"] == 100
+    assert abs(curve[0]["max"] - 6) < 0.1  # [0]*x*x+[1] with p0=1, p1=2 on [0, 2]
+    # A histogram whose fit ROOT saved with points is drawn from the file itself.
+    tree.get_by_text("fitted;1", exact=True).dblclick()
+    page.wait_for_function(
+        "() => JSROOT.getElementCanvPainter(document.getElementById('rootfile-draw'))"
+        "?.getMainPainter()?.getObject()?.fName === 'fitted'",
+        timeout=30_000,
+    )
+    assert page.locator("#rootfile-note").is_hidden()
+    assert problems == []
+
+
 def test_csp_stops_script_that_slips_into_a_page(
     browser: Any, live_server: str, db: Database
 ) -> None:

@@ -195,6 +195,65 @@ def test_root_file_view_and_raw_file_with_range_requests(
         assert part.headers["Content-Range"] == "bytes 0-4/69"
 
 
+def _fidelity_run(settings: Settings, db: Database, run_number: int) -> None:
+    """ROOT's own file of every drawable class (tests/processing/data) received for ``run_number``."""
+    import shutil  # noqa: PLC0415
+    from datetime import UTC  # noqa: PLC0415
+    from datetime import datetime  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    from overwatch.processing.scan import scan  # noqa: PLC0415
+    from overwatch.receivers.filenames import build_file_name  # noqa: PLC0415
+
+    fidelity = Path(__file__).parents[1] / "processing" / "data" / "fidelity.root"
+    when = datetime(2018, 10, 22, 7, 30, tzinfo=UTC)
+    name = build_file_name("EMC", run_number, "C", when, settings.tz)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(fidelity, settings.data_dir / name)
+    scan(settings, db)
+
+
+def test_file_view_draws_objects_as_processing_stores_them_with_saved_points(
+    client_as: Client, db: Database, settings: Settings
+) -> None:
+    import gzip  # noqa: PLC0415
+    import json  # noqa: PLC0415
+
+    from overwatch.processing.worker import Worker  # noqa: PLC0415
+    from overwatch.storage.models import HistogramRecord  # noqa: PLC0415
+
+    _fidelity_run(settings, db, 703)
+    [outcome] = Worker(settings, db).run_until_idle()
+    assert outcome.state == "done", outcome.error
+    client = client_as("viewer")
+    assert 'data-objects="/runs/703/EMC/file/object?file=' in client.get("/runs/703/EMC/file").text
+
+    # A stand-alone TF1 the file saved without points: the server's copy has them, and
+    # is byte for byte what processing stored for the run page.
+    response = client.get("/runs/703/EMC/file/object?name=func")
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    function = json.loads(response.data)
+    assert function["_typename"] == "TF1"
+    assert len(function["fSave"]) == function["fNpx"] + 3
+    assert max(function["fSave"][:-2]) == 6.0  # [0]*x*x+[1] with p0=1, p1=2 at x=2
+    with db.session() as session:
+        stored = dict(
+            session.execute(
+                select(HistogramRecord.name, HistogramRecord.json_gz).where(
+                    HistogramRecord.name.in_(["func", "fitted"])
+                )
+            ).all()
+        )
+    assert response.data == gzip.decompress(stored["func"])
+    fitted = client.get("/runs/703/EMC/file/object?name=fitted")
+    assert fitted.data == gzip.decompress(stored["fitted"])
+
+    assert client.get("/runs/703/EMC/file/object?name=nothing").status_code == 404
+    assert client.get("/runs/703/EMC/file/object").status_code == 404
+    assert client.get("/runs/703/EMC/file/object?name=func&file=999999").status_code == 404
+
+
 def test_named_raw_file_must_match_the_database(
     client_as: Client, db: Database, settings: Settings
 ) -> None:

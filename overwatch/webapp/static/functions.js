@@ -75,11 +75,26 @@
     return { drawable: true, undrawn };
   }
 
+  // The names of the functions in `obj` (itself included) that have no saved points,
+  // without changing anything: the file view then asks the server for the object as
+  // processing stores it, with points computed where the formula allows.
+  function missing(obj) {
+    const names = [];
+    const seen = new Set();
+    (function visit(value) {
+      if (value === null || typeof value !== "object" || ArrayBuffer.isView(value) || seen.has(value)) return;
+      seen.add(value);
+      if (isFunction(value) && !hasPoints(value)) names.push(value.fName || value._typename);
+      for (const key of Object.keys(value)) visit(value[key]);
+    })(obj);
+    return names;
+  }
+
   function describe(names) {
     const list = names.map((name) => "“" + name + "”").join(", ");
     return "Not drawn: function " + list + " (no saved points in the file, and a formula that is " +
       "only evaluated by running code, which this page does not allow).";
   }
 
-  window.OverwatchFunctions = { prepare, describe };
+  window.OverwatchFunctions = { prepare, missing, describe };
 })();
