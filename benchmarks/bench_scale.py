@@ -77,6 +77,7 @@ from overwatch.storage.records import ResultData
 from overwatch.storage.records import register_file
 from overwatch.storage.records import store_result
 from overwatch.storage.users import create_user
+from tests.servers import WebServer
 
 FIRST = 500_000
 START = datetime(2019, 1, 1, tzinfo=UTC)
@@ -368,14 +369,6 @@ def report_size(url: str, runs: int, payloads: dict[str, ResultData]) -> None:
 # -- pages -----------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    import socket  # noqa: PLC0415
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _env(url: str, data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OVERWATCH_")}
     env.update(
@@ -411,14 +404,9 @@ def bench_pages(url: str, runs: int, workdir: Path, samples: int) -> None:
     """Run list and run page p50/p95 over HTTP, and the server's CPU time per request."""
     import requests  # noqa: PLC0415
 
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "overwatch", "web", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
-        env=_env(url, workdir / "web-data"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+    server = WebServer(_settings(workdir / "web-data", url), workdir, workers=2).start()
+    assert server.process is not None
+    base = server.url
     lists = ["/runs", "/runs?after=0"] + (["/runs?page=2"] if runs > 100 else [])
     pages: dict[str, Any] = {
         "run list": lambda number: random.choice([*lists, f"/runs?before={number}"]),
@@ -427,12 +415,6 @@ def bench_pages(url: str, runs: int, workdir: Path, samples: int) -> None:
     timings: dict[str, list[float]] = {}
     cpu: dict[str, float] = {}
     try:
-        for _ in range(300):
-            try:
-                requests.get(f"{base}/healthz", timeout=10)
-                break
-            except (requests.ConnectionError, requests.Timeout):
-                time.sleep(0.1)
         session = requests.Session()
         page = session.get(f"{base}/login").text
         token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
@@ -447,18 +429,17 @@ def bench_pages(url: str, runs: int, workdir: Path, samples: int) -> None:
             for warm in range(10):  # both workers, their connections and template caches
                 session.get(base + make(FIRST + warm))
             values = []
-            before = _tree_cpu(server.pid)
+            before = _tree_cpu(server.process.pid)
             for _ in range(samples):
                 path = make(FIRST + random.randrange(runs))
                 start = time.perf_counter()
                 response = session.get(base + path, headers={"Accept-Encoding": "gzip"})
                 values.append((time.perf_counter() - start) * 1000)
                 assert response.status_code == 200, (path, response.status_code)
-            cpu[label] = (_tree_cpu(server.pid) - before) / samples * 1000
+            cpu[label] = (_tree_cpu(server.process.pid) - before) / samples * 1000
             timings[label] = values
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=60)
+        server.stop()
     print(
         f"\n### Pages over HTTP (gunicorn, 2 workers), {runs:,} runs, {samples} samples each"
         f" (load average {os.getloadavg()[0]:.1f})\n"

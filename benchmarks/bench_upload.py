@@ -161,7 +161,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--database-url", help="PostgreSQL URL (default: a SQLite file)")
     args = parser.parse_args()
-    from tests.receivers.dqmserver import free_port  # noqa: PLC0415
+    from tests.servers import free_port  # noqa: PLC0415
 
     load = " ".join(f"{value:.1f}" for value in os.getloadavg())
 
