@@ -38,9 +38,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC
 from datetime import datetime
@@ -50,12 +47,12 @@ from typing import Any
 from typing import cast
 
 from sqlalchemy import Table
-from sqlalchemy import create_engine
 from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from overwatch.config import Settings
 from overwatch.config import load_settings
@@ -77,6 +74,7 @@ from overwatch.storage.records import ResultData
 from overwatch.storage.records import register_file
 from overwatch.storage.records import store_result
 from overwatch.storage.users import create_user
+from tests.databases import private_schema
 from tests.servers import WebServer
 
 FIRST = 500_000
@@ -94,26 +92,6 @@ def _settings(data_dir: Path, url: str, **extra: Any) -> Settings:
         **extra,
     }
     return load_settings(environ={}, overrides=overrides, use_default_file=False)
-
-
-@contextmanager
-def private_schema(base: str) -> Iterator[str]:
-    """A fresh schema on ``base``; yields a URL whose search_path is that schema."""
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(make_url(base).set(drivername="postgresql+psycopg"))
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = (
-        make_url(base)
-        .set(drivername="postgresql+psycopg")
-        .update_query_dict({"options": f"-csearch_path={schema}"})
-    )
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 # -- real payloads ---------------------------------------------------------------
@@ -469,7 +447,7 @@ def bench_daemons(base: str, workdir: Path, process_runs: int, counts: list[int]
     print("| daemons | jobs (+ extra) | seconds | jobs/s | histograms/s | workers seen |")
     print("|---|---|---|---|---|---|")
     for count in counts:
-        with private_schema(base) as url:
+        with private_schema(base, "bench") as url:
             data = workdir / f"daemon-data-{count}"
             shutil.copytree(template, data)
             settings = _settings(data, url)
@@ -573,7 +551,7 @@ def main() -> None:
             payloads = {
                 name: widen(data, args.histograms) for name, data in real_results(workdir).items()
             }
-            with private_schema(args.database_url) as url:
+            with private_schema(args.database_url, "bench") as url:
                 template = min(args.template_runs, args.runs)
                 seconds = populate(url, payloads, template)
                 print(

@@ -28,18 +28,12 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import requests
 from flask import Flask
 from flask import request
-from sqlalchemy import create_engine
-from sqlalchemy import make_url
-from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -47,6 +41,7 @@ from overwatch.config import load_settings
 from overwatch.receivers.writer import write_bytes_atomically
 from overwatch.storage import Database
 from overwatch.storage.agents import create_agent
+from tests.databases import private_database
 from tests.receivers.dqmserver import DqmServer
 from tests.receivers.dqmserver import agent_headers
 from tests.receivers.dqmserver import megabyte_file
@@ -133,27 +128,6 @@ def measure(url: str, payloads: list[bytes], headers: list[dict[str, str]], clie
     return time.perf_counter() - started
 
 
-@contextmanager
-def private_database(url: str | None, root: Path) -> Iterator[str]:
-    """A fresh SQLite file, or a private schema on the PostgreSQL server at ``url``."""
-    if url is None:
-        yield f"sqlite:///{root / 'overwatch.db'}"
-        return
-    base = make_url(url).set(drivername="postgresql+psycopg")
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-            hide_password=False
-        )
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--uploads", type=int, default=200)
@@ -167,7 +141,7 @@ def main() -> None:
 
     with (
         tempfile.TemporaryDirectory() as tmp,
-        private_database(args.database_url, Path(tmp)) as database_url,
+        private_database(args.database_url, Path(tmp), "bench") as database_url,
     ):
         root = Path(tmp)
         (root / "data").mkdir()

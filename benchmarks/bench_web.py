@@ -51,6 +51,8 @@ from overwatch.storage.users import create_user
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.webapp.browser import launch_chromium  # noqa: E402
+from tests.webapp.browser import log_in  # noqa: E402
 from tests.webapp.histjson import th1  # noqa: E402
 from tests.webapp.histjson import th2  # noqa: E402
 
@@ -446,22 +448,9 @@ def bench_draw(database_url: str | None, histograms: int = 50, repeats: int = 5)
         times = []
         try:
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(
-                    executable_path="/usr/bin/chromium",
-                    args=[
-                        "--no-sandbox",
-                        "--disable-gpu",
-                        "--disable-background-networking",
-                        "--disable-component-update",
-                        "--no-first-run",
-                    ],
-                )
+                browser = launch_chromium(playwright)
                 page = browser.new_page(viewport={"width": 1600, "height": 1000})
-                page.goto(f"{base}/login")
-                page.fill("#name", "bench")
-                page.fill("#password", PASSWORD)
-                page.click("button[type=submit]")
-                page.wait_for_url(f"{base}/runs")
+                log_in(page, base, "bench", PASSWORD)
                 for index in range(repeats):
                     start = time.perf_counter()
                     page.goto(f"{base}/runs/100001/EMC?n={index}")
