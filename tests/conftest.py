@@ -92,6 +92,27 @@ def db(settings: Settings) -> Iterator[Database]:
         database.dispose()
 
 
+@pytest.fixture
+def close_cli_databases(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each command run in this process (:func:`tests.clisupport.run_cli`) opens its own
+    database engine; close them all, so no connection outlives the test."""
+    from overwatch.cli import AppContext  # noqa: PLC0415
+
+    opened: list[Database] = []
+    original = AppContext.database
+
+    def tracked(self: AppContext, *, migrate: bool = True) -> Database:
+        database = original(self, migrate=migrate)
+        if database not in opened:
+            opened.append(database)
+        return database
+
+    monkeypatch.setattr(AppContext, "database", tracked)
+    yield
+    for database in opened:
+        database.dispose()
+
+
 @pytest.fixture(autouse=True)
 def _restore_address_space_limit() -> Iterator[None]:
     """``overwatch process`` caps its own address space (worker_memory_limit_mb); when a
