@@ -54,6 +54,7 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.cputime import tree_cpu_seconds
 from overwatch.config import Settings
 from overwatch.config import load_settings
 from overwatch.storage import Database
@@ -364,20 +365,6 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(int(len(ordered) * fraction), len(ordered) - 1)]
 
 
-def _tree_cpu(pid: int) -> float:
-    """User + system CPU seconds of a process and its children (the gunicorn workers)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    pids = [pid]
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        pids += [int(child) for child in children.read_text().split()]
-    for one in pids:
-        fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
-
-
 def bench_pages(url: str, runs: int, workdir: Path, samples: int) -> None:
     """Run list and run page p50/p95 over HTTP, and the server's CPU time per request."""
     import requests  # noqa: PLC0415
@@ -407,14 +394,14 @@ def bench_pages(url: str, runs: int, workdir: Path, samples: int) -> None:
             for warm in range(10):  # both workers, their connections and template caches
                 session.get(base + make(FIRST + warm))
             values = []
-            before = _tree_cpu(server.process.pid)
+            before = tree_cpu_seconds(server.process.pid)
             for _ in range(samples):
                 path = make(FIRST + random.randrange(runs))
                 start = time.perf_counter()
                 response = session.get(base + path, headers={"Accept-Encoding": "gzip"})
                 values.append((time.perf_counter() - start) * 1000)
                 assert response.status_code == 200, (path, response.status_code)
-            cpu[label] = (_tree_cpu(server.process.pid) - before) / samples * 1000
+            cpu[label] = (tree_cpu_seconds(server.process.pid) - before) / samples * 1000
             timings[label] = values
     finally:
         server.stop()

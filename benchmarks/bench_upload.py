@@ -37,6 +37,7 @@ from flask import request
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.cputime import tree_cpu_seconds
 from overwatch.config import load_settings
 from overwatch.receivers.writer import write_bytes_atomically
 from overwatch.storage import Database
@@ -89,29 +90,6 @@ def serve_bare(directory: Path, port: int) -> object:
         except requests.ConnectionError:
             time.sleep(0.05)
     return process
-
-
-def tree_cpu_seconds(root_pid: int) -> float:
-    """User + system CPU seconds of a process and all its descendants (Linux /proc)."""
-    parents: dict[int, int] = {}
-    times: dict[int, float] = {}
-    ticks = os.sysconf("SC_CLK_TCK")
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # exited meanwhile
-        parents[int(entry.name)] = int(fields[1])
-        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
-    tree, frontier = {root_pid}, [root_pid]
-    while frontier:
-        pid = frontier.pop()
-        children = [child for child, parent in parents.items() if parent == pid]
-        tree.update(children)
-        frontier.extend(children)
-    return sum(times.get(pid, 0.0) for pid in tree)
 
 
 def measure(url: str, payloads: list[bytes], headers: list[dict[str, str]], clients: int) -> float:
