@@ -96,7 +96,7 @@ def db(settings: Settings) -> Iterator[Database]:
 def close_cli_databases(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Each command run in this process (:func:`tests.clisupport.run_cli`) opens its own
     database engine; close them all, so no connection outlives the test."""
-    from overwatch.cli import AppContext  # noqa: PLC0415
+    from overwatch.context import AppContext  # noqa: PLC0415
 
     opened: list[Database] = []
     original = AppContext.database
