@@ -39,11 +39,9 @@ import cProfile
 import pstats
 import re
 import resource
+import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC
 from datetime import datetime
@@ -52,10 +50,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import create_engine
-from sqlalchemy import make_url
 from sqlalchemy import select
-from sqlalchemy import text
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from overwatch.config import Settings
 from overwatch.config import load_settings
@@ -72,6 +69,7 @@ from overwatch.storage.models import Result
 from overwatch.storage.models import Run
 from overwatch.storage.models import SubsystemRun
 from overwatch.storage.references import set_reference
+from tests.databases import private_database
 
 CONFIG_EXAMPLE = Path(__file__).resolve().parent.parent / "config.yaml"
 REFERENCE_RUN = FIRST_RUN
@@ -108,27 +106,6 @@ def check_config(name: str) -> CheckConfig:
     if name == "pull-all":
         raw["*"] = [*raw.get("*", []), PULL_EVERYWHERE]
     return load_check_config(raw)
-
-
-@contextmanager
-def private_database(url: str | None, root: Path) -> Iterator[str]:
-    """A fresh SQLite file, or a private schema on the PostgreSQL server at ``url``."""
-    if url is None:
-        yield f"sqlite:///{root / 'overwatch.db'}"
-        return
-    base = make_url(url).set(drivername="postgresql+psycopg")
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-            hide_password=False
-        )
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def settings_for(root: Path, database_url: str, workers: int, checks: CheckConfig) -> Settings:
@@ -190,7 +167,10 @@ def measure(
     name: str, workers: int, minutes: int, database_url: str | None, profiler: Any = None
 ) -> tuple[int, int, float, float]:
     """Histograms, pull maps, wall and CPU seconds for one configuration, from an empty database."""
-    with tempfile.TemporaryDirectory() as tmp, private_database(database_url, Path(tmp)) as url:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        private_database(database_url, Path(tmp), "bench") as url,
+    ):
         settings = settings_for(Path(tmp), url, workers, check_config(name))
         settings.data_dir.mkdir(parents=True)
         db = Database(settings.effective_database_url)

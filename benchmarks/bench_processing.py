@@ -16,9 +16,7 @@ run (in a subprocess, so memory is measured apart) and prints the ratio.
 from __future__ import annotations
 
 import argparse
-import json
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.rootjson import root_available
+from benchmarks.rootjson import root_json
 from overwatch.config import Settings
 from overwatch.config import load_settings
 from overwatch.demo import generate_demo_data
@@ -36,31 +38,6 @@ from overwatch.processing.daemon import process_pending
 from overwatch.processing.scan import scan
 from overwatch.receivers.writer import write_receiver_file
 from overwatch.storage import Database
-
-ROOT_SCRIPT = r"""
-import json, resource, sys, time
-import ROOT
-ROOT.gROOT.SetBatch(True)
-ROOT.TH1.AddDirectory(False)
-path = sys.argv[1]
-def walk(directory, out):
-    for key in directory.GetListOfKeys():
-        obj = key.ReadObj()
-        if obj.InheritsFrom("TDirectory"):
-            walk(obj, out)
-        else:
-            out.append(obj)
-start = time.perf_counter()
-f = ROOT.TFile.Open(path)
-objects = []
-walk(f, objects)
-total = 0
-for obj in objects:
-    total += len(ROOT.TBufferJSON.ToJSON(obj).Data())
-elapsed = time.perf_counter() - start
-print(json.dumps({"count": len(objects), "seconds": elapsed, "bytes": total,
-                  "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-"""
 
 
 def write_flat_file(data_dir: Path, settings: Settings) -> Path:
@@ -97,17 +74,6 @@ def run_pipeline(settings: Settings, workers: int) -> tuple[int, float]:
     if summary.failed:
         raise SystemExit(f"benchmark jobs failed: {summary.failures}")
     return summary.histograms, elapsed
-
-
-def measure_root(path: Path) -> dict[str, float] | None:
-    try:
-        import ROOT  # noqa: F401, PLC0415
-    except ImportError:
-        return None
-    output = subprocess.run(
-        [sys.executable, "-c", ROOT_SCRIPT, str(path)], check=True, capture_output=True, text=True
-    ).stdout
-    return dict(json.loads(output.strip().splitlines()[-1]))
 
 
 def peak_mb() -> tuple[float, float]:
@@ -169,9 +135,8 @@ def main() -> None:
         reference = settings_for(Path(tmp) / "ref")
         reference.data_dir.mkdir(parents=True)
         flat_file = write_flat_file(reference.data_dir, reference)
-        runs = [measure_root(flat_file) for _ in range(args.repeat)]
-        measured = [run for run in runs if run is not None]
-        if measured:
+        if root_available():
+            measured = [root_json([flat_file]) for _ in range(args.repeat)]
             rates = [run["count"] / run["seconds"] for run in measured]
             root_rate = max(rates)
             print(

@@ -31,16 +31,14 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from datetime import UTC
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.databases import private_schema  # noqa: E402
 
 
 def _env(workdir: Path, url: str) -> dict[str, str]:
@@ -101,26 +99,12 @@ def generate(workdir: Path, runs: int, minutes: int) -> None:
 
 
 def rebuild_postgresql(workdir: Path, base: str, twice: bool) -> None:
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(make_url(base).set(drivername="postgresql+psycopg"))
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = (
-        make_url(base)
-        .set(drivername="postgresql+psycopg")
-        .update_query_dict({"options": f"-csearch_path={schema}"})
-        .render_as_string(hide_password=False)
-    )
-    try:
+    with private_schema(base, "bench") as url:
         env = _env(workdir, url)
         _run("PostgreSQL, empty schema: migrate", ["db", "upgrade"], env)
         _run("PostgreSQL", ["db", "rebuild", "--yes"], env)
         if twice:
             _run("PostgreSQL, again on the rebuilt database", ["db", "rebuild", "--yes"], env)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def main() -> None:

@@ -38,9 +38,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC
 from datetime import datetime
@@ -50,13 +47,14 @@ from typing import Any
 from typing import cast
 
 from sqlalchemy import Table
-from sqlalchemy import create_engine
 from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.cputime import tree_cpu_seconds
 from overwatch.config import Settings
 from overwatch.config import load_settings
 from overwatch.storage import Database
@@ -77,6 +75,8 @@ from overwatch.storage.records import ResultData
 from overwatch.storage.records import register_file
 from overwatch.storage.records import store_result
 from overwatch.storage.users import create_user
+from tests.databases import private_schema
+from tests.servers import WebServer
 
 FIRST = 500_000
 START = datetime(2019, 1, 1, tzinfo=UTC)
@@ -93,26 +93,6 @@ def _settings(data_dir: Path, url: str, **extra: Any) -> Settings:
         **extra,
     }
     return load_settings(environ={}, overrides=overrides, use_default_file=False)
-
-
-@contextmanager
-def private_schema(base: str) -> Iterator[str]:
-    """A fresh schema on ``base``; yields a URL whose search_path is that schema."""
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(make_url(base).set(drivername="postgresql+psycopg"))
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = (
-        make_url(base)
-        .set(drivername="postgresql+psycopg")
-        .update_query_dict({"options": f"-csearch_path={schema}"})
-    )
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 # -- real payloads ---------------------------------------------------------------
@@ -368,14 +348,6 @@ def report_size(url: str, runs: int, payloads: dict[str, ResultData]) -> None:
 # -- pages -----------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    import socket  # noqa: PLC0415
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _env(url: str, data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OVERWATCH_")}
     env.update(
@@ -393,32 +365,13 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(int(len(ordered) * fraction), len(ordered) - 1)]
 
 
-def _tree_cpu(pid: int) -> float:
-    """User + system CPU seconds of a process and its children (the gunicorn workers)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    pids = [pid]
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        pids += [int(child) for child in children.read_text().split()]
-    for one in pids:
-        fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
-
-
 def bench_pages(url: str, runs: int, workdir: Path, samples: int) -> None:
     """Run list and run page p50/p95 over HTTP, and the server's CPU time per request."""
     import requests  # noqa: PLC0415
 
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "overwatch", "web", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
-        env=_env(url, workdir / "web-data"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+    server = WebServer(_settings(workdir / "web-data", url), workdir, workers=2).start()
+    assert server.process is not None
+    base = server.url
     lists = ["/runs", "/runs?after=0"] + (["/runs?page=2"] if runs > 100 else [])
     pages: dict[str, Any] = {
         "run list": lambda number: random.choice([*lists, f"/runs?before={number}"]),
@@ -427,12 +380,6 @@ def bench_pages(url: str, runs: int, workdir: Path, samples: int) -> None:
     timings: dict[str, list[float]] = {}
     cpu: dict[str, float] = {}
     try:
-        for _ in range(300):
-            try:
-                requests.get(f"{base}/healthz", timeout=10)
-                break
-            except (requests.ConnectionError, requests.Timeout):
-                time.sleep(0.1)
         session = requests.Session()
         page = session.get(f"{base}/login").text
         token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
@@ -447,18 +394,17 @@ def bench_pages(url: str, runs: int, workdir: Path, samples: int) -> None:
             for warm in range(10):  # both workers, their connections and template caches
                 session.get(base + make(FIRST + warm))
             values = []
-            before = _tree_cpu(server.pid)
+            before = tree_cpu_seconds(server.process.pid)
             for _ in range(samples):
                 path = make(FIRST + random.randrange(runs))
                 start = time.perf_counter()
                 response = session.get(base + path, headers={"Accept-Encoding": "gzip"})
                 values.append((time.perf_counter() - start) * 1000)
                 assert response.status_code == 200, (path, response.status_code)
-            cpu[label] = (_tree_cpu(server.pid) - before) / samples * 1000
+            cpu[label] = (tree_cpu_seconds(server.process.pid) - before) / samples * 1000
             timings[label] = values
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=60)
+        server.stop()
     print(
         f"\n### Pages over HTTP (gunicorn, 2 workers), {runs:,} runs, {samples} samples each"
         f" (load average {os.getloadavg()[0]:.1f})\n"
@@ -488,7 +434,7 @@ def bench_daemons(base: str, workdir: Path, process_runs: int, counts: list[int]
     print("| daemons | jobs (+ extra) | seconds | jobs/s | histograms/s | workers seen |")
     print("|---|---|---|---|---|---|")
     for count in counts:
-        with private_schema(base) as url:
+        with private_schema(base, "bench") as url:
             data = workdir / f"daemon-data-{count}"
             shutil.copytree(template, data)
             settings = _settings(data, url)
@@ -599,7 +545,7 @@ def main() -> None:
             payloads = {
                 name: widen(data, args.histograms) for name, data in real_results(workdir).items()
             }
-            with private_schema(args.database_url) as url:
+            with private_schema(args.database_url, "bench") as url:
                 template = min(args.template_runs, args.runs)
                 seconds = populate(url, payloads, template)
                 print(

@@ -28,25 +28,21 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import requests
 from flask import Flask
 from flask import request
-from sqlalchemy import create_engine
-from sqlalchemy import make_url
-from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.cputime import tree_cpu_seconds
 from overwatch.config import load_settings
 from overwatch.receivers.writer import write_bytes_atomically
 from overwatch.storage import Database
 from overwatch.storage.agents import create_agent
+from tests.databases import private_database
 from tests.receivers.dqmserver import DqmServer
 from tests.receivers.dqmserver import agent_headers
 from tests.receivers.dqmserver import megabyte_file
@@ -96,29 +92,6 @@ def serve_bare(directory: Path, port: int) -> object:
     return process
 
 
-def tree_cpu_seconds(root_pid: int) -> float:
-    """User + system CPU seconds of a process and all its descendants (Linux /proc)."""
-    parents: dict[int, int] = {}
-    times: dict[int, float] = {}
-    ticks = os.sysconf("SC_CLK_TCK")
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # exited meanwhile
-        parents[int(entry.name)] = int(fields[1])
-        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
-    tree, frontier = {root_pid}, [root_pid]
-    while frontier:
-        pid = frontier.pop()
-        children = [child for child, parent in parents.items() if parent == pid]
-        tree.update(children)
-        frontier.extend(children)
-    return sum(times.get(pid, 0.0) for pid in tree)
-
-
 def measure(url: str, payloads: list[bytes], headers: list[dict[str, str]], clients: int) -> float:
     def send(index: int) -> None:
         response = requests.post(
@@ -133,27 +106,6 @@ def measure(url: str, payloads: list[bytes], headers: list[dict[str, str]], clie
     return time.perf_counter() - started
 
 
-@contextmanager
-def private_database(url: str | None, root: Path) -> Iterator[str]:
-    """A fresh SQLite file, or a private schema on the PostgreSQL server at ``url``."""
-    if url is None:
-        yield f"sqlite:///{root / 'overwatch.db'}"
-        return
-    base = make_url(url).set(drivername="postgresql+psycopg")
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-            hide_password=False
-        )
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--uploads", type=int, default=200)
@@ -161,13 +113,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--database-url", help="PostgreSQL URL (default: a SQLite file)")
     args = parser.parse_args()
-    from tests.receivers.dqmserver import free_port  # noqa: PLC0415
+    from tests.servers import free_port  # noqa: PLC0415
 
     load = " ".join(f"{value:.1f}" for value in os.getloadavg())
 
     with (
         tempfile.TemporaryDirectory() as tmp,
-        private_database(args.database_url, Path(tmp)) as database_url,
+        private_database(args.database_url, Path(tmp), "bench") as database_url,
     ):
         root = Path(tmp)
         (root / "data").mkdir()

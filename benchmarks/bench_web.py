@@ -51,6 +51,10 @@ from overwatch.storage.users import create_user
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.servers import free_port  # noqa: E402
+from tests.servers import wait_until_healthy  # noqa: E402
+from tests.webapp.browser import launch_chromium  # noqa: E402
+from tests.webapp.browser import log_in  # noqa: E402
 from tests.webapp.histjson import th1  # noqa: E402
 from tests.webapp.histjson import th2  # noqa: E402
 
@@ -368,7 +372,7 @@ def bench_json(database_url: str | None, seconds: float = 10.0, pre_ping: bool =
         static_dir.mkdir()
         # The same bytes the endpoint sends: the stored gzip body.
         (static_dir / "h00.json.gz").write_bytes(stored or b"")
-        port = 18000 + random.randrange(1000)
+        port = free_port()
         config = {
             "data_dir": tmp,
             "database_url": database_url,
@@ -381,12 +385,7 @@ def bench_json(database_url: str | None, seconds: float = 10.0, pre_ping: bool =
         server = subprocess.Popen([sys.executable, __file__, "_serve", str(config_path)])
         base = f"http://127.0.0.1:{port}"
         try:
-            for _ in range(100):
-                try:
-                    requests.get(f"{base}/healthz", timeout=1)
-                    break
-                except requests.RequestException:
-                    time.sleep(0.1)
+            wait_until_healthy(f"{base}/healthz", server)
             session = requests.Session()
             page = session.get(f"{base}/login").text
             import re  # noqa: PLC0415
@@ -446,22 +445,9 @@ def bench_draw(database_url: str | None, histograms: int = 50, repeats: int = 5)
         times = []
         try:
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(
-                    executable_path="/usr/bin/chromium",
-                    args=[
-                        "--no-sandbox",
-                        "--disable-gpu",
-                        "--disable-background-networking",
-                        "--disable-component-update",
-                        "--no-first-run",
-                    ],
-                )
+                browser = launch_chromium(playwright)
                 page = browser.new_page(viewport={"width": 1600, "height": 1000})
-                page.goto(f"{base}/login")
-                page.fill("#name", "bench")
-                page.fill("#password", PASSWORD)
-                page.click("button[type=submit]")
-                page.wait_for_url(f"{base}/runs")
+                log_in(page, base, "bench", PASSWORD)
                 for index in range(repeats):
                     start = time.perf_counter()
                     page.goto(f"{base}/runs/100001/EMC?n={index}")

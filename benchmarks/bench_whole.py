@@ -25,7 +25,6 @@ ROOT seconds / Overwatch seconds (above 1 means Overwatch is faster).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import shutil
@@ -43,34 +42,12 @@ import numpy as np
 ROOT_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT_DIR))
 
+from benchmarks.rootjson import root_available  # noqa: E402
+from benchmarks.rootjson import root_json  # noqa: E402
 from overwatch.receivers.writer import write_receiver_file  # noqa: E402
 
 TZ = ZoneInfo("Europe/Zurich")
 SUBSYSTEMS = ("EMC", "HLT", "TPC")
-
-ROOT_SCRIPT = r"""
-import json, sys
-import ROOT
-ROOT.gROOT.SetBatch(True)
-ROOT.TH1.AddDirectory(False)
-def walk(directory, out):
-    for key in directory.GetListOfKeys():
-        obj = key.ReadObj()
-        if obj.InheritsFrom("TDirectory"):
-            walk(obj, out)
-        else:
-            out.append(obj)
-count = total = 0
-for path in sys.argv[1:]:
-    f = ROOT.TFile.Open(path)
-    objects = []
-    walk(f, objects)
-    for obj in objects:
-        total += len(ROOT.TBufferJSON.ToJSON(obj).Data())
-    count += len(objects)
-    f.Close()
-print(json.dumps({"count": count, "bytes": total}))
-"""
 
 
 def write_small(directory: Path, files: int) -> int:
@@ -149,17 +126,13 @@ def time_overwatch(source: Path, work: Path, workers: int) -> tuple[float, float
 def time_root(source: Path) -> tuple[float, float, int] | None:
     """Wall and CPU seconds of one ROOT process converting every file in ``source``;
     objects converted."""
-    try:
-        import ROOT  # noqa: F401, PLC0415
-    except ImportError:
+    if not root_available():
         return None
-    files = sorted(str(path) for path in source.glob("*.root"))
+    files = sorted(source.glob("*.root"))
     cpu, start = _children_cpu(), time.perf_counter()
-    output = subprocess.run(
-        [sys.executable, "-c", ROOT_SCRIPT, *files], check=True, capture_output=True, text=True
-    ).stdout
+    measured = root_json(files)
     seconds, cpu = time.perf_counter() - start, _children_cpu() - cpu
-    return seconds, cpu, int(json.loads(output.strip().splitlines()[-1])["count"])
+    return seconds, cpu, int(measured["count"])
 
 
 def bench(name: str, source: Path, count: int, repeat: int, workers: int, tmp: Path) -> None:

@@ -10,19 +10,17 @@ missing or unreachable server into an error.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from overwatch.config import Settings
 from overwatch.config import load_settings
 from overwatch.storage import Database
+from tests.databases import private_database
 
 POSTGRES_URL_ENV = "OVERWATCH_TEST_POSTGRES_URL"
 REQUIRE_POSTGRES_ENV = "OVERWATCH_TEST_REQUIRE_POSTGRES"
@@ -41,32 +39,15 @@ def _postgres_base_url() -> str | None:
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A URL of an empty database: a SQLite file, or a private schema on PostgreSQL."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'overwatch.db'}"
-        return
-    base = _postgres_base_url()
-    assert base is not None
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(make_url(base).set(drivername="postgresql+psycopg"))
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:  # noqa: BLE001 - any connection failure
-        admin.dispose()
-        if os.environ.get(REQUIRE_POSTGRES_ENV) == "1":
-            pytest.fail(f"PostgreSQL at {base} is required but unusable: {exc}")
-        pytest.skip(f"PostgreSQL at {base} unusable: {exc}")
-    url = (
-        make_url(base)
-        .set(drivername="postgresql+psycopg")
-        .update_query_dict({"options": f"-csearch_path={schema}"})
-    )
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    base = None if request.param == "sqlite" else _postgres_base_url()
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(private_database(base, tmp_path))
+        except Exception as exc:  # noqa: BLE001 - any connection failure
+            if os.environ.get(REQUIRE_POSTGRES_ENV) == "1":
+                pytest.fail(f"PostgreSQL at {base} is required but unusable: {exc}")
+            pytest.skip(f"PostgreSQL at {base} unusable: {exc}")
+        yield url
 
 
 @pytest.fixture
@@ -108,6 +89,27 @@ def db(settings: Settings) -> Iterator[Database]:
     try:
         yield database
     finally:
+        database.dispose()
+
+
+@pytest.fixture
+def close_cli_databases(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each command run in this process (:func:`tests.clisupport.run_cli`) opens its own
+    database engine; close them all, so no connection outlives the test."""
+    from overwatch.context import AppContext  # noqa: PLC0415
+
+    opened: list[Database] = []
+    original = AppContext.database
+
+    def tracked(self: AppContext, *, migrate: bool = True) -> Database:
+        database = original(self, migrate=migrate)
+        if database not in opened:
+            opened.append(database)
+        return database
+
+    monkeypatch.setattr(AppContext, "database", tracked)
+    yield
+    for database in opened:
         database.dispose()
 
 

@@ -22,13 +22,9 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-__all__ = ["HangingServer", "HttpReceiver", "SmtpSink", "free_port", "refused_port", "wait_for"]
+from tests.servers import free_port
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+__all__ = ["HangingServer", "HttpReceiver", "SmtpSink", "refused_port", "wait_for"]
 
 
 def refused_port() -> int:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,29 +17,12 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.servers import free_port
+from tests.servers import wait_until_healthy
+
 pytestmark = pytest.mark.slow
 
 BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_for(url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the demo exited early with {process.returncode}")
-        try:
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.3)
-    pytest.fail(f"{url} did not answer within {timeout} s")
 
 
 def _demo_token(env: dict[str, str]) -> dict[str, str]:
@@ -65,7 +47,7 @@ def _group_alive(pgid: int) -> bool:
 
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], subprocess.Popen[bytes]]]:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "OVERWATCH_DATA_DIR": str(tmp_path / "data"),
@@ -77,7 +59,8 @@ def demo(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], subprocess.Popen
         "OVERWATCH_LOG_LEVEL": "WARNING",
     }
     env.pop("OVERWATCH_DATABASE_URL", None)
-    log = (tmp_path / "demo.log").open("wb")
+    log_path = tmp_path / "demo.log"
+    log = log_path.open("wb")
     # A session of its own, so the test can send Ctrl-C to the whole group as a terminal would.
     process = subprocess.Popen(
         [str(BIN / "overwatch"), "demo", "--runs", "1", "--minutes", "3"],
@@ -87,7 +70,7 @@ def demo(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], subprocess.Popen
         start_new_session=True,
     )
     try:
-        _wait_for(f"http://127.0.0.1:{port}/healthz", process, timeout=120)
+        wait_until_healthy(f"http://127.0.0.1:{port}/healthz", process, log_path, timeout=120)
         yield f"http://127.0.0.1:{port}", env, process
     finally:
         if _group_alive(process.pid):

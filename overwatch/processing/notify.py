@@ -34,7 +34,6 @@ from overwatch.monitoring.notifications.config import ChannelSpec
 from overwatch.monitoring.notifications.config import NotificationConfig
 from overwatch.monitoring.notifications.delivery import Outcome
 from overwatch.monitoring.notifications.delivery import send_all
-from overwatch.monitoring.notifications.messages import AlarmNote
 from overwatch.monitoring.notifications.messages import Message
 from overwatch.monitoring.notifications.messages import alarm_message
 from overwatch.monitoring.notifications.messages import digest_message
@@ -45,7 +44,6 @@ from overwatch.monitoring.notifications.planning import batches
 from overwatch.monitoring.notifications.planning import due_notifications
 from overwatch.storage import Database
 from overwatch.storage.jobs import worker_name
-from overwatch.storage.models import Alarm
 from overwatch.storage.models import utcnow
 from overwatch.storage.notifications import PlannedItem
 from overwatch.storage.notifications import add_delivery
@@ -71,24 +69,6 @@ class PassReport:
     errors: dict[int, str] = field(default_factory=dict)
 
 
-def _note(alarm: Alarm) -> AlarmNote:
-    return AlarmNote(
-        id=alarm.id,
-        subsystem=alarm.subsystem,
-        run_number=alarm.run_number,
-        histogram=alarm.histogram,
-        rule=alarm.rule,
-        target=alarm.target,
-        message=alarm.message,
-        severity=alarm.severity,
-        raised_at=alarm.raised_at,
-        last_seen_at=alarm.last_seen_at,
-        count=alarm.count,
-        cleared_at=alarm.cleared_at,
-        acknowledged_at=alarm.acknowledged_at,
-    )
-
-
 def _messages(due: list[Due], config: NotificationConfig) -> list[tuple[Message, list[Due]]]:
     messages = []
     for batch in batches(due, config.digest_threshold):
@@ -107,7 +87,7 @@ def _plan_channel(
     cooldown = timedelta(minutes=config.cooldown_minutes)
     try:
         with db.session() as session:
-            notes = [_note(alarm) for alarm in notification_candidates(session, since)]
+            notes = notification_candidates(session, since)
             told = {
                 alarm_id: Told(times, severity, last)
                 for alarm_id, (times, severity, last) in told_about(

@@ -39,6 +39,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from overwatch.monitoring.alarm_view import AlarmView
 from overwatch.storage.models import Alarm
 from overwatch.storage.models import AlarmStreak
 from overwatch.storage.models import CheckResult
@@ -55,6 +56,7 @@ __all__ = [
     "AlarmView",
     "acknowledge_alarm",
     "alarm_counts_by_run",
+    "alarm_view",
     "check_results_of_run",
     "clear_alarms",
     "get_alarm",
@@ -76,30 +78,6 @@ MAX_MESSAGE = 2000
 
 
 @dataclass(frozen=True)
-class AlarmView:
-    id: int
-    subsystem: str
-    run_number: int | None
-    histogram: str | None
-    rule: str
-    target: str
-    message: str
-    severity: str
-    raised_at: datetime
-    last_seen_at: datetime
-    count: int
-    cleared_at: datetime | None
-    acknowledged_by: str | None
-    acknowledged_at: datetime | None
-
-    @property
-    def state(self) -> str:
-        if self.cleared_at is not None:
-            return "cleared"
-        return "acknowledged" if self.acknowledged_at is not None else "active"
-
-
-@dataclass(frozen=True)
 class AlarmCounts:
     """A run's alarms: all it ever had, and those not cleared."""
 
@@ -107,7 +85,8 @@ class AlarmCounts:
     open: int = 0
 
 
-def _view(row: Alarm) -> AlarmView:
+def alarm_view(row: Alarm) -> AlarmView:
+    """The plain-data copy of one alarms row."""
     return AlarmView(
         row.id,
         row.subsystem,
@@ -283,12 +262,12 @@ def acknowledge_alarm(
         row.acknowledged_by = user
         row.acknowledged_at = now or utcnow()
         session.flush()
-    return _view(row)
+    return alarm_view(row)
 
 
 def get_alarm(session: Session, alarm_id: int) -> AlarmView | None:
     row = session.get(Alarm, alarm_id)
-    return None if row is None else _view(row)
+    return None if row is None else alarm_view(row)
 
 
 def list_alarms(
@@ -319,7 +298,7 @@ def list_alarms(
     query = query.order_by(
         Alarm.cleared_at.is_not(None), Alarm.last_seen_at.desc(), Alarm.id.desc()
     ).limit(limit)
-    return [_view(row) for row in session.scalars(query)]
+    return [alarm_view(row) for row in session.scalars(query)]
 
 
 def alarm_counts_by_run(session: Session, run_numbers: Sequence[int]) -> dict[int, AlarmCounts]:

@@ -30,6 +30,8 @@ from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from overwatch.monitoring.alarm_view import AlarmView
+from overwatch.storage.alarms import alarm_view
 from overwatch.storage.models import Alarm
 from overwatch.storage.models import NotificationDelivery
 from overwatch.storage.models import NotificationItem
@@ -95,7 +97,7 @@ def _view(row: NotificationDelivery) -> DeliveryView:
     )
 
 
-def notification_candidates(session: Session, since: datetime) -> list[Alarm]:
+def notification_candidates(session: Session, since: datetime) -> list[AlarmView]:
     """Alarms seen since ``since``: active ones, and ones that cleared meanwhile."""
     rows = session.scalars(
         select(Alarm)
@@ -105,7 +107,7 @@ def notification_candidates(session: Session, since: datetime) -> list[Alarm]:
         )
         .order_by(Alarm.id)
     ).all()
-    return list(rows)
+    return [alarm_view(row) for row in rows]
 
 
 def told_about(

@@ -56,6 +56,7 @@ from overwatch.webapp.database import write_session
 from overwatch.webapp.errors import api_error
 from overwatch.webapp.formatting import is_ongoing
 from overwatch.webapp.openapi import openapi_document
+from overwatch.webapp.params import histogram_name_arg
 from overwatch.webapp.params import int_arg
 from overwatch.webapp.runs import quality_arg
 from overwatch.webapp.runs import run_quality
@@ -253,10 +254,7 @@ def inflate(data: bytes, chunk: int = INFLATE_CHUNK) -> Iterator[bytes]:
 @bp.get("/runs/<int:run_number>/<subsystem>/histogram")
 def histogram(run_number: int, subsystem: str) -> Response:
     """One histogram's JSROOT JSON, straight from storage: ``?name=NAME[&result=ID]``."""
-    name = request.args.get("name")
-    if not name:
-        abort(400, "say which histogram: ?name=NAME")
-    return _histogram_response(run_number, subsystem, name)
+    return _histogram_response(run_number, subsystem, histogram_name_arg())
 
 
 @bp.get("/runs/<int:run_number>/<subsystem>/histograms/<path:name>")
@@ -324,9 +322,7 @@ def reference_histogram(run_number: int, subsystem: str) -> Response:
 
     The header ``Overwatch-Reference-Run`` names the reference run.
     """
-    name = request.args.get("name")
-    if not name:
-        abort(400, "say which histogram: ?name=NAME")
+    name = histogram_name_arg()
     sub = subsystem_or_404(run_number, subsystem)
     with read_session() as session:
         view = _reference_or_404(session, run_number, sub.name)

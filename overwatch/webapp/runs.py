@@ -71,6 +71,7 @@ from overwatch.webapp.auth import protect
 from overwatch.webapp.database import get_settings
 from overwatch.webapp.database import read_session
 from overwatch.webapp.database import subsystem_or_404
+from overwatch.webapp.params import histogram_name_arg
 from overwatch.webapp.params import int_arg
 
 __all__ = [
@@ -294,10 +295,7 @@ def run_page(run_number: int, subsystem: str) -> str:
 @bp.get("/runs/<int:run_number>/<subsystem>/view")
 def histogram_page(run_number: int, subsystem: str) -> str:
     """One histogram, large: ``?name=NAME`` (any stored name) and optionally ``&result=ID``."""
-    name = request.args.get("name")
-    if not name:
-        abort(400, "say which histogram: ?name=NAME")
-    return _histogram_page(run_number, subsystem, name)
+    return _histogram_page(run_number, subsystem, histogram_name_arg())
 
 
 @bp.get("/runs/<int:run_number>/<subsystem>/view/<path:name>")

@@ -9,11 +9,8 @@ forwarded headers reach the app, and ``/metrics`` answers the allowed address.
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +27,9 @@ from overwatch.deploy.render import write_files
 from overwatch.storage import Database
 from overwatch.storage.users import create_user
 from overwatch.storage.users import issue_token
+from tests.servers import free_port
+from tests.servers import stop
+from tests.servers import wait_until_healthy
 from tests.webapp.builders import add_run
 
 pytestmark = [
@@ -40,39 +40,10 @@ REPO = Path(__file__).resolve().parent.parent.parent
 TIMEOUT = 30
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _wait(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        assert process.poll() is None, log.read_text()
-        try:
-            if requests.get(url, timeout=5).status_code < 500:
-                return
-        except (requests.ConnectionError, requests.Timeout):
-            pass
-        assert time.monotonic() < deadline, f"{url} did not answer"
-        time.sleep(0.2)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 @pytest.fixture
 def site(settings: Settings, db: Database, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """(nginx URL, app URL): gunicorn and nginx, each with its rendered configuration."""
-    web_port, nginx_port = _free_port(), _free_port()
+    web_port, nginx_port = free_port(), free_port()
     config = tmp_path / "config.yaml"
     config.write_text(
         yaml.safe_dump(
@@ -128,12 +99,12 @@ def site(settings: Settings, db: Database, tmp_path: Path) -> Iterator[tuple[str
         stderr=subprocess.STDOUT,
     )
     try:
-        _wait(f"http://127.0.0.1:{web_port}/healthz", web, web_log)
-        _wait(f"http://127.0.0.1:{nginx_port}/healthz", nginx, nginx_log)
+        wait_until_healthy(f"http://127.0.0.1:{web_port}/healthz", web, web_log)
+        wait_until_healthy(f"http://127.0.0.1:{nginx_port}/healthz", nginx, nginx_log)
         yield f"http://127.0.0.1:{nginx_port}", f"http://127.0.0.1:{web_port}"
     finally:
-        _stop(nginx)
-        _stop(web)
+        stop(nginx)
+        stop(web)
 
 
 def test_histogram_json_static_files_and_metrics_through_nginx(

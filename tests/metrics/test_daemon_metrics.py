@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,15 +23,9 @@ from overwatch.config import Settings
 from overwatch.storage import Database
 from overwatch.storage.models import Job
 from tests.metrics.test_gunicorn_metrics import samples
+from tests.servers import free_port
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _finished_jobs(db: Database) -> list[tuple[str | None, str, str]]:
@@ -49,7 +42,7 @@ def test_daemon_metrics_count_every_job_and_logs_are_json_lines(
     from overwatch.demo import generate_demo_data  # noqa: PLC0415
 
     generate_demo_data(settings.data_dir, settings.tz, runs=2, minutes=2, subsystems=("EMC", "HLT"))
-    port = _free_port()
+    port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("OVERWATCH_")},
         "OVERWATCH_DATA_DIR": str(settings.data_dir),

@@ -10,9 +10,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -28,17 +25,11 @@ from overwatch.storage import Database
 from overwatch.storage.jobs import enqueue_job
 from overwatch.storage.models import utcnow
 from overwatch.storage.receivers import record_receiver_activity
+from tests.servers import WebServer
 
 pytestmark = pytest.mark.slow
 
 TIMEOUT = 30
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -57,52 +48,9 @@ def value(text: str, name: str, **labels: str) -> float:
 @pytest.fixture
 def server(settings: Settings, db: Database, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """``overwatch web --workers 2`` with its metrics directory in ``tmp_path``."""
-    port = _free_port()
     metrics_dir = tmp_path / "metrics"
-    log_path = tmp_path / "gunicorn.log"
-    log = log_path.open("wb")
-    command = [
-        sys.executable,
-        "-c",
-        "from overwatch.cli import main; main()",
-        "--data-dir",
-        str(settings.data_dir),
-        "--database-url",
-        settings.effective_database_url,
-        "web",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        "2",
-    ]
-    env = {
-        **os.environ,
-        "OVERWATCH_SECRET_KEY": "test-secret-key-not-for-production",
-        "OVERWATCH_METRICS_DIR": str(metrics_dir),
-    }
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, log_path.read_text()
-            try:
-                if requests.get(f"{base}/healthz", timeout=5).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, "gunicorn did not start"
-            time.sleep(0.2)
-        yield base, metrics_dir
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+    with WebServer(settings, tmp_path, metrics_dir=str(metrics_dir)) as web:
+        yield web.url, metrics_dir
 
 
 def _worker_pids(metrics_dir: Path) -> set[int]:

@@ -14,8 +14,8 @@ from datetime import timedelta
 
 import pytest
 
+from overwatch.monitoring.alarm_view import AlarmView
 from overwatch.monitoring.notifications.config import ChannelSpec
-from overwatch.monitoring.notifications.messages import AlarmNote
 from overwatch.monitoring.notifications.planning import Due
 from overwatch.monitoring.notifications.planning import Told
 from overwatch.monitoring.notifications.planning import batches
@@ -26,8 +26,8 @@ COOLDOWN = timedelta(minutes=30)
 SHIFT = ChannelSpec("shift", "json://127.0.0.1/hook")
 
 
-def note(alarm_id: int = 1, **values: object) -> AlarmNote:
-    base = AlarmNote(
+def note(alarm_id: int = 1, **values: object) -> AlarmView:
+    base = AlarmView(
         id=alarm_id,
         subsystem="EMC",
         run_number=294832,
@@ -48,7 +48,7 @@ def told(minutes_ago: float, severity: str = "warning", times: int = 1) -> Told:
 
 
 def plan(
-    *notes: AlarmNote, history: dict[int, Told] | None = None, channel: ChannelSpec = SHIFT
+    *notes: AlarmView, history: dict[int, Told] | None = None, channel: ChannelSpec = SHIFT
 ) -> list[tuple[int, str, int]]:
     due = due_notifications(channel, notes, history or {}, NOW, COOLDOWN)
     return [(d.note.id, d.reason, d.seq) for d in due]

@@ -16,13 +16,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from flask import Flask
 from sqlalchemy import select
 
-from overwatch.cli import cli
 from overwatch.config import Settings
-from overwatch.context import AppContext
 from overwatch.detectors import CheckOutcome
 from overwatch.detectors import DetectorPlugin
 from overwatch.detectors import GroupSpec
@@ -43,6 +40,7 @@ from overwatch.storage.models import SubsystemRun
 from overwatch.storage.users import create_token
 from overwatch.storage.users import create_user
 from overwatch.webapp import create_app
+from tests.clisupport import run_cli
 
 SYS = "TST"
 REFERENCE_RUN = 100
@@ -83,22 +81,6 @@ def plugin() -> Iterator[None]:
     register_plugin(SYS, _TestPlugin)
     yield
     unregister_plugin(SYS)
-
-
-@pytest.fixture
-def close_cli_databases(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    opened: list[Database] = []
-    original = AppContext.database
-
-    def tracked(self: AppContext, *, migrate: bool = True) -> Database:
-        database = original(self, migrate=migrate)
-        opened.append(database)
-        return database
-
-    monkeypatch.setattr(AppContext, "database", tracked)
-    yield
-    for database in opened:
-        database.dispose()
 
 
 def _objects(run: int, *, shifted: bool) -> dict[str, Any]:
@@ -167,16 +149,6 @@ def _stored(db: Database, run: int) -> tuple[SubsystemRun, list[HistogramRecord]
     return sub, list(rows), checks
 
 
-def _cli(settings: Settings, *args: str) -> Any:
-    options = [
-        "--data-dir",
-        str(settings.data_dir),
-        "--database-url",
-        settings.effective_database_url,
-    ]
-    return CliRunner().invoke(cli, [*options, *args], catch_exceptions=False)
-
-
 def _settings(make_settings: Any, workers: int = 1) -> Settings:
     built: Settings = make_settings(checks=CHECKS, processing_workers=workers)
     return built
@@ -215,7 +187,7 @@ def test_checks_are_stored_with_reasons_and_the_worst_is_the_quality(
 
 
 def _set_reference_by_cli(settings: Settings, *extra: str) -> None:
-    result = _cli(settings, "reference", "set", SYS, str(REFERENCE_RUN), *extra)
+    result = run_cli(settings, "reference", "set", SYS, str(REFERENCE_RUN), *extra)
     assert result.exit_code == 0, result.output
     assert f"run {REFERENCE_RUN} is the reference" in result.output
 
@@ -231,7 +203,7 @@ def test_a_reference_set_on_the_command_line_is_compared_with_and_pull_maps_are_
     _write(settings, REFERENCE_RUN, shifted=False)
     _process(settings, db)
     _set_reference_by_cli(settings)
-    listed = _cli(settings, "reference", "list")
+    listed = run_cli(settings, "reference", "list")
     assert f"{SYS}" in listed.output
     assert "every run" in listed.output
     _write(settings, RUN, shifted=True)
@@ -289,20 +261,20 @@ def test_reference_commands_refuse_what_cannot_be_and_clear(
     make_settings: Any, db: Database
 ) -> None:
     settings = _settings(make_settings)
-    unknown = _cli(settings, "reference", "set", SYS, "999")
+    unknown = run_cli(settings, "reference", "set", SYS, "999")
     assert unknown.exit_code != 0
     assert "run 999 has no TST data" in unknown.output
     _write(settings, REFERENCE_RUN, shifted=False)
     _process(settings, db)
-    backwards = _cli(settings, "reference", "set", SYS, str(REFERENCE_RUN), "--runs", "300-200")
+    backwards = run_cli(settings, "reference", "set", SYS, str(REFERENCE_RUN), "--runs", "300-200")
     assert backwards.exit_code != 0
     assert "is empty" in backwards.output
     _set_reference_by_cli(settings, "--runs", "150-250")
-    assert "runs 150-250" in _cli(settings, "reference", "list", SYS).output
-    assert _cli(settings, "reference", "clear", SYS).exit_code != 0  # no default one
-    cleared = _cli(settings, "reference", "clear", SYS, "--runs", "150-250")
+    assert "runs 150-250" in run_cli(settings, "reference", "list", SYS).output
+    assert run_cli(settings, "reference", "clear", SYS).exit_code != 0  # no default one
+    cleared = run_cli(settings, "reference", "clear", SYS, "--runs", "150-250")
     assert cleared.exit_code == 0, cleared.output
-    assert _cli(settings, "reference", "list").output.strip() == "no reference set"
+    assert run_cli(settings, "reference", "list").output.strip() == "no reference set"
 
 
 def _api(settings: Settings, db: Database) -> tuple[Flask, dict[str, dict[str, str]]]:

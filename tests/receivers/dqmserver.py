@@ -11,10 +11,8 @@ from __future__ import annotations
 import io
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +22,10 @@ import yaml
 
 from overwatch.config import Settings
 from tests import rootfiles
+from tests.servers import free_port
+from tests.servers import wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class DqmServer:
@@ -73,17 +66,8 @@ class DqmServer:
             self.process = subprocess.Popen(
                 command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"receiver exited: {self.log.read_text()[-3000:]}")
-            try:
-                if requests.get(f"{self.url}/healthz", timeout=2).status_code == 200:
-                    return self
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"receiver did not start: {self.log.read_text()[-3000:]}")
+        wait_until_healthy(f"{self.url}/healthz", self.process, self.log)
+        return self
 
     def alive(self) -> bool:
         response = requests.get(f"{self.url}/healthz", timeout=5)

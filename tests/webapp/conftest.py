@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Callable
@@ -20,6 +21,8 @@ from overwatch.detectors import unregister_plugin
 from overwatch.storage import Database
 from overwatch.storage.users import create_user
 from overwatch.webapp import create_app
+from tests.webapp.browser import CHROMIUM
+from tests.webapp.browser import launch_chromium
 
 PASSWORDS = {"viewer": "viewer-password", "expert": "expert-password", "admin": "admin-password"}
 
@@ -105,6 +108,26 @@ def live_server(app: Flask) -> Iterator[str]:
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Debian's chromium driven by Playwright. Skipped when it is missing, unless
+    OVERWATCH_TEST_REQUIRE_BROWSER=1 (CI), which makes that a failure."""
+    if not CHROMIUM.exists():
+        if os.environ.get("OVERWATCH_TEST_REQUIRE_BROWSER") == "1":
+            pytest.fail(
+                f"OVERWATCH_TEST_REQUIRE_BROWSER=1 but {CHROMIUM} is missing (apt-get install chromium)"
+            )
+        pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415
+
+    with sync_playwright() as playwright:
+        launched = launch_chromium(playwright)
+        try:
+            yield launched
+        finally:
+            launched.close()
 
 
 @pytest.fixture

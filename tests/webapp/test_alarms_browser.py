@@ -20,28 +20,14 @@ from overwatch.storage.alarms import list_alarms
 from overwatch.storage.alarms import raise_alarm
 from overwatch.storage.users import create_user
 from overwatch.webapp.formatting import hist_anchor
-from tests.webapp.test_browser import browser  # noqa: F401 - the fixture
+from tests.webapp.browser import logged_in_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 FIRST, SECOND = 294832, 294833
 HOT = "fHistTPCdEdxMaxOROC2"
-
-
-def log_in(browser: Any, base: str, name: str, password: str) -> tuple[Any, list[str]]:  # noqa: F811
-    page = browser.new_page(viewport={"width": 1400, "height": 900})
-    problems: list[str] = []
-    page.on(
-        "console",
-        lambda message: problems.append(message.text) if message.type == "error" else None,
-    )
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.goto(f"{base}/login")
-    page.fill("#name", name)
-    page.fill("#password", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/runs")
-    return page, problems
+#: The scrolled-to card must be within its height.
+VIEWPORT = {"width": 1400, "height": 900}
 
 
 def rows(page: Any) -> list[tuple[str, str, str]]:
@@ -58,7 +44,7 @@ def rows(page: Any) -> list[tuple[str, str, str]]:
 
 
 def test_alarms_are_shown_filtered_acknowledged_and_lead_to_the_histogram(
-    browser: Any,  # noqa: F811
+    browser: Any,
     live_server: str,
     processed_demo: Settings,
     db: Database,
@@ -79,7 +65,9 @@ def test_alarms_are_shown_filtered_acknowledged_and_lead_to_the_histogram(
     hot = next(a for a in stored if a.histogram == HOT)
 
     # A viewer: counts on the run list, the alarms, no acknowledge button.
-    viewer, viewer_problems = log_in(browser, live_server, "watcher", "watcher-password")
+    viewer, viewer_problems = logged_in_page(
+        browser, live_server, "watcher", "watcher-password", viewport=VIEWPORT
+    )
     for run in (FIRST, SECOND):
         count = viewer.locator(f'tr.run-row[data-run="{run}"] a.alarmcount')
         assert count.get_attribute("data-alarms") == "1"
@@ -96,7 +84,9 @@ def test_alarms_are_shown_filtered_acknowledged_and_lead_to_the_histogram(
     assert viewer_problems == []
 
     # An expert filters with the form.
-    expert, problems = log_in(browser, live_server, "shifter", "shift-password")
+    expert, problems = logged_in_page(
+        browser, live_server, "shifter", "shift-password", viewport=VIEWPORT
+    )
     expert.goto(f"{live_server}/alarms")
     assert expert.locator("button.ack").count() == 1  # a cleared alarm needs no acknowledgement
     expert.select_option('form.alarmfilters select[name="state"]', "cleared")
@@ -146,5 +136,5 @@ def test_alarms_are_shown_filtered_acknowledged_and_lead_to_the_histogram(
     box = target.bounding_box()
     assert box is not None
     # Scrolled to it: the anchor's card is in view.
-    assert 0 <= box["y"] < 900
+    assert 0 <= box["y"] < VIEWPORT["height"]
     assert problems == []

@@ -9,7 +9,6 @@ unless OVERWATCH_TEST_REQUIRE_BROWSER=1 (CI), which makes that a failure.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,35 +20,12 @@ from overwatch.config import Settings
 from overwatch.processing.worker import Worker
 from overwatch.storage import Database
 from overwatch.storage.users import create_user
+from tests.webapp.browser import DESKTOP
+from tests.webapp.browser import log_in
+from tests.webapp.browser import logged_in_page
+from tests.webapp.browser import watch
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        if os.environ.get("OVERWATCH_TEST_REQUIRE_BROWSER") == "1":
-            pytest.fail(
-                f"OVERWATCH_TEST_REQUIRE_BROWSER=1 but {CHROMIUM} is missing (apt-get install chromium)"
-            )
-        pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture
@@ -75,20 +51,12 @@ def test_shift_crew_and_expert_workflow(
 ) -> None:
     with db.session() as session:
         create_user(session, "shifter", "shift-password", "expert")
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    problems: list[str] = []
-    page.on(
-        "console",
-        lambda message: problems.append(message.text) if message.type == "error" else None,
-    )
-    page.on("pageerror", lambda error: problems.append(str(error)))
+    page = browser.new_page(viewport=DESKTOP)
+    problems = watch(page)
 
     page.goto(f"{live_server}/runs")
     assert page.url.startswith(f"{live_server}/login")
-    page.fill("#name", "shifter")
-    page.fill("#password", "shift-password")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/runs")
+    log_in(page, live_server, "shifter", "shift-password")
     rows = page.locator("tr.run-row")
     assert rows.count() == 2
     newest = rows.first.get_attribute("data-run")
@@ -152,13 +120,7 @@ def test_live_mode_redraws_only_changed_histograms(
     thread.start()
     base = f"http://127.0.0.1:{server.server_port}"
     try:
-        page = browser.new_page()
-        problems: list[str] = []
-        page.on("pageerror", lambda error: problems.append(str(error)))
-        page.goto(f"{base}/login")
-        page.fill("#name", "shifter")
-        page.fill("#password", "shift-password")
-        page.click("button[type=submit]")
+        page, problems = logged_in_page(browser, base, "shifter", "shift-password")
         page.goto(f"{base}/runs/500/EMC")
         page.wait_for_selector("section.histograms[data-drawn=all]")
         # Locators, not wait_for_function: the page's CSP forbids evaluating strings.
@@ -188,30 +150,6 @@ XSS_NAME = "x<img src=x onerror=window.__xss=1>"
 XSS_DIR = "d<img src=x onerror=window.__xss=2>"
 #: Stored names that a URL path would lose or mangle (dot segments, %, #, ?, spaces, unicode).
 ODD_NAMES = ("..", ".", "a/../b", "a/./b", "%", "#", "?", "with space", "ünïcødé/Δ", XSS_NAME)
-#: Reports every Content-Security-Policy violation on the page as a console error.
-CSP_WATCH = """
-document.addEventListener("securitypolicyviolation", (event) => {
-  console.error("CSP violation: " + event.violatedDirective + " " + event.blockedURI);
-});
-"""
-
-
-def _logged_in_page(browser: Any, base: str, name: str, password: str) -> tuple[Any, list[str]]:
-    """A page logged in as ``name`` that records console errors, page errors and CSP violations."""
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    problems: list[str] = []
-    page.add_init_script(CSP_WATCH)
-    page.on(
-        "console",
-        lambda message: problems.append(message.text) if message.type == "error" else None,
-    )
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.goto(f"{base}/login")
-    page.fill("#name", name)
-    page.fill("#password", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/runs")
-    return page, problems
 
 
 def test_file_view_never_runs_script_from_object_names(
@@ -231,7 +169,7 @@ def test_file_view_never_runs_script_from_object_names(
     )
     with db.session() as session:
         create_user(session, "boss", "boss-password", "admin")
-    page, problems = _logged_in_page(browser, live_server, "boss", "boss-password")
+    page, problems = logged_in_page(browser, live_server, "boss", "boss-password")
     documents: list[Any] = []
     page.on(
         "response", lambda r: documents.append(r) if r.request.resource_type == "document" else None
@@ -262,7 +200,7 @@ def test_file_view_draws_a_function_without_saved_points_under_the_csp(
     _fidelity_run(settings, db, 704)
     with db.session() as session:
         create_user(session, "expert", "expert-password", "expert")
-    page, problems = _logged_in_page(browser, live_server, "expert", "expert-password")
+    page, problems = logged_in_page(browser, live_server, "expert", "expert-password")
     page.goto(f"{live_server}/runs/704/EMC/file")
     page.wait_for_selector("#rootfile[data-opened=yes]", timeout=30_000)
     tree = page.locator("#rootfile-tree")
@@ -300,7 +238,7 @@ def test_csp_stops_script_that_slips_into_a_page(
 ) -> None:
     with db.session() as session:
         create_user(session, "boss", "boss-password", "admin")
-    page, problems = _logged_in_page(browser, live_server, "boss", "boss-password")
+    page, problems = logged_in_page(browser, live_server, "boss", "boss-password")
     page.goto(f"{live_server}/admin/users")
     # What the next unescaped name would do: markup with an inline handler and a script.
     page.evaluate(
@@ -340,7 +278,7 @@ def test_jsroot_draws_every_stored_name_and_tex_title_under_csp_from_own_origin_
             .values(json_gz=gz, json_size=size, etag=etag)
         )
         create_user(session, "shifter", "shift-password", "viewer")
-    page, problems = _logged_in_page(browser, live_server, "shifter", "shift-password")
+    page, problems = logged_in_page(browser, live_server, "shifter", "shift-password")
     requests: list[str] = []
     responses: list[Any] = []
 
@@ -432,7 +370,7 @@ def test_graphs_stacks_efficiencies_canvases_and_functions_are_drawn_under_the_c
         landau["fSave"] = []
         record.json_gz, record.json_size, record.etag = gz_payload(json.dumps(landau).encode())
         record.class_name = "TF1"
-    page, problems = _logged_in_page(browser, live_server, "shifter", "shift-password")
+    page, problems = logged_in_page(browser, live_server, "shifter", "shift-password")
     page.goto(f"{live_server}/runs/702/EMC?group=Other")
     page.wait_for_selector("section.histograms[data-drawn=all]", timeout=60_000)
     frames = page.locator(".hist-draw[data-url]")

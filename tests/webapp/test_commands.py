@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import re
 import stat
-from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -20,40 +18,13 @@ from overwatch.storage.users import authenticate
 from overwatch.storage.users import check_token
 from overwatch.storage.users import user_for_token
 from overwatch.webapp import commands
+from tests.clisupport import run_cli
 
-
-@pytest.fixture(autouse=True)
-def _close_cli_databases(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Each CLI call opens its own engine; close them so no connection outlives the test."""
-    opened: list[Database] = []
-    original = AppContext.database
-
-    def tracked(self: AppContext, *, migrate: bool = True) -> Database:
-        database = original(self, migrate=migrate)
-        if database not in opened:
-            opened.append(database)
-        return database
-
-    monkeypatch.setattr(AppContext, "database", tracked)
-    yield
-    for database in opened:
-        database.dispose()
-
-
-def _run(
-    settings: Settings, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
-) -> Any:
-    options = [
-        "--data-dir",
-        str(settings.data_dir),
-        "--database-url",
-        settings.effective_database_url,
-    ]
-    return CliRunner(env=env).invoke(cli, [*options, *args], input=stdin, catch_exceptions=False)
+pytestmark = pytest.mark.usefixtures("close_cli_databases")
 
 
 def test_users_add_list_token_remove(settings: Settings, db: Database) -> None:
-    added = _run(
+    added = run_cli(
         settings,
         "users",
         "add",
@@ -65,26 +36,26 @@ def test_users_add_list_token_remove(settings: Settings, db: Database) -> None:
     )
     assert added.exit_code == 0, added.stdout
     assert added.stdout == "added alice (expert)\n"
-    listed = _run(settings, "users", "list")
+    listed = run_cli(settings, "users", "list")
     assert listed.stdout.split() == ["alice", "expert", "active"]
     with db.session() as session:
         assert authenticate(session, "alice", "s3cret-pass") is not None
-    token = _run(settings, "users", "token", "alice").stdout.strip()
+    token = run_cli(settings, "users", "token", "alice").stdout.strip()
     assert token.startswith("ow_")
     with db.session() as session:
         info = user_for_token(session, token)
         assert info is not None
         assert info.name == "alice"
-    assert _run(settings, "users", "remove", "alice").stdout == "removed alice\n"
+    assert run_cli(settings, "users", "remove", "alice").stdout == "removed alice\n"
     with db.session() as session:
         assert user_for_token(session, token) is None
-    missing = _run(settings, "users", "remove", "alice")
+    missing = run_cli(settings, "users", "remove", "alice")
     assert missing.exit_code == 1
     assert "no user 'alice'" in missing.stderr
 
 
 def _add_alice(settings: Settings) -> None:
-    added = _run(settings, "users", "add", "alice", "--password-stdin", stdin="s3cret-pass\n")
+    added = run_cli(settings, "users", "add", "alice", "--password-stdin", stdin="s3cret-pass\n")
     assert added.exit_code == 0, added.stderr
 
 
@@ -92,17 +63,17 @@ def test_users_tokens_lists_each_token_with_its_dates_and_state(
     settings: Settings, db: Database
 ) -> None:
     _add_alice(settings)
-    empty = _run(settings, "users", "tokens", "alice")
+    empty = run_cli(settings, "users", "tokens", "alice")
     assert "alice has no API tokens" in empty.stdout
-    forever = _run(settings, "users", "token", "alice", "--label", "dqm-agent")
+    forever = run_cli(settings, "users", "token", "alice", "--label", "dqm-agent")
     assert forever.stdout.startswith("ow_")
     assert re.fullmatch(r"token (\d+) for alice, never expires\n", forever.stderr)
-    monthly = _run(settings, "users", "token", "alice", "--label", "ci", "--expires-days", "30")
+    monthly = run_cli(settings, "users", "token", "alice", "--label", "ci", "--expires-days", "30")
     expires = (utcnow() + timedelta(days=30)).strftime("%Y-%m-%d")
     assert f"expires {expires}" in monthly.stderr
     with db.session() as session:
         assert user_for_token(session, monthly.stdout.strip()) is not None  # sets last used
-    listed = _run(settings, "users", "tokens", "alice").stdout.splitlines()
+    listed = run_cli(settings, "users", "tokens", "alice").stdout.splitlines()
     assert listed[0].split() == ["id", "label", "created", "last", "used", "expires", "state"]
     first, second = (line.split() for line in listed[1:])
     today = utcnow().strftime("%Y-%m-%d")
@@ -111,24 +82,24 @@ def test_users_tokens_lists_each_token_with_its_dates_and_state(
     assert second[1:3] == ["ci", today]
     assert second[4] == today  # last used
     assert (second[6], second[8]) == (expires, "valid")
-    assert "no user 'bob'" in _run(settings, "users", "tokens", "bob").stderr
+    assert "no user 'bob'" in run_cli(settings, "users", "tokens", "bob").stderr
 
 
 def test_users_revoke_token_refuses_that_token_only(settings: Settings, db: Database) -> None:
     _add_alice(settings)
-    kept = _run(settings, "users", "token", "alice", "--label", "keep").stdout.strip()
-    dropped = _run(settings, "users", "token", "alice", "--label", "drop")
+    kept = run_cli(settings, "users", "token", "alice", "--label", "keep").stdout.strip()
+    dropped = run_cli(settings, "users", "token", "alice", "--label", "drop")
     token_id = re.search(r"token (\d+)", dropped.stderr)
     assert token_id
-    revoked = _run(settings, "users", "revoke-token", token_id.group(1))
+    revoked = run_cli(settings, "users", "revoke-token", token_id.group(1))
     assert revoked.stdout == f"revoked token {token_id.group(1)} (drop) of alice\n"
     with db.session() as session:
         assert user_for_token(session, kept) is not None
         refused = check_token(session, dropped.stdout.strip())
         assert refused.user is None
         assert refused.reason == f"API token {token_id.group(1)} was revoked"
-    assert _run(settings, "users", "tokens", "alice").stdout.splitlines()[2].endswith("revoked")
-    missing = _run(settings, "users", "revoke-token", "999")
+    assert run_cli(settings, "users", "tokens", "alice").stdout.splitlines()[2].endswith("revoked")
+    missing = run_cli(settings, "users", "revoke-token", "999")
     assert missing.exit_code == 1
     assert "no token with id 999" in missing.stderr
 
@@ -138,9 +109,9 @@ def test_tokens_expire_after_the_default_days_from_the_settings(
 ) -> None:
     _add_alice(settings)
     env = {"OVERWATCH_API_TOKEN_EXPIRY_DAYS": "7"}
-    made = _run(settings, "users", "token", "alice", env=env)
+    made = run_cli(settings, "users", "token", "alice", env=env)
     assert f"expires {(utcnow() + timedelta(days=7)).strftime('%Y-%m-%d')}" in made.stderr
-    never = _run(settings, "users", "token", "alice", "--expires-days", "0", env=env)
+    never = run_cli(settings, "users", "token", "alice", "--expires-days", "0", env=env)
     assert "never expires" in never.stderr
     with db.session() as session:
         later = utcnow() + timedelta(days=8)
@@ -152,17 +123,17 @@ def test_tokens_expire_after_the_default_days_from_the_settings(
 
 
 def test_users_add_prompts_for_the_password_twice(settings: Settings, db: Database) -> None:
-    result = _run(settings, "users", "add", "bob", stdin="long-password\nlong-password\n")
+    result = run_cli(settings, "users", "add", "bob", stdin="long-password\nlong-password\n")
     assert result.exit_code == 0, result.stdout
     assert "added bob (viewer)" in result.stdout
 
 
 def test_users_add_refuses_short_passwords_and_duplicates(settings: Settings, db: Database) -> None:
-    short = _run(settings, "users", "add", "carol", "--password-stdin", stdin="short\n")
+    short = run_cli(settings, "users", "add", "carol", "--password-stdin", stdin="short\n")
     assert short.exit_code == 1
     assert "a password needs at least 8 characters" in short.stderr
-    _run(settings, "users", "add", "carol", "--password-stdin", stdin="long-password\n")
-    again = _run(settings, "users", "add", "carol", "--password-stdin", stdin="long-password\n")
+    run_cli(settings, "users", "add", "carol", "--password-stdin", stdin="long-password\n")
+    again = run_cli(settings, "users", "add", "carol", "--password-stdin", stdin="long-password\n")
     assert "user 'carol' already exists" in again.stderr
 
 

@@ -8,13 +8,7 @@ timeouts: a backtracking engine would not finish within a year.
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -26,6 +20,7 @@ from overwatch.config import Settings
 from overwatch.storage import Database
 from overwatch.storage.users import create_user
 from overwatch.webapp.runs import MAX_PATTERN
+from tests.servers import WebServer
 from tests.webapp.builders import HistSpec
 from tests.webapp.builders import add_run
 
@@ -36,55 +31,11 @@ TIMEOUT = 30
 HOSTILE = ["(.|.)*!", "(a+)+$", "(a|aa)+b", "(.*a){20}", "((a*)*)*b"]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def gunicorn_server(settings: Settings, db: Database, tmp_path: Path) -> Iterator[str]:
     """``overwatch web --workers 2`` in its own process; yields its base URL."""
-    port = _free_port()
-    log = (tmp_path / "gunicorn.log").open("wb")
-    command = [
-        sys.executable,
-        "-c",
-        "from overwatch.cli import main; main()",
-        "--data-dir",
-        str(settings.data_dir),
-        "--database-url",
-        settings.effective_database_url,
-        "web",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        "2",
-    ]
-    env = {**os.environ, "OVERWATCH_SECRET_KEY": "test-secret-key-not-for-production"}
-    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, (tmp_path / "gunicorn.log").read_text()
-            try:
-                if requests.get(f"{base}/healthz", timeout=5).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, "gunicorn did not start"
-            time.sleep(0.2)
-        yield base
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
+    with WebServer(settings, tmp_path) as server:
+        yield server.url
 
 
 def _session(base: str) -> requests.Session:

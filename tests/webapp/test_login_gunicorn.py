@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import statistics
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -26,74 +24,23 @@ import requests
 from overwatch.config import Settings
 from overwatch.storage import Database
 from overwatch.storage.users import create_user
+from tests.servers import WebServer
 
-ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "viewer-password"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture
-def gunicorn(settings: Settings, db: Database) -> Iterator[Callable[..., str]]:
+def gunicorn(settings: Settings, db: Database, tmp_path: Path) -> Iterator[Callable[..., str]]:
     """Start ``overwatch web`` with extra OVERWATCH_* settings; returns its base URL."""
     with db.session() as session:
         create_user(session, "viewer", PASSWORD, "viewer")
-    started: list[subprocess.Popen[bytes]] = []
+    with ExitStack() as servers:
 
-    def start(workers: int = 1, **overrides: str) -> str:
-        port = _free_port()
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "OVERWATCH_SECRET_KEY": settings.secret_key or "",
-            **{f"OVERWATCH_{key.upper()}": value for key, value in overrides.items()},
-        }
-        command = [
-            sys.executable,
-            "-m",
-            "overwatch",
-            "--data-dir",
-            str(settings.data_dir),
-            "--database-url",
-            settings.effective_database_url,
-            "web",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-        ]
-        process = subprocess.Popen(
-            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-        started.append(process)
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                error = process.stderr.read().decode() if process.stderr else ""
-                pytest.fail(f"overwatch web exited: {error}")
-            try:
-                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    return base
-            except requests.ConnectionError:
-                time.sleep(0.2)
-        pytest.fail("overwatch web did not answer within 60 s")
+        def start(workers: int = 1, **overrides: str) -> str:
+            server = WebServer(settings, tmp_path, workers, **overrides)
+            return servers.enter_context(server).url
 
-    yield start
-    for process in started:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stderr:
-            process.stderr.close()
+        yield start
 
 
 class Browser:

@@ -23,8 +23,9 @@ from overwatch.storage.models import Job
 from overwatch.storage.models import Run
 from overwatch.storage.models import SubsystemRun
 from overwatch.storage.users import create_user
-from tests.webapp.test_browser import CSP_WATCH
-from tests.webapp.test_browser import browser  # noqa: F401 - the fixture
+from tests.webapp.browser import log_in
+from tests.webapp.browser import logged_in_page
+from tests.webapp.browser import watch
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -104,17 +105,8 @@ def _shifter_on_newest_run(
         newest = session.query(Run).order_by(Run.run_number.desc()).first()
         assert newest is not None
         number = newest.run_number
-    page = chromium.new_page(viewport=viewport)
-    _log_in(page, base, "shifter", "shift-password")
+    page, _problems = logged_in_page(chromium, base, "shifter", "shift-password", viewport)
     return page, number
-
-
-def _log_in(page: Any, base: str, name: str, password: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("#name", name)
-    page.fill("#password", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/runs")
 
 
 @pytest.fixture
@@ -154,7 +146,7 @@ def shift(processed_demo: Settings, db: Database) -> dict[str, Any]:
 
 
 def test_every_page_fits_a_phone_and_a_tablet(
-    browser: Any,  # noqa: F811 - the fixture
+    browser: Any,
     live_server: str,
     shift: dict[str, Any],
 ) -> None:
@@ -171,25 +163,14 @@ def test_every_page_fits_a_phone_and_a_tablet(
         "users": "/admin/users",
         "error page": "/runs/1",
     }
-    problems: list[str] = []
-
-    def record(message: Any) -> None:
-        # The error page's own 404 is expected; anything else on the console is not.
-        if message.type == "error" and "404" not in message.text:
-            problems.append(message.text)
-
     for viewport in (PHONE, TABLET):
         context = browser.new_context(viewport=viewport)
         page = context.new_page()
-        page.add_init_script(CSP_WATCH)
-        page.on("console", record)
-        page.on("pageerror", lambda error: problems.append(str(error)))
+        # The error page's own 404 is expected; anything else on the console is not.
+        problems = watch(page, expected="404")
         page.goto(f"{live_server}/login")
         _fits(page, f"login at {viewport['width']} px")
-        page.fill("#name", "boss")
-        page.fill("#password", "boss-password")
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{live_server}/runs")
+        log_in(page, live_server, "boss", "boss-password")
         for what, path in pages.items():
             where = f"{what} at {viewport['width']} px"
             page.goto(live_server + path)
@@ -204,15 +185,14 @@ def test_every_page_fits_a_phone_and_a_tablet(
 
 
 def test_admin_badge_and_users_page_buttons_are_readable(
-    browser: Any,  # noqa: F811 - the fixture
+    browser: Any,
     live_server: str,
     db: Database,
 ) -> None:
     with db.session() as session:
         create_user(session, "boss", "boss-password", "admin")
         create_user(session, "helper", "helper-password", "expert")
-    page = browser.new_page(viewport=PHONE)
-    _log_in(page, live_server, "boss", "boss-password")
+    page, _problems = logged_in_page(browser, live_server, "boss", "boss-password", PHONE)
     page.goto(f"{live_server}/admin/users")
     # The badge in the top bar and the one in the (white) users table.
     assert page.locator(".role-admin").count() == 2
@@ -228,7 +208,7 @@ def test_admin_badge_and_users_page_buttons_are_readable(
 
 
 def test_2d_histograms_get_a_colour_scale_and_no_stats_box_over_the_map(
-    browser: Any,  # noqa: F811 - the fixture
+    browser: Any,
     live_server: str,
     processed_demo: Settings,
     db: Database,
@@ -253,7 +233,7 @@ def test_2d_histograms_get_a_colour_scale_and_no_stats_box_over_the_map(
 
 
 def test_side_menu_opens_a_group_to_its_histograms_and_jumps_to_one(
-    browser: Any,  # noqa: F811 - the fixture
+    browser: Any,
     live_server: str,
     processed_demo: Settings,
     db: Database,

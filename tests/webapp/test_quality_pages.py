@@ -23,11 +23,10 @@ from overwatch.storage.models import HistogramRecord
 from overwatch.storage.models import Run
 from overwatch.storage.models import SubsystemRun
 from overwatch.storage.users import create_user
+from tests.webapp.browser import logged_in_page
 from tests.webapp.builders import BASE_TIME
 from tests.webapp.builders import HistSpec
 from tests.webapp.builders import add_run
-from tests.webapp.test_browser import CSP_WATCH
-from tests.webapp.test_browser import browser  # noqa: F401  (the fixture)
 
 Client = Callable[[str], FlaskClient]
 
@@ -274,7 +273,7 @@ def generic_emc_plugin() -> None:
 @pytest.mark.browser
 @pytest.mark.slow
 def test_browser_shows_badges_and_reasons_on_a_processed_demo_run(
-    browser: Any,  # noqa: F811
+    browser: Any,
     live_server: str,
     processed_demo: Settings,
     db: Database,
@@ -290,19 +289,7 @@ def test_browser_shows_badges_and_reasons_on_a_processed_demo_run(
     hot_runs = sorted({number for number, info in rows if info.get("hot_channels")})
     assert hot_runs, "the demo plants a hot FastOR channel that the EMC plugin finds"
     bad_run = hot_runs[-1]
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    problems: list[str] = []
-    page.add_init_script(CSP_WATCH)
-    page.on(
-        "console",
-        lambda message: problems.append(message.text) if message.type == "error" else None,
-    )
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.goto(f"{live_server}/login")
-    page.fill("#name", "shifter")
-    page.fill("#password", "shift-password")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/runs")
+    page, problems = logged_in_page(browser, live_server, "shifter", "shift-password")
 
     chip = page.locator(f'tr.run-row[data-run="{bad_run}"] a.subchip[data-subsystem="EMC"]')
     assert chip.locator(".badge-bad").inner_text().strip().lower() == "bad"

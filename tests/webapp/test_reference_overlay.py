@@ -21,11 +21,10 @@ from overwatch.storage.models import SubsystemRun
 from overwatch.storage.references import list_references
 from overwatch.storage.references import set_reference
 from overwatch.storage.users import create_user
+from tests.webapp.browser import logged_in_page
 from tests.webapp.builders import HistSpec
 from tests.webapp.builders import add_run
 from tests.webapp.conftest import csrf_token
-from tests.webapp.test_browser import CSP_WATCH
-from tests.webapp.test_browser import browser  # noqa: F401  (the fixture)
 
 Client = Callable[[str], FlaskClient]
 
@@ -224,18 +223,10 @@ PAD_OBJECTS = """frame => {
 }"""
 
 
-def _log_in(page: Any, live_server: str, name: str, password: str) -> None:
-    page.goto(f"{live_server}/login")
-    page.fill("#name", name)
-    page.fill("#password", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/runs")
-
-
 @pytest.mark.browser
 @pytest.mark.slow
 def test_browser_expert_sets_the_reference_and_sees_overlay_and_ratio(
-    browser: Any,  # noqa: F811
+    browser: Any,
     live_server: str,
     processed_demo: Settings,
     db: Database,
@@ -246,15 +237,7 @@ def test_browser_expert_sets_the_reference_and_sees_overlay_and_ratio(
     first, second = sorted(
         int(path.name.removeprefix("Run")) for path in processed_demo.data_dir.glob("Run*")
     )
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    problems: list[str] = []
-    page.add_init_script(CSP_WATCH)
-    page.on(
-        "console",
-        lambda message: problems.append(message.text) if message.type == "error" else None,
-    )
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    _log_in(page, live_server, "expert1", "expert-password")
+    page, problems = logged_in_page(browser, live_server, "expert1", "expert-password")
 
     # Without a CSRF token the same post is refused, even with the expert's session.
     forged = page.request.post(
@@ -315,8 +298,8 @@ def test_browser_expert_sets_the_reference_and_sees_overlay_and_ratio(
     assert problems == []
 
     # A viewer sees the comparison, but not the button.
-    viewer = browser.new_page(viewport={"width": 1400, "height": 1000})
-    _log_in(viewer, live_server, "shifter", "shift-password")
+    viewer, viewer_problems = logged_in_page(browser, live_server, "shifter", "shift-password")
     viewer.goto(f"{live_server}/runs/{second}/HLT")
     assert viewer.locator("#make-reference").count() == 0
     assert viewer.locator(".ref-views").count() > 0
+    assert viewer_problems == []

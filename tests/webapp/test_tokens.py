@@ -7,16 +7,16 @@ from datetime import timedelta
 
 import pytest
 import requests
-from click.testing import CliRunner
 from sqlalchemy import update
 
-from overwatch.cli import cli
 from overwatch.config import Settings
 from overwatch.storage import Database
 from overwatch.storage.models import UserToken
 from overwatch.storage.models import utcnow
 from overwatch.storage.users import create_user
-from tests.webapp.test_commands import _close_cli_databases  # noqa: F401 - autouse fixture
+from tests.clisupport import run_cli
+
+pytestmark = pytest.mark.usefixtures("close_cli_databases")
 
 
 @pytest.fixture
@@ -26,8 +26,7 @@ def agent(db: Database) -> None:
 
 
 def _cli(settings: Settings, *args: str) -> tuple[str, str]:
-    options = ["--data-dir", str(settings.data_dir), "--database-url", settings.database_url or ""]
-    result = CliRunner().invoke(cli, [*options, *args], catch_exceptions=False)
+    result = run_cli(settings, *args)
     assert result.exit_code == 0, result.stderr
     return result.stdout, result.stderr
 

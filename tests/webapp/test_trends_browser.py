@@ -15,8 +15,7 @@ import pytest
 from overwatch.config import Settings
 from overwatch.storage import Database
 from overwatch.storage.users import create_user
-from tests.webapp.test_browser import _logged_in_page
-from tests.webapp.test_browser import browser  # noqa: F401 - the fixture, shared
+from tests.webapp.browser import logged_in_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -40,7 +39,7 @@ def settings(make_settings: Any) -> Settings:
 
 @pytest.mark.parametrize("x", ["run", "time"])
 def test_a_trend_is_drawn_with_its_limit_bands(
-    browser: Any,  # noqa: F811 - the imported fixture
+    browser: Any,
     processed_demo: Settings,
     db: Database,
     live_server: str,
@@ -48,7 +47,7 @@ def test_a_trend_is_drawn_with_its_limit_bands(
 ) -> None:
     with db.session() as session:
         create_user(session, "shifter", "shifter-password", "viewer")
-    page, problems = _logged_in_page(browser, live_server, "shifter", "shifter-password")
+    page, problems = logged_in_page(browser, live_server, "shifter", "shifter-password")
     page.goto(f"{live_server}/trends/HLT?trend=tracks_limited&trend=tpc_tracks&x={x}")
     page.wait_for_selector("section.trends[data-drawn=all]", timeout=30_000)
     frame = page.locator('.trend-card[data-trend="tracks_limited"] .trend-draw')

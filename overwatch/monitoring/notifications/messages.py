@@ -1,7 +1,7 @@
 """The text people receive: one alarm's message, a digest of many, a test message.
 
-Alarms arrive here as :class:`AlarmNote`, plain data copied from the alarms table
-by the delivery pass, so this module knows no database. A message is plain text
+Alarms arrive here as :class:`~overwatch.monitoring.alarm_view.AlarmView`, plain data
+copied from the alarms table by the delivery pass, so this module knows no database. A message is plain text
 (e-mail bodies, chat posts and JSON payloads alike), its title short enough for a
 subject line; links point into the web app when ``notifications.base_url`` is set.
 An alarm of every subsystem (subsystem ``"*"``) is called "all subsystems".
@@ -15,43 +15,16 @@ from datetime import datetime
 from urllib.parse import quote
 from urllib.parse import urlencode
 
+from overwatch.monitoring.alarm_view import AlarmView
 from overwatch.monitoring.alarms.config import ALL_SUBSYSTEMS
 from overwatch.monitoring.notifications.config import severity_rank
 
-__all__ = ["AlarmNote", "Message", "alarm_message", "digest_message", "test_message"]
+__all__ = ["Message", "alarm_message", "digest_message", "test_message"]
 
 #: Longest title: e-mail subjects and chat previews cut long ones anyway.
 MAX_TITLE = 200
 _PREFIX = "[Overwatch]"
 _REASONS = {"new": "", "escalated": "escalated: ", "reminder": "still active: "}
-
-
-@dataclass(frozen=True, slots=True)
-class AlarmNote:
-    """What a message says about one alarm (a row of the alarms table)."""
-
-    id: int
-    subsystem: str
-    run_number: int | None
-    histogram: str | None
-    rule: str
-    target: str
-    message: str
-    severity: str
-    raised_at: datetime
-    last_seen_at: datetime
-    count: int
-    cleared_at: datetime | None = None
-    acknowledged_at: datetime | None = None
-
-    @property
-    def active(self) -> bool:
-        return self.cleared_at is None
-
-    @property
-    def who(self) -> str:
-        """The subsystem as messages name it."""
-        return "all subsystems" if self.subsystem == ALL_SUBSYSTEMS else self.subsystem
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +44,7 @@ def _short(text: str, limit: int = MAX_TITLE) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _links(note: AlarmNote, base_url: str | None) -> list[str]:
+def _links(note: AlarmView, base_url: str | None) -> list[str]:
     if not base_url:
         return []
     links = []
@@ -84,7 +57,7 @@ def _links(note: AlarmNote, base_url: str | None) -> list[str]:
     return links
 
 
-def _where(note: AlarmNote) -> str:
+def _where(note: AlarmView) -> str:
     parts = [f"rule {note.rule} on {note.target}"]
     if note.run_number is not None:
         parts.append(f"run {note.run_number}")
@@ -93,10 +66,15 @@ def _where(note: AlarmNote) -> str:
     return ", ".join(parts)
 
 
-def alarm_message(note: AlarmNote, reason: str = "new", base_url: str | None = None) -> Message:
+def subsystem_name(note: AlarmView) -> str:
+    """The subsystem as messages name it ("all subsystems" for ``"*"``)."""
+    return "all subsystems" if note.subsystem == ALL_SUBSYSTEMS else note.subsystem
+
+
+def alarm_message(note: AlarmView, reason: str = "new", base_url: str | None = None) -> Message:
     """The message for one alarm; ``reason`` is new, escalated or reminder."""
     title = _short(
-        f"{_PREFIX} {_REASONS.get(reason, '')}{note.severity.upper()} {note.who}: {note.message}"
+        f"{_PREFIX} {_REASONS.get(reason, '')}{note.severity.upper()} {subsystem_name(note)}: {note.message}"
     )
     first = (
         f"Alarm of all subsystems ({note.severity})"
@@ -119,11 +97,11 @@ def alarm_message(note: AlarmNote, reason: str = "new", base_url: str | None = N
     return Message(title, "\n".join(lines), note.severity)
 
 
-def digest_message(notes: Sequence[tuple[AlarmNote, str]], base_url: str | None = None) -> Message:
+def digest_message(notes: Sequence[tuple[AlarmView, str]], base_url: str | None = None) -> Message:
     """One message for many alarms (``(note, reason)`` pairs), most severe first."""
     ordered = sorted(notes, key=lambda item: (-severity_rank(item[0].severity), item[0].id))
     critical = sum(1 for note, _ in ordered if note.severity == "critical")
-    subsystems = sorted({note.who for note, _ in ordered})
+    subsystems = sorted({subsystem_name(note) for note, _ in ordered})
     severity = "critical" if critical else "warning"
     title = _short(
         f"{_PREFIX} {len(ordered)} alarms ({critical} critical): {', '.join(subsystems)}"
@@ -133,7 +111,7 @@ def digest_message(notes: Sequence[tuple[AlarmNote, str]], base_url: str | None 
         label = _REASONS.get(reason, "")
         cleared = " (cleared)" if note.cleared_at is not None else ""
         lines.append(
-            f"- {note.severity.upper()} {note.who}: {label}{note.message}{cleared} [{_where(note)}]"
+            f"- {note.severity.upper()} {subsystem_name(note)}: {label}{note.message}{cleared} [{_where(note)}]"
         )
     if base_url:
         lines.extend(["", f"Alarms: {base_url}/alarms"])

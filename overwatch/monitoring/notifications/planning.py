@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
 
+from overwatch.monitoring.alarm_view import AlarmView
 from overwatch.monitoring.notifications.config import ChannelSpec
 from overwatch.monitoring.notifications.config import severity_rank
-from overwatch.monitoring.notifications.messages import AlarmNote
 
 __all__ = ["Due", "Told", "batches", "due_notifications"]
 
@@ -47,18 +47,18 @@ class Told:
 
 @dataclass(frozen=True, slots=True)
 class Due:
-    note: AlarmNote
+    note: AlarmView
     #: new | escalated | reminder
     reason: str
     #: The notification's number for this alarm on this channel (0 for the first).
     seq: int
 
 
-def _decide(note: AlarmNote, told: Told | None, now: datetime, cooldown: timedelta) -> str | None:
+def _decide(note: AlarmView, told: Told | None, now: datetime, cooldown: timedelta) -> str | None:
     if told is None:
         # Acknowledged before any notice: someone is on it already.
         return "new" if note.acknowledged_at is None else None
-    if not note.active:
+    if note.cleared_at is not None:
         return None
     if severity_rank(note.severity) > severity_rank(told.severity):
         return "escalated"
@@ -69,7 +69,7 @@ def _decide(note: AlarmNote, told: Told | None, now: datetime, cooldown: timedel
 
 def due_notifications(
     channel: ChannelSpec,
-    candidates: Iterable[AlarmNote],
+    candidates: Iterable[AlarmView],
     told: Mapping[int, Told],
     now: datetime,
     cooldown: timedelta,
