@@ -464,7 +464,7 @@ class Worker:
                     if file_ids and not borrowed:
                         session.execute(
                             update(ReceivedFile)
-                            .where(ReceivedFile.id.in_(file_ids))
+                            .where(ReceivedFile.id.in_(file_ids), ReceivedFile.state != "archived")
                             .values(state="processed")
                             .execution_options(synchronize_session=False)
                         )

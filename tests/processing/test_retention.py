@@ -182,6 +182,12 @@ def test_old_runs_are_archived_and_stay_readable(
     assert outcome.state == "done", outcome.error
     assert _current_bins(db, "time_slice") == [2.0] * 10
 
+    # Reprocessing the run reads the archive too; its files stay archived.
+    _enqueue(db, "process", {"force": True}, "process-again")
+    [outcome] = Worker(settings, db).run_until_idle()
+    assert outcome.state == "done", outcome.error
+    assert {state for _, state in _files(db)} == {"archived"}
+
 
 def test_rebuild_registers_the_archived_runs_from_the_archive(
     make_settings, db: Database, tmp_path: Path
