@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import threading
+import time
 from collections.abc import Iterator
 from collections.abc import Sequence
 from dataclasses import replace
@@ -33,6 +35,7 @@ from overwatch.receivers.writer import write_receiver_file
 from overwatch.storage import Database
 from overwatch.storage.jobs import PRIORITY_USER
 from overwatch.storage.jobs import enqueue_job
+from overwatch.storage.jobs import reclaim_expired
 from overwatch.storage.models import HistogramGroup
 from overwatch.storage.models import HistogramRecord
 from overwatch.storage.models import Job
@@ -465,3 +468,48 @@ def test_large_job_split_across_two_processes_gives_the_same_result(
 
         serial[hist.name] = encode_histogram(hist, 1)[2]
     assert split == serial
+
+
+class SlowPlugin(DetectorPlugin):
+    """Takes longer than the job lease: only heartbeats keep its job."""
+
+    name = "slow-test"
+    seconds = 1.6
+
+    def derived(
+        self, histograms: Sequence[Histogram], context: ProcessingContext
+    ) -> list[Histogram]:
+        time.sleep(self.seconds)
+        return []
+
+
+def test_heartbeats_keep_long_jobs_one_after_another(settings: Settings, db: Database) -> None:
+    settings = replace(settings, job_lease_seconds=1.0)  # a beat every 0.5 s
+    register_plugin("EMC", SlowPlugin)
+    try:
+        _drop(settings, 1, [4] * 10)
+        scan(settings, db)
+        worker = Worker(settings, db)
+        stop = threading.Event()
+        reclaimed: list[int] = []
+
+        def reclaimer() -> None:  # what the daemon's reclaim task does, far more often
+            while not stop.wait(0.1):
+                with db.session() as session:
+                    reclaimed.extend(reclaim_expired(session, settings.job_lease_seconds))
+
+        watcher = threading.Thread(target=reclaimer)
+        watcher.start()
+        try:
+            [first] = worker.run_until_idle()
+            _drop(settings, 2, [5] * 10)
+            scan(settings, db)
+            [second] = worker.run_until_idle()  # the same worker, its heartbeat thread again
+        finally:
+            stop.set()
+            watcher.join()
+    finally:
+        unregister_plugin("EMC")
+    assert (first.state, second.state) == ("done", "done"), (first.error, second.error)
+    assert reclaimed == []
+    assert _inner(_current(db)["EMCTRQA_histA"]) == [5.0] * 10

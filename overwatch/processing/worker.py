@@ -116,6 +116,47 @@ class _Plan:
     key: str
 
 
+class _Heartbeat:
+    """Extends the lease of the job a worker runs, from one thread for all its jobs.
+
+    The thread starts with the first job and waits between jobs; a beat that meets
+    a job no longer this worker's changes nothing (see :func:`heartbeat`).
+    """
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self.job_id: int | None = None
+        self.changed = threading.Condition()
+        self.thread: threading.Thread | None = None
+
+    def watch(self, job_id: int | None) -> None:
+        """Beat for ``job_id`` from now on (``None``: no job)."""
+        with self.changed:
+            self.job_id = job_id
+            self.changed.notify()
+        if job_id is not None and (self.thread is None or not self.thread.is_alive()):
+            # Threads do not survive a fork: a forked process starts its own.
+            self.thread = threading.Thread(target=self._beat, name="job heartbeat", daemon=True)
+            self.thread.start()
+
+    def _beat(self) -> None:
+        interval = max(self.worker.settings.job_lease_seconds / 4, 0.5)
+        while True:
+            with self.changed:
+                job_id = self.job_id
+                if job_id is None:
+                    self.changed.wait()
+                    continue
+                # Woken early by the next job (or none): start its interval afresh.
+                if self.changed.wait(interval) or self.job_id != job_id:
+                    continue
+            try:
+                with self.worker.db.session() as session:
+                    heartbeat(session, job_id, self.worker.name)
+            except Exception:
+                log.warning("job %s: heartbeat failed", job_id, exc_info=True)
+
+
 class Worker:
     """Claims and runs jobs from the queue of record."""
 
@@ -124,6 +165,7 @@ class Worker:
         self.db = db
         self.name = name or worker_name()
         self.references = ReferenceLoader()
+        self._beat = _Heartbeat(self)
 
     # -- the loop -----------------------------------------------------------------
 
@@ -133,8 +175,9 @@ class Worker:
             job = claim_job(session, self.name)
             if job is None:
                 return None
+            skipped = self._skip_if_processed(session, job)
             session.expunge(job)
-        return self._run(job)
+        return skipped or self._run(job)
 
     def run_job(self, job_id: int) -> JobOutcome | None:
         """Claim the queued job ``job_id`` and run it; ``None`` when it cannot be claimed
@@ -143,8 +186,9 @@ class Worker:
             job = claim_job_by_id(session, job_id, self.name)
             if job is None:
                 return None
+            skipped = self._skip_if_processed(session, job)
             session.expunge(job)
-        return self._run(job)
+        return skipped or self._run(job)
 
     def run_until_idle(
         self,
@@ -166,15 +210,12 @@ class Worker:
     def _run(self, job: Job) -> JobOutcome:
         started = utcnow()
         clock = time.perf_counter()
-        stop_beat = threading.Event()
-        beat = threading.Thread(target=self._heartbeat, args=(job.id, stop_beat), daemon=True)
-        beat.start()
+        self._beat.watch(job.id)
         plugin: DetectorPlugin | None = None
         error: str | None = None
         try:
             plugin = get_plugin(job.subsystem or "")
-            skipped = self._skip_if_processed(job, plugin, started)
-            state, count, unreadable = skipped or self._execute(job, plugin, started)
+            state, count, unreadable = self._execute(job, plugin, started)
             outcome = JobOutcome(
                 job.id, job.kind, job.run_number, job.subsystem, state, count, unreadable=unreadable
             )
@@ -195,8 +236,7 @@ class Worker:
         except Exception:  # noqa: BLE001 - a job boundary: record the traceback, keep the daemon alive
             error = traceback.format_exc()
         finally:
-            stop_beat.set()
-            beat.join()
+            self._beat.watch(None)
         if error is not None:
             outcome = self._failed(job, plugin, started, error)
         outcome.seconds = time.perf_counter() - clock
@@ -219,13 +259,6 @@ class Worker:
             error,
         )
         return JobOutcome(job.id, job.kind, job.run_number, job.subsystem, state, error=error)
-
-    def _heartbeat(self, job_id: int, stop: threading.Event) -> None:
-        interval = max(self.settings.job_lease_seconds / 4, 0.5)
-        while not stop.wait(interval):
-            with self.db.session() as session:
-                if not heartbeat(session, job_id, self.name):
-                    return
 
     def _load_files(
         self, job: Job, plugin: DetectorPlugin
@@ -396,17 +429,22 @@ class Worker:
             return "done", stored, len(data.histograms) - stored
         raise RuntimeError(f"gave up after quarantining {MAX_QUARANTINED_PER_JOB} corrupt files")
 
-    def _skip_if_processed(
-        self, job: Job, plugin: DetectorPlugin, started: datetime
-    ) -> tuple[str, int, int] | None:
-        """Finish a ``process`` job whose subsystem has nothing new, with a note in its
-        provenance (one statement, see :func:`finish_if_processed`); ``None``: run it."""
-        with self.db.session() as session:
-            note = finish_if_processed(session, job, self.name)
-            if note is None:
-                return None
-            session.add(self._attempt(job, plugin, started, "done", note, [], 0))
-        return "done", 0, 0
+    def _skip_if_processed(self, session: Session, job: Job) -> JobOutcome | None:
+        """Finish a just claimed ``process`` job whose subsystem has nothing new, in the
+        claim's transaction, with a note in its provenance (one statement, see
+        :func:`finish_if_processed`); ``None``: run it."""
+        started = utcnow()
+        note = finish_if_processed(session, job, self.name)
+        if note is None:
+            return None
+        try:
+            plugin: DetectorPlugin | None = get_plugin(job.subsystem or "")
+        except Exception:  # noqa: BLE001 - provenance without the plugin's name then
+            plugin = None
+        session.add(self._attempt(job, plugin, started, "done", note, [], 0))
+        outcome = JobOutcome(job.id, job.kind, job.run_number, job.subsystem, "done")
+        observe_job(outcome.subsystem, outcome.kind, outcome.state, outcome.seconds)
+        return outcome
 
     def _checks(self, context: ProcessingContext) -> CheckSetup | None:
         """The declarative checks of the job's subsystem with its reference histograms."""
