@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine
 from sqlalchemy import create_engine
 from sqlalchemy import event
@@ -65,6 +66,10 @@ def normalize_url(url: str) -> URL:
     return parsed
 
 
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -96,7 +101,13 @@ class Database:
 
     def __init__(self, url: str, *, echo: bool = False, pre_ping: bool = True) -> None:
         self.url = normalize_url(url)
-        kwargs: dict[str, Any] = {"echo": echo}
+        # JSON columns (histogram info, options, alarm history) through orjson: a job
+        # writes one per histogram, the web app reads them on every page.
+        kwargs: dict[str, Any] = {
+            "echo": echo,
+            "json_serializer": _json_text,
+            "json_deserializer": orjson.loads,
+        }
         if self.is_sqlite:
             database = self.url.database or ""
             if database and database != ":memory:":
