@@ -11,15 +11,18 @@ as "not a histogram", with their ``TBufferJSON`` structure in ``drawable``.  A f
 opened at all raises :class:`CorruptFileError` so the caller can quarantine it.
 
 Key names are taken as they are: ``/``, ``;``, NUL or bytes that are not UTF-8 are
-legal in ROOT.  Keys are therefore read through the key objects uproot listed,
-never looked up by name (uproot splits names on ``/`` and ``;``), and each
-component of a path is escaped with :func:`.names.escape_component`, so every
-object has one distinct, printable path.  Repeated names inside a container get
-a ``;N`` suffix.
+legal in ROOT.  Keys are therefore taken from the key lists as listed, never
+looked up by name (uproot splits names on ``/`` and ``;``), and each component
+of a path is escaped with :func:`.names.escape_component`, so every object has
+one distinct, printable path.  Repeated names inside a container get a ``;N`` suffix.
 
-uproot opens the file and lists keys; payloads are decompressed and decoded by
-:mod:`.rootio` because uproot's per-object models dominate the cost otherwise.
-A key the fast decoder cannot handle is read through uproot's models instead.
+Two paths read a file. The fast one lists keys and streamer records with
+:mod:`.tfile` and decodes payloads with :mod:`.rootio`; it does not import uproot,
+whose start-up is a third of a worker's and whose per-object models would dominate
+the cost. A file it cannot read whole (another compression than zlib, a key the
+decoder cannot handle, a damaged structure) is read again from the start by the
+second path: uproot opens it and lists its keys, :mod:`.rootio` still decodes what
+it can and uproot's models the rest, and uproot's errors say what is wrong.
 """
 
 from __future__ import annotations
