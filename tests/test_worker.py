@@ -28,6 +28,7 @@ from overwatch.detectors import ProcessingOption
 from overwatch.detectors import register_plugin
 from overwatch.detectors import unregister_plugin
 from overwatch.histograms.model import Histogram
+from overwatch.processing import worker as worker_module
 from overwatch.processing.reader import read_file
 from overwatch.processing.scan import scan
 from overwatch.processing.worker import Worker
@@ -513,3 +514,18 @@ def test_heartbeats_keep_long_jobs_one_after_another(settings: Settings, db: Dat
     assert (first.state, second.state) == ("done", "done"), (first.error, second.error)
     assert reclaimed == []
     assert _inner(_current(db)["EMCTRQA_histA"]) == [5.0] * 10
+
+
+def test_an_idle_worker_keeps_no_heartbeat_thread(
+    settings: Settings, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Workers are made per reload and per test: a thread each that never ended would pile up.
+    monkeypatch.setattr(worker_module, "HEARTBEAT_IDLE_SECONDS", 0.2)
+    _drop(settings, 1, [4] * 10)
+    scan(settings, db)
+    [outcome] = Worker(settings, db).run_until_idle()
+    assert outcome.state == "done"
+    deadline = time.monotonic() + 5
+    while any(t.name == "job heartbeat" for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "the heartbeat thread outlived its worker's jobs"
+        time.sleep(0.05)

@@ -75,6 +75,8 @@ log = logging.getLogger(__name__)
 
 #: How many corrupt files one job may set aside before giving up.
 MAX_QUARANTINED_PER_JOB = 5
+#: A worker's heartbeat thread ends after this long without a job.
+HEARTBEAT_IDLE_SECONDS = 2.0
 #: How many unreadable objects a job's error or provenance names one by one.
 MAX_LISTED_PROBLEMS = 10
 
@@ -117,10 +119,12 @@ class _Plan:
 
 
 class _Heartbeat:
-    """Extends the lease of the job a worker runs, from one thread for all its jobs.
+    """Extends the lease of the job a worker runs, from one thread for its jobs in a row.
 
-    The thread starts with the first job and waits between jobs; a beat that meets
-    a job no longer this worker's changes nothing (see :func:`heartbeat`).
+    The thread starts with a job and waits for the next one; after
+    :data:`HEARTBEAT_IDLE_SECONDS` without a job it ends (a worker object that is
+    dropped leaves no thread behind). A beat that meets a job no longer this
+    worker's changes nothing (see :func:`heartbeat`).
     """
 
     def __init__(self, worker: Worker) -> None:
@@ -134,10 +138,10 @@ class _Heartbeat:
         with self.changed:
             self.job_id = job_id
             self.changed.notify()
-        if job_id is not None and (self.thread is None or not self.thread.is_alive()):
-            # Threads do not survive a fork: a forked process starts its own.
-            self.thread = threading.Thread(target=self._beat, name="job heartbeat", daemon=True)
-            self.thread.start()
+            # Threads do not survive a fork either: a forked process starts its own.
+            if job_id is not None and (self.thread is None or not self.thread.is_alive()):
+                self.thread = threading.Thread(target=self._beat, name="job heartbeat", daemon=True)
+                self.thread.start()
 
     def _beat(self) -> None:
         interval = max(self.worker.settings.job_lease_seconds / 4, 0.5)
@@ -145,7 +149,9 @@ class _Heartbeat:
             with self.changed:
                 job_id = self.job_id
                 if job_id is None:
-                    self.changed.wait()
+                    if not self.changed.wait(HEARTBEAT_IDLE_SECONDS) and self.job_id is None:
+                        self.thread = None
+                        return
                     continue
                 # Woken early by the next job (or none): start its interval afresh.
                 if self.changed.wait(interval) or self.job_id != job_id:
@@ -153,7 +159,7 @@ class _Heartbeat:
             try:
                 with self.worker.db.session() as session:
                     heartbeat(session, job_id, self.worker.name)
-            except Exception:
+            except Exception:  # a beat lost to a database hiccup: the next one retries
                 log.warning("job %s: heartbeat failed", job_id, exc_info=True)
 
 
