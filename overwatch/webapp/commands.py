@@ -48,6 +48,7 @@ def serve(settings: Settings, *, bind: str, workers: int) -> None:
     """Run the app under gunicorn until interrupted; each worker builds its own app and engine."""
     from gunicorn.app.base import BaseApplication  # noqa: PLC0415
 
+    from overwatch.gunicorn_worker import ThreadWorker  # noqa: PLC0415
     from overwatch.metrics.multiprocess import GunicornMetrics  # noqa: PLC0415
     from overwatch.webapp import create_app  # noqa: PLC0415
 
@@ -60,7 +61,8 @@ def serve(settings: Settings, *, bind: str, workers: int) -> None:
                 self.cfg.set(key, value)
             self.cfg.set("bind", [bind])
             self.cfg.set("workers", workers)
-            self.cfg.set("worker_class", "gthread")
+            # gthread, but one that always quits on SIGQUIT/Ctrl-C (see the module).
+            self.cfg.set("worker_class", ThreadWorker)
             self.cfg.set("threads", 4)
             self.cfg.set("accesslog", "-")
             self.cfg.set("proc_name", "overwatch-web")
@@ -94,6 +96,8 @@ def web_command() -> click.Command:
         except ConfigError as exc:
             raise click.ClickException(f"bad configuration: {exc}") from exc
         app.database()  # migrate once here, before any worker starts
+        # ... and let go of the connection: a forked worker must not inherit (nor close) it.
+        app.close()
         address = bind or settings.web_bind
         if debug:
             from overwatch.webapp import create_app  # noqa: PLC0415
