@@ -123,9 +123,7 @@ def demo(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], subprocess.Popen
         log.close()
 
 
-def _stop(
-    process: subprocess.Popen[bytes], env: dict[str, str], send: Callable[[], None]
-) -> float:
+def _stop(process: subprocess.Popen[bytes], env: dict[str, str], send: Callable[[], None]) -> float:
     """``send`` a stop signal, check the demo and all its processes end within
     :data:`STOP_SECONDS` without a forced kill or a traceback; the seconds it took."""
     started = time.monotonic()
