@@ -12,12 +12,14 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -144,6 +146,12 @@ def _stop(process: subprocess.Popen[bytes], env: dict[str, str], send: Callable[
     # The demo's own word for a child it had to kill, or one that ended before the stop.
     assert "did not stop" not in log, log[-3000:]
     assert "on its own" not in log, log[-3000:]
+    # The database is whole, and no job was left half done.
+    database = Path(env["OVERWATCH_DATA_DIR"]) / "overwatch.db"
+    with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
+        assert connection.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        running = connection.execute("SELECT id FROM jobs WHERE state = 'running'").fetchall()
+    assert not running, f"jobs left running: {running}"
     print(f"the demo and all its processes ended {took:.1f} s after the stop signal")
     return took
 
