@@ -10,7 +10,9 @@ from typing import Any
 import click
 
 from overwatch.context import AppContext
+from overwatch.context import parent_pid_option
 from overwatch.context import pass_app
+from overwatch.context import stop_with_parent
 
 __all__ = ["db_group", "demo_command", "process_command"]
 
@@ -73,8 +75,11 @@ def _notify_once(app: AppContext) -> None:
 @click.option(
     "--workers", type=click.IntRange(1, 64), help="Worker processes (default: processing_workers)."
 )
+@parent_pid_option
 @pass_app
-def process_command(app: AppContext, once: bool, workers: int | None) -> None:
+def process_command(
+    app: AppContext, once: bool, workers: int | None, parent_pid: int | None
+) -> None:
     """Scan the data directory and process new files (overwatchProcessing).
 
     Without --once, runs as a daemon: scans every scan_interval seconds and stops
@@ -83,6 +88,8 @@ def process_command(app: AppContext, once: bool, workers: int | None) -> None:
     from overwatch.processing.daemon import run_daemon  # noqa: PLC0415
     from overwatch.processing.limits import limit_memory  # noqa: PLC0415
 
+    if parent_pid is not None:
+        stop_with_parent(parent_pid)
     app.require_writable_data_dir()
     settings, db = app.settings, app.database()
     # This process runs jobs too; its worker children set the same limit themselves.
@@ -276,7 +283,9 @@ def _demo(
         click.echo("the web app is not built yet; processing results are in the database.")
         return
     ongoing = {"run_number": first_run + runs - 1, "index": runs - 1, "runs": runs}
-    serve_demo(app, live={**ongoing, "minutes_done": minutes} if live else None)
+    status = serve_demo(app, live={**ongoing, "minutes_done": minutes} if live else None)
+    if status:
+        sys.exit(status)
 
 
 def _demo_references(app: AppContext) -> None:

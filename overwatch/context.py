@@ -21,7 +21,7 @@ from overwatch.logs import configure_logging
 if TYPE_CHECKING:
     from overwatch.storage import Database
 
-__all__ = ["AppContext", "pass_app"]
+__all__ = ["AppContext", "parent_pid_option", "pass_app", "stop_with_parent"]
 
 
 class AppContext:
@@ -78,3 +78,22 @@ class AppContext:
 
 
 pass_app = click.make_pass_decorator(AppContext)
+
+
+#: ``--parent-pid PID``, hidden: for a command another one starts and supervises
+#: (``overwatch demo`` starts ``overwatch web`` and ``overwatch process``).
+parent_pid_option = click.option(
+    "--parent-pid",
+    type=click.IntRange(min=1),
+    hidden=True,
+    help="Stop (as on SIGTERM) when the process PID that started this one ends.",
+)
+
+
+def stop_with_parent(parent_pid: int) -> None:
+    """Have SIGTERM sent to this process when ``parent_pid`` ends, even by ``kill -9``."""
+    import signal  # noqa: PLC0415
+
+    from overwatch.processing.lifeline import exit_with_parent  # noqa: PLC0415
+
+    exit_with_parent(parent_pid, signal.SIGTERM)

@@ -9,8 +9,9 @@ receivers' atomic writer into the data directory. Each simulated minute takes
 status page's receiver heartbeat change without reloading. It records a heartbeat
 as the receiver ``demo live``.
 
-:func:`live_process` runs it in a process of its own (spawned, so it shares nothing
-with the web server that forks beside it), stopped by SIGINT or SIGTERM.
+:func:`live_process` runs it in a process of its own (spawned: a fresh interpreter
+that shares nothing with the demo), stopped by SIGINT or SIGTERM, and by the end of
+the process that started it.
 """
 
 from __future__ import annotations
@@ -141,7 +142,4 @@ def live_process(settings: Settings, **arguments: Any) -> Any:
         name="overwatch-demo-live",
     )
     process.start()
-    # gunicorn forks its workers after this: they would inherit multiprocessing's set of
-    # children and try to join this process (not theirs) at exit. The demo joins it itself.
-    multiprocessing.process._children.discard(process)  # type: ignore[attr-defined]
     return process

@@ -38,6 +38,8 @@ def receive_dqm(app: AppContext, bind: str, workers: int) -> None:
 
     settings = app.settings
     app.database()  # migrate once here, before any worker starts
+    # ... and let go of the connection: a forked worker must not inherit (nor close) it.
+    app.close()
     click.echo(f"Overwatch DQM receiver on http://{bind}/rest/api/files -> {settings.data_dir}")
     serve_receiver(settings, bind=bind, workers=workers)
 

@@ -46,12 +46,15 @@ def serve_receiver(settings: Settings, *, bind: str, workers: int, threads: int 
     """Run the receiver under gunicorn until SIGTERM or Ctrl-C."""
     from gunicorn.app.base import BaseApplication  # noqa: PLC0415
 
+    from overwatch.gunicorn_worker import ThreadWorker  # noqa: PLC0415
+
     class _Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             values: dict[str, Any] = {
                 "bind": [bind],
                 "workers": workers,
-                "worker_class": "gthread",
+                # gthread, but one that always quits on SIGQUIT/Ctrl-C (see the module).
+                "worker_class": ThreadWorker,
                 "threads": threads,
                 "accesslog": "-",
                 "proc_name": "overwatch-dqm-receiver",

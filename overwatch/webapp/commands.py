@@ -10,18 +10,22 @@ import os
 import secrets
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 import click
 
 from overwatch.context import AppContext
+from overwatch.context import parent_pid_option
 from overwatch.context import pass_app
+from overwatch.context import stop_with_parent
 
 if TYPE_CHECKING:
     from flask import Flask
 
     from overwatch.config import Settings
+    from overwatch.demo.supervisor import Process
 
 __all__ = [
     "DEMO_PASSWORD_FILE",
@@ -48,6 +52,7 @@ def serve(settings: Settings, *, bind: str, workers: int) -> None:
     """Run the app under gunicorn until interrupted; each worker builds its own app and engine."""
     from gunicorn.app.base import BaseApplication  # noqa: PLC0415
 
+    from overwatch.gunicorn_worker import ThreadWorker  # noqa: PLC0415
     from overwatch.metrics.multiprocess import GunicornMetrics  # noqa: PLC0415
     from overwatch.webapp import create_app  # noqa: PLC0415
 
@@ -60,7 +65,8 @@ def serve(settings: Settings, *, bind: str, workers: int) -> None:
                 self.cfg.set(key, value)
             self.cfg.set("bind", [bind])
             self.cfg.set("workers", workers)
-            self.cfg.set("worker_class", "gthread")
+            # gthread, but one that always quits on SIGQUIT/Ctrl-C (see the module).
+            self.cfg.set("worker_class", ThreadWorker)
             self.cfg.set("threads", 4)
             self.cfg.set("accesslog", "-")
             self.cfg.set("proc_name", "overwatch-web")
@@ -82,11 +88,17 @@ def web_command() -> click.Command:
     @click.option(
         "--workers", type=click.IntRange(1, 64), help="gunicorn workers (default: web_workers)."
     )
+    @parent_pid_option
     @pass_app
-    def web(app: AppContext, debug: bool, bind: str | None, workers: int | None) -> None:
+    def web(
+        app: AppContext, debug: bool, bind: str | None, workers: int | None, parent_pid: int | None
+    ) -> None:
         """Serve the web app (overwatchWebApp): gunicorn, or Flask's server with --debug."""
         from overwatch.config import ConfigError  # noqa: PLC0415
         from overwatch.webapp.security import secret_key  # noqa: PLC0415
+
+        if parent_pid is not None:
+            stop_with_parent(parent_pid)
 
         settings = app.settings
         try:
@@ -94,6 +106,8 @@ def web_command() -> click.Command:
         except ConfigError as exc:
             raise click.ClickException(f"bad configuration: {exc}") from exc
         app.database()  # migrate once here, before any worker starts
+        # ... and let go of the connection: a forked worker must not inherit (nor close) it.
+        app.close()
         address = bind or settings.web_bind
         if debug:
             from overwatch.webapp import create_app  # noqa: PLC0415
@@ -278,8 +292,8 @@ def ensure_demo_user(app: AppContext) -> tuple[str, str]:
     return DEMO_USER, password
 
 
-def processing_command(app: AppContext) -> list[str]:
-    """The command line of an ``overwatch process`` daemon with the same settings as ``app``."""
+def overwatch_command(app: AppContext, *arguments: str) -> list[str]:
+    """The command line of ``overwatch <arguments>`` with the same settings as ``app``."""
     args = [sys.executable, "-m", "overwatch"]
     if app.config_file:
         args += ["--config", str(app.config_file)]
@@ -288,55 +302,47 @@ def processing_command(app: AppContext) -> list[str]:
     for key in ("data_dir", "database_url"):
         if app.overrides.get(key):
             args += [f"--{key.replace('_', '-')}", str(app.overrides[key])]
-    return [*args, "process"]
+    return [*args, *arguments]
 
 
-def _stop(child: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    if child.poll() is None:
-        child.terminate()  # SIGTERM: the daemon finishes its current job and exits
-    try:
-        child.wait(timeout)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        child.wait()
-
-
-def serve_demo(app: AppContext, live: dict[str, int] | None = None) -> None:
+def serve_demo(app: AppContext, live: dict[str, int] | None = None) -> int:
     """After ``overwatch demo`` processed: make the demo login, print it, then run the
-    processing daemon and the web app side by side until Ctrl-C stops both.
+    web app and the processing daemon side by side until Ctrl-C stops both; returns the
+    exit status (see :func:`overwatch.demo.supervisor.run_side_by_side`).
 
     Production runs the same two as separate services (``overwatchProcessing`` and
-    ``overwatchWebApp``); the demo starts the daemon as a child process so that time
-    slices and reprocessing requested from the web form are computed. With ``live``
-    (the arguments of :func:`overwatch.demo.live.continue_run`), a third process keeps
-    the newest run going.
+    ``overwatchWebApp``); the demo starts both as child processes, so that time slices
+    and reprocessing requested from the web form are computed. With ``live`` (the
+    arguments of :func:`overwatch.demo.live.continue_run`), a third process keeps the
+    newest run going.
     """
+    from overwatch.demo.live import live_process  # noqa: PLC0415
+    from overwatch.demo.supervisor import run_side_by_side  # noqa: PLC0415
+
     name, password = ensure_demo_user(app)
-    bind = app.settings.web_bind
+    settings = app.settings
+    bind = settings.web_bind
     line = "-" * 60
     click.echo(line)
     click.secho(f"  Overwatch is at  http://{bind}/", bold=True)
     click.secho(f"  log in as        {name}", bold=True)
     click.secho(f"  password         {password}", bold=True)
-    click.echo(f"  (kept in {app.settings.data_dir / DEMO_PASSWORD_FILE}; role expert)")
+    click.echo(f"  (kept in {settings.data_dir / DEMO_PASSWORD_FILE}; role expert)")
     if live is not None:
         click.echo(f"  Run {live['run_number']} is live: a new snapshot every few seconds.")
     click.echo("  The processing daemon runs beside it; Ctrl-C stops everything.")
     click.echo(line)
-    daemon = subprocess.Popen(processing_command(app))  # noqa: S603 - our own interpreter and module
-    writer = None
-    if live is not None:
-        from overwatch.demo.live import live_process  # noqa: PLC0415
+    # The children open their own connections; the demo keeps none while it waits.
+    app.close()
+    parent = ["--parent-pid", str(os.getpid())]
 
-        writer = live_process(app.settings, **live)
-    started_by = os.getpid()
-    try:
-        serve(app.settings, bind=bind, workers=app.settings.web_workers)
-    finally:
-        # gunicorn forks its workers inside serve(): on Ctrl-C each of them unwinds
-        # through here too, but only this process may stop the daemon and the writer.
-        if os.getpid() == started_by:
-            if writer is not None:
-                writer.terminate()
-                writer.join(30)
-            _stop(daemon)
+    def start(*arguments: str) -> Callable[[], Process]:
+        command = overwatch_command(app, *arguments, *parent)
+        return lambda: subprocess.Popen(command)  # noqa: S603 - our own interpreter and module
+
+    starts = [("processing daemon", start("process"))]
+    if live is not None:
+        starts.append(("live writer", lambda: live_process(settings, **live)))
+    workers = str(settings.web_workers)
+    starts.append(("web app", start("web", "--bind", bind, "--workers", workers)))
+    return run_side_by_side(starts)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 import stat
+import sys
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -12,6 +16,7 @@ from click.testing import CliRunner
 from overwatch.cli import AppContext
 from overwatch.cli import cli
 from overwatch.config import Settings
+from overwatch.demo import supervisor
 from overwatch.storage import Database
 from overwatch.storage.models import utcnow
 from overwatch.storage.users import authenticate
@@ -150,15 +155,19 @@ def test_serve_demo_creates_the_demo_login_once_and_prints_it(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    served: list[tuple[str, int]] = []
-    # Serving blocks until Ctrl-C; record the call instead of starting gunicorn.
-    monkeypatch.setattr(
-        commands, "serve", lambda s, *, bind, workers: served.append((bind, workers))
-    )
+    started: list[tuple[str, list[str]]] = []
+
+    # Serving runs until Ctrl-C; record the command lines instead of starting them.
+    def run_side_by_side(starts: list[tuple[str, Callable[[], Any]]]) -> int:
+        started.extend((name, start()) for name, start in starts)
+        return 0
+
+    monkeypatch.setattr(supervisor, "run_side_by_side", run_side_by_side)
+    monkeypatch.setattr(commands.subprocess, "Popen", lambda command: command)
     context = AppContext(
         None, {"data_dir": str(settings.data_dir), "database_url": settings.effective_database_url}
     )
-    commands.serve_demo(context)
+    assert commands.serve_demo(context) == 0
     output = capsys.readouterr().out
     password_file = settings.data_dir / commands.DEMO_PASSWORD_FILE
     password = password_file.read_text().strip()
@@ -166,7 +175,14 @@ def test_serve_demo_creates_the_demo_login_once_and_prints_it(
     assert "http://127.0.0.1:8850/" in output
     assert "log in as        demo" in output
     assert f"password         {password}" in output
-    assert served == [("127.0.0.1:8850", 2)]
+    # Both are fresh processes of our own command, with the demo's settings and pid.
+    front = [sys.executable, "-m", "overwatch", "--data-dir", str(settings.data_dir)]
+    front += ["--database-url", settings.effective_database_url]
+    parent = ["--parent-pid", str(os.getpid())]
+    assert started == [
+        ("processing daemon", [*front, "process", *parent]),
+        ("web app", [*front, "web", "--bind", "127.0.0.1:8850", "--workers", "2", *parent]),
+    ]
     with db.session() as session:
         user = authenticate(session, "demo", password)
         assert user is not None
