@@ -17,8 +17,9 @@ from overwatch.metrics.multiprocess import GunicornMetrics
 
 bind = "127.0.0.1:8850"
 workers = 2
-# Threads let one worker overlap database waits.
-worker_class = "gthread"
+# Threads let one worker overlap database waits; our gthread worker, as gunicorn's
+# own can hang on Ctrl-C or SIGQUIT (see overwatch/gunicorn_worker.py).
+worker_class = "overwatch.gunicorn_worker.ThreadWorker"
 threads = 4
 # No preload: each worker builds its own app and database engine after the fork.
 preload_app = False
