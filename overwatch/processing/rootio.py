@@ -49,6 +49,8 @@ __all__ = [
     "check_size",
     "dimension",
     "inflate",
+    "read_tstring",
+    "version_header",
 ]
 
 HISTOGRAM_CLASSES = frozenset(
@@ -233,7 +235,7 @@ def inflate(raw: bytes, objlen: int) -> bytes | None:
     return out
 
 
-def _tstring(buf: bytes, pos: int) -> tuple[str, int]:
+def read_tstring(buf: bytes, pos: int) -> tuple[str, int]:
     size = buf[pos]
     pos += 1
     if size == 255:
@@ -244,7 +246,7 @@ def _tstring(buf: bytes, pos: int) -> tuple[str, int]:
     return buf[pos : pos + size].decode("utf-8", "surrogateescape"), pos + size
 
 
-def _header(buf: bytes, pos: int) -> tuple[int, int, int]:
+def version_header(buf: bytes, pos: int) -> tuple[int, int, int]:
     """Read a version header: (version, position after it, end or -1 if no byte count)."""
     (word,) = _U32.unpack_from(buf, pos)
     if word & _BYTECOUNT_MASK:
@@ -356,9 +358,9 @@ class Decoder:
             return out, self._canvas(buf, pos, out, context)
         if class_name == "TObjString":
             out = {"_typename": class_name}
-            _, pos, obj_end = _header(buf, pos)
+            _, pos, obj_end = version_header(buf, pos)
             pos = self._tobject(buf, pos, out)
-            out["fString"], pos = _tstring(buf, pos)
+            out["fString"], pos = read_tstring(buf, pos)
             return out, obj_end if obj_end >= 0 else pos
         if end < 0:
             raise StreamerError(f"cannot skip {class_name}: no byte count")
@@ -430,12 +432,12 @@ class Decoder:
     def _container(
         self, buf: bytes, pos: int, class_name: str, context: _Context
     ) -> tuple[dict[str, Any], int]:
-        version, pos, end = _header(buf, pos)
+        version, pos, end = version_header(buf, pos)
         out: dict[str, Any] = {"_typename": class_name, "name": "", "arr": [], "opt": []}
         if version > (3 if class_name != "TObjArray" else 2):
             pos = self._tobject(buf, pos, {})
         if version > 1:
-            out["name"], pos = _tstring(buf, pos)
+            out["name"], pos = read_tstring(buf, pos)
         (count,) = _I32.unpack_from(buf, pos)
         pos += 4
         if class_name == "TObjArray":
@@ -459,7 +461,7 @@ class Decoder:
 
     @staticmethod
     def _tobject(buf: bytes, pos: int, out: dict[str, Any]) -> int:
-        _, pos, _ = _header(buf, pos)
+        _, pos, _ = version_header(buf, pos)
         out["fUniqueID"], out["fBits"] = _TOBJECT.unpack_from(buf, pos)
         pos += 8
         if out["fBits"] & _IS_REFERENCED:
@@ -473,7 +475,7 @@ class Decoder:
     ) -> int:
         if class_name in _SILENT_BASES:
             return pos
-        version, pos, end = _header(buf, pos)
+        version, pos, end = version_header(buf, pos)
         if class_name in _EMPTY_BASES and end >= 0:
             return end
         layout = self._layouts.get((class_name, version))
@@ -490,7 +492,7 @@ class Decoder:
                         values[index] = _f32(values[index])
                 out.update(zip(step[1], values, strict=True))
             elif op == _OP_STRING:
-                out[step[1]], pos = _tstring(buf, pos)
+                out[step[1]], pos = read_tstring(buf, pos)
             elif op == _OP_OBJECT:
                 out[step[1]], pos = self._axis(buf, pos, step[2], context)
                 # The last axis precedes every array: refuse before allocating them.
@@ -572,7 +574,7 @@ class Decoder:
         self, buf: bytes, pos: int, class_name: str, count: int, context: _Context
     ) -> tuple[list[Any], int]:
         """A counted array of objects (``kStreamLoop``): a version header, then the objects."""
-        _, pos, end = _header(buf, pos)
+        _, pos, end = version_header(buf, pos)
         if count < 0 or count > len(buf):
             raise StreamerError(f"array of {count} {class_name}")
         items: list[Any] = []
@@ -589,11 +591,11 @@ class Decoder:
         ROOT writes no streamer record for it; the members and their order are
         those ``TBufferJSON`` shows (``TCanvas`` versions 3 and later).
         """
-        version, pos, end = _header(buf, pos)
+        version, pos, end = version_header(buf, pos)
         if version < 3:
             raise StreamerError(f"TCanvas v{version} is older than this decoder reads")
         pos = self._members(buf, pos, "TPad", out, context)
-        out["fDISPLAY"], pos = _tstring(buf, pos)
+        out["fDISPLAY"], pos = read_tstring(buf, pos)
         values = _CANVAS_SIZES.unpack_from(buf, pos)
         pos += _CANVAS_SIZES.size
         out.update(zip(_CANVAS_SIZE_NAMES, values, strict=True))
@@ -614,7 +616,7 @@ class Decoder:
 
     def _stl(self, buf: bytes, pos: int, type_name: str, context: _Context) -> tuple[Any, int]:
         """An STL collection member as ``TBufferJSON`` shows it (a list; pairs as objects)."""
-        version, pos, end = _header(buf, pos)
+        version, pos, end = version_header(buf, pos)
         if version & _MEMBERWISE:
             (value_version,) = _I16.unpack_from(buf, pos)
             pos += 2 if value_version > 0 else 6  # a checksum follows an unversioned class
@@ -660,7 +662,7 @@ class Decoder:
         out: list[Any] = []
         if type_name in ("string", "std::string", "TString"):
             for _ in range(count):
-                text, pos = _tstring(buf, pos)
+                text, pos = read_tstring(buf, pos)
                 out.append(text)
         elif type_name.endswith("*"):
             for _ in range(count):

@@ -38,6 +38,8 @@ from typing import Any
 from overwatch.processing.rootio import Decoder
 from overwatch.processing.rootio import StreamerError
 from overwatch.processing.rootio import inflate
+from overwatch.processing.rootio import read_tstring
+from overwatch.processing.rootio import version_header
 
 __all__ = [
     "RootFile",
@@ -59,11 +61,9 @@ _DIRECTORY_START = struct.Struct(">hIIii")
 _DIRECTORY_SEEKS_SMALL = struct.Struct(">iii")
 _DIRECTORY_SEEKS_LARGE = struct.Struct(">qqq")
 _I32 = struct.Struct(">i")
-_I16 = struct.Struct(">h")
 _ELEMENT_FIELDS = struct.Struct(">iiii")
 _MAX_INDEX = struct.Struct(">5i")
 _TWO_I32 = struct.Struct(">ii")
-_BYTECOUNT_MASK = 0x40000000
 # TStreamerBasicType: a fixed array of a basic type is written as kOffsetL + type.
 _OFFSET_L, _OFFSET_P = 20, 40
 _K_UCHAR, _K_BOOL = 11, 18
@@ -137,15 +137,10 @@ class TKey:
 
 
 def _string(buf: Any, pos: int) -> tuple[str, int]:
-    size = buf[pos]
-    pos += 1
-    if size == 255:
-        (size,) = _I32.unpack_from(buf, pos)
-        pos += 4
-    end = pos + size
-    if size < 0 or end > len(buf):
+    text, end = read_tstring(buf, pos)
+    if end > len(buf):
         raise UnsupportedFileError("a string runs past the end of the file")
-    return bytes(buf[pos:end]).decode("utf-8", "surrogateescape"), end
+    return text, end
 
 
 def _read_key(buf: Any, pos: int) -> tuple[TKey, int, int]:
@@ -268,7 +263,7 @@ class _StreamerDecoder(Decoder):
         return super()._object(buf, pos, class_name, context, end, ref)
 
     def _info(self, buf: bytes, pos: int, context: Any) -> tuple[StreamerInfo, int]:
-        version, pos, end = _versioned(buf, pos)
+        version, pos, end = version_header(buf, pos)
         if version < 2:
             raise UnsupportedFileError(f"TStreamerInfo v{version}")
         name, pos = self._named(buf, pos)
@@ -285,7 +280,7 @@ class _StreamerDecoder(Decoder):
         return StreamerInfo(canonical_type_name(name), class_version, tuple(items)), pos
 
     def _named(self, buf: bytes, pos: int) -> tuple[str, int]:
-        _, pos, end = _versioned(buf, pos)
+        _, pos, end = version_header(buf, pos)
         pos = self._tobject(buf, pos, {})
         name, pos = _string(buf, pos)
         _, pos = _string(buf, pos)  # fTitle
@@ -295,15 +290,15 @@ class _StreamerDecoder(Decoder):
 
     def _element(self, buf: bytes, pos: int, kind: str) -> tuple[StreamerElement, int]:
         if kind == "TStreamerSTLstring":  # a TStreamerSTL inside a version header of its own
-            _, pos, end = _versioned(buf, pos)
+            _, pos, end = version_header(buf, pos)
             element, pos = self._element(buf, pos, "TStreamerSTL")
             if end >= 0 and pos != end:
                 raise UnsupportedFileError(
                     f"{kind} {element.name}: read to {pos}, byte count says {end}"
                 )
             return replace(element, kind=kind), pos
-        version, pos, end = _versioned(buf, pos)
-        element_version, pos, element_end = _versioned(buf, pos)
+        version, pos, end = version_header(buf, pos)
+        element_version, pos, element_end = version_header(buf, pos)
         if element_version < 2 or kind not in _ELEMENT_TAILS:
             raise UnsupportedFileError(f"{kind} (element v{element_version}) has no layout here")
         name, pos = self._named(buf, pos)
@@ -348,13 +343,3 @@ _ELEMENT_TAILS = {
     "TStreamerArtificial": "",
     "TStreamerSTL": "stl",
 }
-
-
-def _versioned(buf: bytes, pos: int) -> tuple[int, int, int]:
-    """A version header: (version, position after it, end by the byte count or -1)."""
-    (word,) = struct.unpack_from(">I", buf, pos)
-    if word & _BYTECOUNT_MASK:
-        (version,) = _I16.unpack_from(buf, pos + 4)
-        return version, pos + 6, pos + 4 + (word & ~_BYTECOUNT_MASK)
-    (version,) = _I16.unpack_from(buf, pos)
-    return version, pos + 2, -1
