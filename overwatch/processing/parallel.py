@@ -36,6 +36,7 @@ from overwatch.processing.pipeline import load_state
 from overwatch.processing.pipeline import summarize
 from overwatch.processing.reader import CorruptFileError
 from overwatch.processing.reader import Unconvertible
+from overwatch.processing.reader import object_paths
 from overwatch.processing.reader import read_file
 from overwatch.processing.reader import top_level_names
 
@@ -89,16 +90,24 @@ def _summarize_first(
     keys: list[str],
     reader: Reader,
 ) -> None:
-    """Fill ``context.summary`` before the fork, from the keys the summary needs.
+    """Fill ``context.summary`` before the fork, from the objects the summary needs.
 
-    Only the top-level keys matching ``summary_pattern`` are read; when none does
-    (the histograms may sit in a directory or list), the whole state is read.
+    Only the objects whose paths match ``summary_pattern`` are read (none, when no
+    path matches); when the paths are not all known without decoding (the file
+    holds lists), the top-level keys that match are read, or else the whole state.
     """
     if plugin.summary_pattern is None or context.summary:
         return
     pattern = re.compile(plugin.summary_pattern)
-    wanted = [key for key in keys if pattern.search(key)]
-    histograms, _ = load_state(add, subtract, names=wanted or None, reader=reader)
+    paths = object_paths(add[-1].path)
+    if paths is not None:
+        wanted = [name for name in paths if pattern.search(name)]
+        names: list[str] | None = wanted
+    else:
+        names = [key for key in keys if pattern.search(key)] or None
+    histograms: list[Histogram] = []
+    if names is None or names:
+        histograms, _ = load_state(add, subtract, names=names, reader=reader)
     summarize(plugin, context, histograms)
 
 

@@ -538,3 +538,34 @@ def top_level_names(path: str | os.PathLike[str]) -> list[str]:
             return sorted({escape_component(key.fName) for key in _highest_cycles(file._keys)})
     except _uproot_errors() as error:
         raise CorruptFileError(path, f"cannot list keys: {error}") from error
+
+
+def object_paths(path: str | os.PathLike[str]) -> list[str] | None:
+    """The escaped paths of the file's objects, directories walked, nothing decoded.
+
+    ``None`` when that is not the whole picture: the file holds containers (whose
+    items only decoding lists), or the fast path cannot read its structure.
+    """
+    paths: list[str] = []
+
+    def walk(root: RootFile, keys: list[TKey], prefix: str, depth: int) -> bool:
+        for key in _highest_cycles(keys):
+            name = prefix + escape_component(key.fName)
+            class_name = clean_text(key.fClassName)
+            if class_name in CONTAINER_CLASSES:
+                return False
+            if class_name in _DIRECTORY_CLASSES:
+                if depth >= MAX_DIRECTORY_DEPTH or not walk(
+                    root, root.directory_keys(key), name + "/", depth + 1
+                ):
+                    return False
+            else:
+                paths.append(name)
+        return True
+
+    try:
+        with open(path, "rb") as handle:
+            root = RootFile(handle.read())
+        return paths if walk(root, root.top_keys(), "", 0) else None
+    except (UnsupportedFileError, *_READ_ERRORS):
+        return None

@@ -86,6 +86,33 @@ def test_split_job_scales_and_searches_both_shares_with_the_number_of_events(
     ]
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_summary_histogram_inside_a_directory_reaches_both_shares_of_a_split_job(
+    make_settings: Any, db: Database, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    # Before the fork only the objects the summary needs are read, found by their paths
+    # below the top level: here the number of events sits in a directory.
+    monkeypatch.setattr(parallel, "MIN_SPLIT_BYTES", 0)
+    settings: Settings = make_settings(timezone="Europe/Zurich", processing_workers=workers)
+    edges = np.linspace(0.0, 100.0, 101)
+    objects: dict[str, object] = {
+        "counters/EMCTRQA_histEvents": (np.array([500.0]), np.array([0.0, 1.0]))
+    }
+    for number in range(6):
+        objects[f"sm{number}/EMCTRQA_histFastORL0Amp_SM{number}"] = (np.full(100, 50.0), edges)
+    write_receiver_file(settings.data_dir, "EMC", RUN, "C", NOW, objects, ZURICH)
+    scan(settings, db)
+    assert [o.state for o in Worker(settings, db).run_until_idle()] == ["done"]
+    rows = current_rows(db, RUN, "EMC")
+    scaled = [row for name, row in rows.items() if "FastORL0Amp_SM" in name]
+    assert len(scaled) == 6
+    for row in scaled:
+        notes = row.info.get("info", [])
+        assert "Scaled by 1/500 events" in notes or any(
+            note.startswith("Scaled by 1/500") for note in notes
+        ), (row.name, notes)
+
+
 class _OrderedPlugin(DetectorPlugin):
     """Members in an order unlike the file's; a grid group and a plain one."""
 
