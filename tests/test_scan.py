@@ -7,8 +7,10 @@ import time
 from datetime import UTC
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pytest
 from sqlalchemy import func
 from sqlalchemy import select
 
@@ -227,3 +229,35 @@ def test_a_backlog_is_registered_in_batches_and_queued_once_each(
     assert report.jobs_queued == 14 == _count(db, Job)
     assert scan(settings, db).jobs_queued == 14  # queued again: no second job per subsystem
     assert _count(db, Job) == 14
+
+
+def test_a_backlog_queues_each_batch_at_once_without_splitting_a_run(
+    settings: Settings, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Workers start on the first batches while the scan files the rest; the files of
+    # one run and subsystem stay in one batch, so no job sees only part of them.
+    from overwatch.processing import scan as scan_module  # noqa: PLC0415
+
+    for minute in range(5):
+        _drop(settings, "EMC", 30, minute)
+    for n in range(4):
+        _drop(settings, "TPC", 40 + n, n)
+    monkeypatch.setattr(scan_module, "REGISTER_BATCH", 2)
+    seen: list[tuple[list[tuple[str, int]], int]] = []
+    original = scan_module._file_batch
+
+    def filing(*args: Any) -> None:
+        batch = args[2]
+        owners = sorted({(item.parsed.subsystem, item.parsed.run_number) for item in batch})
+        seen.append((owners, _count(db, Job)))
+        original(*args)
+
+    monkeypatch.setattr(scan_module, "_file_batch", filing)
+    report = scan(settings, db)
+    assert [owners for owners, _ in seen] == [
+        [("EMC", 30)],
+        [("TPC", 40), ("TPC", 41)],
+        [("TPC", 42), ("TPC", 43)],
+    ]
+    assert [jobs for _, jobs in seen] == [0, 1, 3]
+    assert report.jobs_queued == 5 == _count(db, Job)

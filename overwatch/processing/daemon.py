@@ -72,6 +72,8 @@ log = logging.getLogger(__name__)
 IDLE_POLL_SECONDS = 1.0
 #: ``--once`` starts one more worker process per this many queued jobs (up to the setting).
 JOBS_PER_EXTRA_PROCESS = 16
+#: How often a worker started before its scan finished looks for the next batch's jobs.
+GATE_POLL_SECONDS = 0.05
 #: Old results of user requests are pruned this often.
 PRUNE_INTERVAL_SECONDS = 24 * 3600.0
 
@@ -252,11 +254,16 @@ def _worker_loop(
     parent_pid: int | None = None,
     wake: Any = None,
     reloads: ReloadSignal | None = None,
+    gate: Any = None,
 ) -> None:
     """Claim and run jobs until ``stop``; an idle loop sleeps until ``wake`` is set (new
     work queued by this daemon) or :data:`IDLE_POLL_SECONDS` pass (work queued elsewhere,
     by the web app or another machine). Before each job the loop follows a reload of
-    plugins and check settings (``reloads``) with a new worker."""
+    plugins and check settings (``reloads``) with a new worker.
+
+    ``until_idle`` with a ``gate``: the work is still being queued (a scan files a
+    backlog batch by batch) until the gate is set; an empty queue ends the loop only
+    when it was found empty after that."""
     # Imported here: reading ROOT files (uproot) is only needed once there is a job, so
     # an idle ``process --once`` never loads it.
     from overwatch.processing.worker import Worker  # noqa: PLC0415
@@ -269,12 +276,16 @@ def _worker_loop(
         reloaded = reloads.follow() if reloads is not None else None
         if reloaded is not None:
             worker = Worker(reloaded, db)
+        queued_all = gate is None or gate.is_set()
         outcome = worker.run_next()
         if outcome is not None:
             _log_outcome(outcome)
             continue
-        if until_idle:
+        if until_idle and queued_all:
             return
+        if until_idle:
+            gate.wait(GATE_POLL_SECONDS)
+            continue
         if wake is None:
             stop.wait(IDLE_POLL_SECONDS)
         elif wake.wait(IDLE_POLL_SECONDS):
@@ -350,12 +361,8 @@ def _child_main(
     reloader.start()
     reloads = ReloadSignal(reloader, reload_count, leader=False) if reload_count else None
     db = Database(settings.effective_database_url)
-    # Started before the parent's scan has queued the work: wait for it.
-    while gate is not None and not gate.wait(IDLE_POLL_SECONDS):
-        if own_stop.is_set() or not parent_alive(parent_pid):
-            return
     try:
-        _worker_loop(settings, db, own_stop, until_idle, parent_pid, wake, reloads)
+        _worker_loop(settings, db, own_stop, until_idle, parent_pid, wake, reloads, gate)
     finally:
         db.dispose()
 

@@ -347,6 +347,11 @@ def _intake_one(
 
 def enqueue_pending(settings: Settings, db: Database) -> int:
     """Queue a processing job for every subsystem whose files are newer than its result."""
+    return len(_enqueue_pending(settings, db))
+
+
+def _enqueue_pending(settings: Settings, db: Database) -> set[int]:
+    """:func:`enqueue_pending`; the ids of the subsystems it queued."""
     with db.session() as session:
         subsystems = subsystems_needing_processing(session)
         enqueue_jobs(
@@ -363,7 +368,11 @@ def enqueue_pending(settings: Settings, db: Database) -> int:
             ],
             max_attempts=settings.job_max_attempts,
         )
-    return len(subsystems)
+        return {sub.id for sub in subsystems}
+
+
+def _owner(filing: _Filing) -> tuple[str, int]:
+    return filing.parsed.subsystem, filing.parsed.run_number
 
 
 def scan(settings: Settings, db: Database, *, complete: Collection[Path] = ()) -> ScanReport:
@@ -380,19 +389,27 @@ def scan(settings: Settings, db: Database, *, complete: Collection[Path] = ()) -
     stale = remove_stale_temporaries(data_dir, STALE_TEMPORARY_SECONDS)
     if stale:
         log.info("removed %d temporary file(s) left by interrupted writers: %s", len(stale), stale)
+    # Each batch's jobs are queued as soon as it is filed, so workers start on a
+    # backlog while the scan goes on. A batch ends only between two runs or
+    # subsystems: the files of one never straddle two batches, which would queue
+    # a job for the first part and another for the rest.
     batch: list[_Filing] = []
+    queued: set[int] = set()
     for path in _candidates(data_dir, settings.file_settle_seconds, report, whole):
         filing = _intake_one(
             settings, db, path, report, functools.partial(_check, settings, db, path, report)
         )
-        if filing is not None:
-            batch.append(filing)
-        if len(batch) >= REGISTER_BATCH:
+        if filing is None:
+            continue
+        if len(batch) >= REGISTER_BATCH and _owner(filing) != _owner(batch[-1]):
             _file_batch(settings, db, batch, report)
+            queued |= _enqueue_pending(settings, db)
             batch = []
+        batch.append(filing)
     if batch:
         _file_batch(settings, db, batch, report)
-    report.jobs_queued = enqueue_pending(settings, db)
+    queued |= _enqueue_pending(settings, db)
+    report.jobs_queued = len(queued)
     if report.registered or report.quarantined:
         log.info("scan: %s", report.summary())
     return report
