@@ -261,3 +261,32 @@ def test_a_backlog_queues_each_batch_at_once_without_splitting_a_run(
     ]
     assert [jobs for _, jobs in seen] == [0, 1, 3]
     assert report.jobs_queued == 5 == _count(db, Job)
+
+
+def test_a_borrowing_subsystem_is_queued_after_the_batch_with_its_own_files(
+    settings: Settings, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # HLT's files come first (by name); TPC borrows them until its own arrive. Queued
+    # after HLT's batch, TPC would be processed once from HLT's files, once from its own.
+    from overwatch.processing import scan as scan_module  # noqa: PLC0415
+
+    assert "TPC" in settings.borrowing_subsystems
+    for minute in range(3):
+        _drop(settings, "HLT", 50, minute)
+    for minute in range(3):
+        _drop(settings, "TPC", 50, minute)
+    monkeypatch.setattr(scan_module, "REGISTER_BATCH", 2)
+    queued_before: list[list[str]] = []
+    original = scan_module._file_batch
+
+    def filing(*args: Any) -> None:
+        with db.session() as session:
+            queued_before.append(sorted(session.scalars(select(Job.subsystem))))
+        original(*args)
+
+    monkeypatch.setattr(scan_module, "_file_batch", filing)
+    report = scan(settings, db)
+    assert queued_before == [[], ["HLT"]]  # TPC not queued from HLT's files alone
+    with db.session() as session:
+        assert sorted(session.scalars(select(Job.subsystem))) == ["HLT", "TPC"]
+    assert report.jobs_queued == 2

@@ -350,10 +350,14 @@ def enqueue_pending(settings: Settings, db: Database) -> int:
     return len(_enqueue_pending(settings, db))
 
 
-def _enqueue_pending(settings: Settings, db: Database) -> set[int]:
-    """:func:`enqueue_pending`; the ids of the subsystems it queued."""
+def _enqueue_pending(settings: Settings, db: Database, *, partial: bool = False) -> set[int]:
+    """:func:`enqueue_pending`; the ids of the subsystems it queued.
+
+    ``partial``: more batches of this scan are to come, which may bring a borrowing
+    subsystem its own files; it is queued after the last batch.
+    """
     with db.session() as session:
-        subsystems = subsystems_needing_processing(session)
+        subsystems = subsystems_needing_processing(session, own_files_only=partial)
         enqueue_jobs(
             session,
             [
@@ -403,7 +407,7 @@ def scan(settings: Settings, db: Database, *, complete: Collection[Path] = ()) -
             continue
         if len(batch) >= REGISTER_BATCH and _owner(filing) != _owner(batch[-1]):
             _file_batch(settings, db, batch, report)
-            queued |= _enqueue_pending(settings, db)
+            queued |= _enqueue_pending(settings, db, partial=True)
             batch = []
         batch.append(filing)
     if batch:

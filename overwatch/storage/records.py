@@ -188,22 +188,24 @@ def record_quarantine(
     return row
 
 
-def subsystems_needing_processing(session: Session) -> Sequence[SubsystemRun]:
+def subsystems_needing_processing(
+    session: Session, *, own_files_only: bool = False
+) -> Sequence[SubsystemRun]:
     """Subsystems with files newer than their current result (level-triggered work).
 
-    In id order: scanners queuing at the same time then take locks in one order
-    (two orders can deadlock on PostgreSQL).
+    ``own_files_only`` leaves out subsystems without files of their own (those
+    that borrow another's until their own arrive). In id order: scanners queuing
+    at the same time then take locks in one order (two orders can deadlock on
+    PostgreSQL).
     """
-    return session.scalars(
-        select(SubsystemRun)
-        .where(
-            or_(
-                SubsystemRun.processed_until.is_(None),
-                SubsystemRun.last_file_time > SubsystemRun.processed_until,
-            )
-        )
-        .order_by(SubsystemRun.id)
-    ).all()
+    needing = or_(
+        SubsystemRun.processed_until.is_(None),
+        SubsystemRun.last_file_time > SubsystemRun.processed_until,
+    )
+    query = select(SubsystemRun).where(needing)
+    if own_files_only:
+        query = query.where(SubsystemRun.file_count > 0)
+    return session.scalars(query.order_by(SubsystemRun.id)).all()
 
 
 @dataclass
