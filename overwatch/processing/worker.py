@@ -514,7 +514,9 @@ class Worker:
                         )
                     if sub.accumulation_mode == "reset":
                         self._keep_late_files_pending(session, sub, file_ids)
-                    evaluate_alarms(session, self.settings, sub.name, sub.run.run_number)
+                    evaluate_alarms(
+                        session, self.settings, sub.name, job.run_number or sub.run.run_number
+                    )
             elif sub is not None and job.kind == "process" and not file_ids:
                 sub.processed_until = sub.last_file_time
             finish_job(session, current, result_id=result_id)
