@@ -62,7 +62,11 @@ def alarms(db: Database) -> list[AlarmView]:
 
 def snapshot_again(settings: Settings, run: int, subsystem: str) -> None:
     """The run's newest receiver file once more, a minute later: the problem persists."""
-    newest = sorted((settings.data_dir / f"Run{run}" / subsystem).glob("*.root"))[-1]
+    # Newest by the time in the name: names do not sort by time (minute 5 after minute 10).
+    newest = max(
+        (settings.data_dir / f"Run{run}" / subsystem).glob("*.root"),
+        key=lambda path: parse_file_name(path.name, settings.tz).timestamp,
+    )
     when = parse_file_name(newest.name, settings.tz).timestamp + timedelta(minutes=1)
     later = build_file_name(subsystem, run, "C", when, settings.tz)
     shutil.copy2(newest, settings.data_dir / later)

@@ -112,6 +112,9 @@
     section.dataset.drawn = "all";
   }
 
+  // The last change stays on show until the next one: a shifter glancing at the page
+  // sees when the histograms last moved, not only whether the latest poll found news.
+  let lastChange = "";
   async function refresh() {
     let changed = 0;
     for (const frame of frames) {
@@ -132,7 +135,9 @@
       }
     }
     const note = document.getElementById("livenote");
-    if (note) note.textContent = "live: checked " + new Date().toLocaleTimeString() + (changed ? ", " + changed + " updated" : ", no change");
+    const now = new Date().toLocaleTimeString();
+    if (changed) lastChange = ", " + changed + " updated at " + now;
+    if (note) note.textContent = "live: checked " + now + (lastChange || ", no change");
   }
 
   let resizeTimer = null;
