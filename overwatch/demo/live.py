@@ -112,7 +112,9 @@ def continue_run(
 
 
 def _live_main(settings: Settings, arguments: dict[str, Any]) -> None:
-    logging.basicConfig(level=settings.log_level)
+    from overwatch.logs import configure_logging  # noqa: PLC0415
+
+    configure_logging(settings)  # the same format and level as the daemon beside it
     stop = threading.Event()
 
     def request_stop(_signum: int, _frame: FrameType | None) -> None:
