@@ -49,7 +49,9 @@ def _run_pass(app: AppContext, workers: int | None, *, scan_first: bool = False)
         summary = process_pending(settings, db, workers=workers, intake=first)
     rate = summary.histograms / summary.seconds if summary.seconds else 0.0
     click.echo(
-        f"processed: {summary.done} job(s) done, {summary.failed} failed, "
+        f"processed: {summary.done} job(s) done, "
+        + (f"{summary.skipped} skipped (nothing new), " if summary.skipped else "")
+        + f"{summary.failed} failed, "
         f"{summary.histograms} histogram(s) in {summary.seconds:.1f} s ({rate:.0f}/s)"
     )
     for job_id, reason in summary.failures:

@@ -45,6 +45,7 @@ from overwatch.processing.reload import PluginReloader
 from overwatch.processing.reload import ReloadSignal
 from overwatch.processing.scan import scan
 from overwatch.storage import Database
+from overwatch.storage.jobs import SKIPPED_NOTE
 from overwatch.storage.jobs import queue_counts
 from overwatch.storage.jobs import reclaim_expired
 from overwatch.storage.jobs import worker_name
@@ -392,11 +393,12 @@ def _start_children(
 
 @dataclass
 class PassSummary:
-    done: int
+    done: int  # jobs that processed something
     failed: int
     histograms: int
     seconds: float
     failures: list[tuple[int, str]]
+    skipped: int = 0  # jobs finished at once: their subsystem had nothing new
 
 
 def process_pending(
@@ -461,14 +463,20 @@ def process_pending(
                 JobAttempt.started_at >= started
             )
         )
+        skipped = session.scalar(
+            select(func.count()).where(
+                JobAttempt.started_at >= started, JobAttempt.error.startswith(SKIPPED_NOTE)
+            )
+        )
     failures = [
         (job_id, (error or "").strip().splitlines()[-1:][0] if error else "")
         for job_id, state, error in rows
         if state == "failed"
     ]
-    done = sum(1 for _, state, _ in rows if state == "done")
+    skipped = int(skipped or 0)
+    done = sum(1 for _, state, _ in rows if state == "done") - skipped
     return PassSummary(
-        done, len(failures), int(histograms or 0), time.perf_counter() - clock, failures
+        done, len(failures), int(histograms or 0), time.perf_counter() - clock, failures, skipped
     )
 
 

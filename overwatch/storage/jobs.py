@@ -85,6 +85,8 @@ JOB_STATES = ("queued", "running", "done", "failed", "superseded")
 _ENQUEUE_ATTEMPTS = 3
 #: The params key of a ``process`` job that must run even if nothing new arrived.
 FORCE = "force"
+#: How the provenance note of a job finished at once (nothing new) begins.
+SKIPPED_NOTE = "skipped:"
 
 
 class QueueQuotaError(Exception):
@@ -432,7 +434,7 @@ def finish_if_processed(session: Session, job: Job, worker: str) -> str | None:
     if finished is None:
         return None
     return (
-        f"skipped: the stored result of {job.subsystem} in run {job.run_number} already "
+        f"{SKIPPED_NOTE} the stored result of {job.subsystem} in run {job.run_number} already "
         "includes every registered file (nothing new since it was processed)"
     )
 
