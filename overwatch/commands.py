@@ -98,6 +98,9 @@ def process_command(
     limit_memory(settings.worker_memory_limit_mb)
     if once:
         failed = _run_pass(app, workers, scan_first=True)
+        from overwatch.processing.alarms import clear_alarms_of_removed_rules  # noqa: PLC0415
+
+        clear_alarms_of_removed_rules(settings, db)
         _notify_once(app)
         sys.exit(1 if failed else 0)
     run_daemon(settings, db, workers=workers)

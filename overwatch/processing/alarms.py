@@ -46,6 +46,7 @@ from overwatch.storage.alarms import clear_alarms
 from overwatch.storage.alarms import load_streaks
 from overwatch.storage.alarms import lock_subsystem_alarms
 from overwatch.storage.alarms import newest_processed_run
+from overwatch.storage.alarms import open_alarm_rules
 from overwatch.storage.alarms import raise_alarm
 from overwatch.storage.alarms import record_past_alarm
 from overwatch.storage.alarms import save_streaks
@@ -219,6 +220,29 @@ def evaluate_alarms(
             "alarm raised for run %d %s: %s", run_number, subsystem, ", ".join(summary.raised[:10])
         )
     return summary
+
+
+def clear_alarms_of_removed_rules(
+    settings: Settings, db: Database, *, now: datetime | None = None
+) -> int:
+    """Clear the active alarms that no configured rule judges any more: the rule was
+    removed or renamed, or no longer covers their subsystem. Nothing else would clear
+    them, and they would stay on the alarms page for good. How many were cleared."""
+    rules = settings.alarms.rules
+    cleared = 0
+    with db.session() as session:
+        for rule, subsystem in open_alarm_rules(session):
+            if any(r.name == rule and r.applies_to(subsystem) for r in rules):
+                continue
+            count = clear_alarms(session, rule=rule, subsystem=subsystem, now=now)
+            log.warning(
+                "cleared %d alarm(s) of rule %r in %s: no configured rule covers them any more",
+                count,
+                rule,
+                subsystem,
+            )
+            cleared += count
+    return cleared
 
 
 def evaluate_receiver_silences(

@@ -151,8 +151,10 @@ def _receiver_silences(settings: Settings, db: Database) -> None:
 
 
 def _receiver_silence_alarms(settings: Settings, db: Database) -> None:
+    from overwatch.processing.alarms import clear_alarms_of_removed_rules  # noqa: PLC0415
     from overwatch.processing.alarms import evaluate_receiver_silences  # noqa: PLC0415
 
+    clear_alarms_of_removed_rules(settings, db)
     evaluate_receiver_silences(settings, db)
 
 

@@ -208,6 +208,14 @@ def clear_alarms(
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+def open_alarm_rules(session: Session) -> list[tuple[str, str]]:
+    """The (rule, subsystem) pairs that have active alarms."""
+    rows = session.execute(
+        select(Alarm.rule, Alarm.subsystem).where(Alarm.cleared_at.is_(None)).distinct()
+    ).all()
+    return [(rule, subsystem) for rule, subsystem in rows]
+
+
 def record_past_alarm(
     session: Session,
     *,

@@ -372,3 +372,28 @@ def test_the_receiver_silence_job_raises_updates_and_clears(
     [cleared] = alarms(db)
     assert cleared.cleared_at is not None
     assert cleared.count == 2
+
+
+def test_alarms_of_a_rule_no_longer_configured_are_cleared(
+    make_settings: Callable[..., Settings], db: Database
+) -> None:
+    from overwatch.processing.alarms import clear_alarms_of_removed_rules  # noqa: PLC0415
+
+    def rule(name: str, subsystem: str) -> dict[str, Any]:
+        return {"name": name, "kind": "value_range", "subsystem": subsystem,
+                "target": "emc_mean", "min": 0, "max": 10}  # fmt: skip
+
+    before = make_settings(alarms=[rule("EMC mean", "EMC"), rule("old mean", "*")])
+    add_trend(db, 100, 12.0)
+    evaluate(before, db, 100)
+    assert sorted(a.rule for a in alarms(db) if a.cleared_at is None) == ["EMC mean", "old mean"]
+    assert clear_alarms_of_removed_rules(before, db) == 0
+    # "old mean" removed; "EMC mean" kept but moved to TPC: EMC's alarms of both go.
+    after = make_settings(alarms=[rule("EMC mean", "TPC")])
+    assert clear_alarms_of_removed_rules(after, db) == 2
+    assert [a for a in alarms(db) if a.cleared_at is None] == []
+    # A rule still configured for the subsystem keeps its alarm.
+    evaluate(before, db, 100)
+    kept = make_settings(alarms=[rule("EMC mean", "*")])
+    assert clear_alarms_of_removed_rules(kept, db) == 1
+    assert [a.rule for a in alarms(db) if a.cleared_at is None] == ["EMC mean"]
