@@ -304,10 +304,10 @@ def test_daemons_sharing_a_queue_process_each_file_set_once_and_lose_none(
     assert scan(settings, db).jobs_queued == 0
 
 
-def test_process_once_says_how_many_jobs_were_skipped(settings: Settings, db: Database) -> None:
-    from click.testing import CliRunner  # noqa: PLC0415
-
-    from overwatch.cli import cli  # noqa: PLC0415
+def test_process_once_says_how_many_jobs_were_skipped(
+    settings: Settings, db: Database, close_cli_databases: None
+) -> None:
+    from tests.clisupport import run_cli  # noqa: PLC0415
 
     _drop(settings, 1)
     scan(settings, db)
@@ -315,12 +315,7 @@ def test_process_once_says_how_many_jobs_were_skipped(settings: Settings, db: Da
     with db.session() as session:
         sub_id = session.scalars(select(SubsystemRun.id)).one()
     _queue_live(db, sub_id)  # as a scan does when it meets a running job
-    env = {
-        "OVERWATCH_DATA_DIR": str(settings.data_dir),
-        "OVERWATCH_DATABASE_URL": settings.effective_database_url,
-        "OVERWATCH_FILE_SETTLE_SECONDS": "0",
-        "OVERWATCH_PROCESSING_WORKERS": "1",
-    }
-    result = CliRunner().invoke(cli, ["process", "--once"], env=env)
+    env = {"OVERWATCH_FILE_SETTLE_SECONDS": "0", "OVERWATCH_PROCESSING_WORKERS": "1"}
+    result = run_cli(settings, "process", "--once", env=env)
     assert result.exit_code == 0, result.output
     assert "processed: 0 job(s) done, 1 skipped (nothing new), 0 failed" in result.output
