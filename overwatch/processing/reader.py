@@ -35,10 +35,13 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Collection
 from collections.abc import Iterable
+from collections.abc import Iterator
 from contextlib import closing
+from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
+from typing import BinaryIO
 
 from overwatch.histograms.drawable import DRAWABLE_CLASSES
 from overwatch.histograms.drawable import DrawableObject
@@ -270,9 +273,9 @@ class _FastSource:
 
     errors: tuple[type[BaseException], ...] = _READ_ERRORS
 
-    def __init__(self, data: mmap.mmap) -> None:
-        self.root = RootFile(data)
-        self.decoder = _fast_decoder(self.root)
+    def __init__(self, root: RootFile) -> None:
+        self.root = root
+        self.decoder = _fast_decoder(root)
 
     def top(self) -> list[TKey]:
         return self.root.top_keys()
@@ -488,18 +491,25 @@ def read_file(
         raise FileNotFoundError(path)
     with open(path, "rb") as handle:
         try:
-            data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-        except ValueError:  # an empty file: uproot says what is wrong with it
-            data = None
-        if data is not None:
-            with closing(data):
-                try:
-                    reader = _FileReader(path, _FastSource(data), _Filter(names), max_bins)
-                    reader.directory(reader.source.top(), "")
-                    return reader.result
-                except (_UseUprootError, UnsupportedFileError, *_READ_ERRORS):
-                    pass  # read again by uproot, which decides what is wrong
+            with _mapped(handle) as root:
+                reader = _FileReader(path, _FastSource(root), _Filter(names), max_bins)
+                reader.directory(reader.source.top(), "")
+                return reader.result
+        except (_UseUprootError, UnsupportedFileError, *_READ_ERRORS):
+            pass  # read again by uproot, which decides what is wrong
     return _read_with_uproot(path, names, max_bins)
+
+
+@contextmanager
+def _mapped(handle: BinaryIO) -> Iterator[RootFile]:
+    """The structure of the open file ``handle``, mapped into memory (only the pages
+    of what is read are loaded)."""
+    try:
+        data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    except ValueError as error:  # an empty file cannot be mapped
+        raise UnsupportedFileError("an empty file") from error
+    with closing(data):
+        yield RootFile(data)
 
 
 def _read_with_uproot(path: str, names: Collection[str] | None, max_bins: int | None) -> ReadResult:
@@ -526,9 +536,8 @@ def _read_with_uproot(path: str, names: Collection[str] | None, max_bins: int | 
 def top_level_names(path: str | os.PathLike[str]) -> list[str]:
     """The escaped names of the file's top-level keys, sorted (for splitting work by key)."""
     try:
-        with open(path, "rb") as handle:
-            keys = RootFile(handle.read()).top_keys()
-        return sorted({escape_component(key.fName) for key in keys})
+        with open(path, "rb") as handle, _mapped(handle) as root:
+            return sorted({escape_component(key.fName) for key in root.top_keys()})
     except (UnsupportedFileError, *_READ_ERRORS):
         pass  # uproot decides what is wrong
     import uproot  # noqa: PLC0415
@@ -564,8 +573,7 @@ def object_paths(path: str | os.PathLike[str]) -> list[str] | None:
         return True
 
     try:
-        with open(path, "rb") as handle:
-            root = RootFile(handle.read())
-        return paths if walk(root, root.top_keys(), "", 0) else None
+        with open(path, "rb") as handle, _mapped(handle) as root:
+            return paths if walk(root, root.top_keys(), "", 0) else None
     except (UnsupportedFileError, *_READ_ERRORS):
         return None
